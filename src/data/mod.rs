@@ -1,0 +1,1 @@
+//! Reading, checking, preprocessing and packing Hateful Memes datasets.

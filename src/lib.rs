@@ -1,0 +1,9 @@
+//! memefuse: a deep-learning framework written from scratch in Rust, with hand-written CUDA kernels,
+//! built to train and study classifiers for the Hateful Memes task.
+//!
+//! Reading order (see ARCHITECTURE.md): `tensor` → `autograd` → `ops` → `backend::{cpu, cuda}` →
+//! `nn` → `models`; `data` feeds them, `train` and `viz` report on them.
+
+pub mod data;
+pub mod train;
+pub mod viz;

@@ -1,0 +1,1 @@
+//! Plots: loss/accuracy curves, embedding scatter plots.
