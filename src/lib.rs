@@ -5,5 +5,6 @@
 //! `nn` → `models`; `data` feeds them, `train` and `viz` report on them.
 
 pub mod data;
+pub mod util;
 pub mod train;
 pub mod viz;
