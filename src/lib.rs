@@ -8,3 +8,11 @@ pub mod data;
 pub mod util;
 pub mod train;
 pub mod viz;
+pub mod autograd;
+pub mod backend;
+mod error;
+pub mod ops;
+pub mod tensor;
+
+pub use error::{Error, Result};
+pub use tensor::{DType, Device, Tensor};

@@ -1,0 +1,82 @@
+// Reductions of a contiguous tensor viewed as [outer, reduced, inner] along its middle axis.
+//
+// inner == 1 (the reduced axis is the last one) runs in two launches so that even a single long row
+// fills the GPU: reduce_rows_partial splits every row into `chunks` pieces, one block each, and writes
+// f32 partials; reduce_rows_finish combines each row's partials. inner > 1 gives one thread per output,
+// whose loads are coalesced across neighbouring threads.
+#include "common.cuh"
+
+#define REDUCE_BLOCK 256
+
+__device__ __forceinline__ float reduce_identity(unsigned int op) { return op == R_SUM ? 0.0f : -INFINITY; }
+__device__ __forceinline__ float reduce_combine(unsigned int op, float a, float b) { return op == R_SUM ? a + b : fmaxf(a, b); }
+
+template <typename T>
+__device__ void reduce_rows_partial_kernel(unsigned int op, size_t reduced, size_t chunk, const T* x, float* partial) {
+    __shared__ float scratch[32];
+    const size_t row = blockIdx.y, piece = blockIdx.x;
+    const size_t begin = piece * chunk, end = min(begin + chunk, reduced);
+    const T* row_x = x + row * reduced;
+    float acc = reduce_identity(op);
+    for (size_t r = begin + threadIdx.x; r < end; r += blockDim.x) acc = reduce_combine(op, acc, to_float(row_x[r]));
+    acc = op == R_SUM ? block_reduce(acc, scratch, 0.0f, SumOp()) : block_reduce(acc, scratch, -INFINITY, MaxOp());
+    if (threadIdx.x == 0) partial[row * gridDim.x + piece] = acc;
+}
+
+template <typename T>
+__device__ void reduce_rows_finish_kernel(unsigned int op, size_t chunks, const float* partial, T* out) {
+    __shared__ float scratch[32];
+    const size_t row = blockIdx.x;
+    float acc = reduce_identity(op);
+    for (size_t c = threadIdx.x; c < chunks; c += blockDim.x) acc = reduce_combine(op, acc, partial[row * chunks + c]);
+    acc = op == R_SUM ? block_reduce(acc, scratch, 0.0f, SumOp()) : block_reduce(acc, scratch, -INFINITY, MaxOp());
+    if (threadIdx.x == 0) out[row] = from_float<T>(acc);
+}
+
+template <typename T>
+__device__ void reduce_columns_kernel(unsigned int op, size_t outer, size_t reduced, size_t inner, const T* x, T* out) {
+    GRID_STRIDE_LOOP(index, outer * inner) {
+        const size_t o = index / inner, i = index % inner;
+        const T* column = x + o * reduced * inner + i;
+        float acc = reduce_identity(op);
+        for (size_t r = 0; r < reduced; ++r) acc = reduce_combine(op, acc, to_float(column[r * inner]));
+        out[index] = from_float<T>(acc);
+    }
+}
+
+// The first index of the maximum; NaN never wins (matches the CPU reference).
+template <typename T>
+__device__ void argmax_kernel(size_t outer, size_t reduced, size_t inner, const T* x, int* out) {
+    GRID_STRIDE_LOOP(index, outer * inner) {
+        const size_t o = index / inner, i = index % inner;
+        const T* column = x + o * reduced * inner + i;
+        float best = to_float(column[0]);
+        int best_index = 0;
+        for (size_t r = 1; r < reduced; ++r) {
+            float v = to_float(column[r * inner]);
+            if (v > best) { best = v; best_index = (int)r; }
+        }
+        out[index] = best_index;
+    }
+}
+
+#define REDUCE(SUFFIX, T)                                                                                   \
+    extern "C" __global__ void reduce_rows_partial_##SUFFIX(unsigned int op, size_t reduced, size_t chunk,  \
+                                                            const T* x, float* partial) {                   \
+        reduce_rows_partial_kernel<T>(op, reduced, chunk, x, partial);                                      \
+    }                                                                                                       \
+    extern "C" __global__ void reduce_rows_finish_##SUFFIX(unsigned int op, size_t chunks, const float* partial, \
+                                                           T* out) {                                        \
+        reduce_rows_finish_kernel<T>(op, chunks, partial, out);                                             \
+    }                                                                                                       \
+    extern "C" __global__ void reduce_columns_##SUFFIX(unsigned int op, size_t outer, size_t reduced,       \
+                                                       size_t inner, const T* x, T* out) {                  \
+        reduce_columns_kernel<T>(op, outer, reduced, inner, x, out);                                        \
+    }                                                                                                       \
+    extern "C" __global__ void argmax_##SUFFIX(size_t outer, size_t reduced, size_t inner, const T* x, int* out) { \
+        argmax_kernel<T>(outer, reduced, inner, x, out);                                                    \
+    }
+
+REDUCE(f32, float)
+REDUCE(f16, __half)
+REDUCE(bf16, __nv_bfloat16)

@@ -1,0 +1,81 @@
+//! Copies: strided to strided (contiguous(), and writing a gradient into a view), casts, fills.
+use half::{bf16, f16};
+
+use super::read_f32;
+use crate::tensor::{CpuStorage, DType, Layout};
+
+/// `len` elements starting at `start`, as a new storage of the same dtype.
+pub fn slice(storage: &CpuStorage, start: usize, len: usize) -> CpuStorage {
+    match storage {
+        CpuStorage::F32(v) => CpuStorage::F32(v[start..start + len].to_vec()),
+        CpuStorage::F16(v) => CpuStorage::F16(v[start..start + len].to_vec()),
+        CpuStorage::BF16(v) => CpuStorage::BF16(v[start..start + len].to_vec()),
+        CpuStorage::I32(v) => CpuStorage::I32(v[start..start + len].to_vec()),
+    }
+}
+
+fn gather<T: Copy>(values: &[T], layout: &Layout) -> Vec<T> {
+    if layout.is_contiguous() {
+        values[layout.offset()..layout.offset() + layout.elem_count()].to_vec()
+    } else {
+        layout.storage_indices().map(|i| values[i]).collect()
+    }
+}
+
+/// The elements of `layout`, in row-major order, as a contiguous storage of the same dtype.
+pub fn contiguous(storage: &CpuStorage, layout: &Layout) -> CpuStorage {
+    match storage {
+        CpuStorage::F32(v) => CpuStorage::F32(gather(v, layout)),
+        CpuStorage::F16(v) => CpuStorage::F16(gather(v, layout)),
+        CpuStorage::BF16(v) => CpuStorage::BF16(gather(v, layout)),
+        CpuStorage::I32(v) => CpuStorage::I32(gather(v, layout)),
+    }
+}
+
+fn scatter<T: Copy>(source: &[T], destination: &mut [T], layout: &Layout) {
+    for (value, position) in source.iter().zip(layout.storage_indices()) {
+        destination[position] = *value;
+    }
+}
+
+/// Writes the elements of (`source`, `source_layout`) into `destination` at the positions of
+/// `destination_layout` (same shape, same dtype).
+pub fn copy_into(source: &CpuStorage, source_layout: &Layout, destination: &mut CpuStorage, destination_layout: &Layout) {
+    let packed = contiguous(source, source_layout);
+    match (&packed, destination) {
+        (CpuStorage::F32(s), CpuStorage::F32(d)) => scatter(s, d, destination_layout),
+        (CpuStorage::F16(s), CpuStorage::F16(d)) => scatter(s, d, destination_layout),
+        (CpuStorage::BF16(s), CpuStorage::BF16(d)) => scatter(s, d, destination_layout),
+        (CpuStorage::I32(s), CpuStorage::I32(d)) => scatter(s, d, destination_layout),
+        _ => unreachable!("copy_into: the op checks that dtypes match"),
+    }
+}
+
+/// Converts the elements of `layout` to `dtype` (float → i32 truncates toward zero).
+pub fn cast(storage: &CpuStorage, layout: &Layout, dtype: DType) -> CpuStorage {
+    match (storage, dtype) {
+        (CpuStorage::I32(v), DType::I32) => CpuStorage::I32(gather(v, layout)),
+        _ => CpuStorage::from_f32(read_f32(storage, layout).into_owned(), dtype),
+    }
+}
+
+pub fn fill(storage: &mut CpuStorage, value: f32) {
+    match storage {
+        CpuStorage::F32(v) => v.fill(value),
+        CpuStorage::F16(v) => v.fill(f16::from_f32(value)),
+        CpuStorage::BF16(v) => v.fill(bf16::from_f32(value)),
+        CpuStorage::I32(v) => v.fill(value as i32),
+    }
+}
+
+/// y ← alpha·x + beta·y over whole contiguous buffers (scale_ is beta with alpha = 0 and no x).
+pub fn axpby(y: &mut CpuStorage, alpha: f32, x: Option<&CpuStorage>, beta: f32) {
+    let n = y.len();
+    let mut out: Vec<f32> = (0..n).map(|i| beta * y.get_f32(i)).collect();
+    if let Some(x) = x {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o += alpha * x.get_f32(i);
+        }
+    }
+    *y = CpuStorage::from_f32(out, y.dtype());
+}

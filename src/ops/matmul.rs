@@ -1,0 +1,76 @@
+//! Matrix multiplication: [.., m, k] × [.., k, n] → [.., m, n], batch axes matching or one side 2-D.
+//! A placeholder kernel runs it on the GPU until the tensor-core GEMM issue lands.
+use crate::backend::dispatch::{self, MatmulDims, MatrixStrides};
+use crate::tensor::{Layout, Tensor};
+use crate::{Error, Result};
+
+/// Describes the last two axes of `x` as a matrix and all leading axes as one batch axis,
+/// copying `x` first when its leading axes cannot be merged into one stride.
+fn as_batched_matrix(x: &Tensor) -> Result<(Tensor, usize, MatrixStrides)> {
+    let mergeable = |t: &Tensor| {
+        let (shape, strides) = (t.shape(), t.layout().strides());
+        (0..t.rank().saturating_sub(3)).all(|d| shape[d + 1] == 1 || strides[d] == strides[d + 1] * shape[d + 1])
+    };
+    let x = if mergeable(x) { x.clone() } else { x.contiguous()? };
+    let rank = x.rank();
+    let (shape, strides) = (x.shape(), x.layout().strides());
+    let batch: usize = shape[..rank - 2].iter().product();
+    let batch_stride = if batch > 1 { strides[..rank - 2].iter().zip(&shape[..rank - 2]).filter(|(_, &n)| n > 1).map(|(&s, _)| s).last().unwrap_or(0) } else { 0 };
+    let matrix = MatrixStrides {
+        offset: x.layout().offset(),
+        batch_stride,
+        row_stride: strides[rank - 2],
+        col_stride: strides[rank - 1],
+        rows: shape[rank - 2],
+        cols: shape[rank - 1],
+    };
+    Ok((x, batch, matrix))
+}
+
+impl Tensor {
+    pub fn matmul(&self, rhs: &Tensor) -> Result<Tensor> {
+        if self.rank() < 2 || rhs.rank() < 2 {
+            return Err(Error::shape("matmul", format!("operands need at least 2 axes, got {:?} and {:?}", self.shape(), rhs.shape())));
+        }
+        if self.dtype() != rhs.dtype() || !self.dtype().is_float() {
+            return Err(Error::dtype("matmul", format!("operands are {} and {}; both must be the same float type", self.dtype(), rhs.dtype())));
+        }
+        // [.., m, k] × [k, n]: fold the batch into m, a single larger matrix product.
+        if rhs.rank() == 2 && self.rank() > 2 {
+            let mut out_shape = self.shape()[..self.rank() - 1].to_vec();
+            out_shape.push(rhs.shape()[1]);
+            return self.flatten_to_matrix()?.matmul(rhs)?.reshape(&out_shape);
+        }
+        let (a, a_batch, a_matrix) = as_batched_matrix(self)?;
+        let (b, b_batch, b_matrix) = as_batched_matrix(rhs)?;
+        let (m, k, n) = (a_matrix.rows, a_matrix.cols, b_matrix.cols);
+        let a_leading = &self.shape()[..self.rank() - 2];
+        let b_leading = &rhs.shape()[..rhs.rank() - 2];
+        let batch_shape = match (a_leading.is_empty(), b_leading.is_empty()) {
+            (_, true) => a_leading.to_vec(),
+            (true, false) => b_leading.to_vec(),
+            (false, false) if a_leading == b_leading => a_leading.to_vec(),
+            _ => return Err(Error::shape("matmul", format!("batch axes of {:?} and {:?} differ", self.shape(), rhs.shape()))),
+        };
+        if b_matrix.rows != k {
+            return Err(Error::shape("matmul", format!("inner dimensions differ: {:?} × {:?}", self.shape(), rhs.shape())));
+        }
+        let dims = MatmulDims { batch: a_batch.max(b_batch), m, n, k, a: a_matrix, b: b_matrix };
+        let storage = dispatch::matmul(&a, &b, &dims)?;
+        let mut out_shape = batch_shape;
+        out_shape.extend([m, n]);
+        let (a_saved, b_saved) = (self.clone(), rhs.clone());
+        Ok(Tensor::from_op(storage, Layout::contiguous(&out_shape), &[self, rhs], move |g| {
+            // dA = dC · Bᵀ, dB = Aᵀ · dC; transposes are free views, sums undo batch broadcasting.
+            let grad_a = if a_saved.requires_grad() { Some(super::sum_to_shape(&g.matmul(&b_saved.t()?)?, a_saved.shape())?) } else { None };
+            let grad_b = if b_saved.requires_grad() { Some(super::sum_to_shape(&a_saved.t()?.matmul(g)?, b_saved.shape())?) } else { None };
+            Ok(vec![grad_a, grad_b])
+        }))
+    }
+
+    /// [.., k] → [Π.., k].
+    fn flatten_to_matrix(&self) -> Result<Tensor> {
+        let k = self.shape()[self.rank() - 1];
+        self.reshape(&[self.elem_count() / k.max(1), k])
+    }
+}
