@@ -9,9 +9,19 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// List the devices memefuse can use (and why a GPU cannot be used, if it cannot).
+    Devices,
+}
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Devices => {
+            for line in memefuse::backend::describe_devices() {
+                println!("{line}");
+            }
+        }
+    }
+    Ok(())
 }

@@ -3,3 +3,64 @@
 pub mod cpu;
 pub mod cuda;
 pub(crate) mod dispatch;
+
+use crate::tensor::Device;
+use crate::{Error, Result};
+
+/// Turns a `--device` value (auto, cpu, cuda, cuda:N) into a device. `auto` takes GPU 0 when one is
+/// usable and otherwise falls back to the CPU, saying why in one line on stderr; an explicit `cuda`
+/// that cannot be served is an error that says why.
+pub fn resolve_device(request: &str) -> Result<Device> {
+    match request {
+        "auto" => match cuda::probe() {
+            Ok(_) => Ok(Device::Cuda(0)),
+            Err(reason) => {
+                eprintln!("memefuse: running on the CPU: {reason}");
+                Ok(Device::Cpu)
+            }
+        },
+        other => {
+            let device: Device = other.parse().map_err(|e: String| Error::CudaUnavailable(format!("--device: {e}")))?;
+            if let Device::Cuda(ordinal) = device {
+                cuda::device(ordinal)?;
+            }
+            Ok(device)
+        }
+    }
+}
+
+/// One line per device this process can use, for `memefuse devices`.
+pub fn describe_devices() -> Vec<String> {
+    let mut lines = vec![format!("cpu: {} threads (rayon)", rayon::current_num_threads())];
+    match cuda::probe() {
+        Ok(count) => {
+            for ordinal in 0..count {
+                lines.push(match cuda::device(ordinal) {
+                    Ok(d) => format!("cuda:{ordinal}: {} (sm_{}{}, {} SMs)", d.name(), d.compute_capability().0, d.compute_capability().1, d.multiprocessors()),
+                    Err(e) => format!("cuda:{ordinal}: unusable: {e}"),
+                });
+            }
+        }
+        Err(reason) => lines.push(format!("cuda: none ({reason})")),
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_requests_resolve_or_explain() {
+        assert_eq!(resolve_device("cpu").unwrap(), Device::Cpu);
+        assert!(resolve_device("tpu").unwrap_err().to_string().contains("unknown device 'tpu'"));
+        match cuda::probe() {
+            Ok(_) => assert_eq!(resolve_device("auto").unwrap(), Device::Cuda(0)),
+            Err(reason) => {
+                assert_eq!(resolve_device("auto").unwrap(), Device::Cpu);
+                let err = resolve_device("cuda").unwrap_err().to_string();
+                assert!(err.contains("CUDA is not available") && err.contains(&reason), "{err}");
+            }
+        }
+    }
+}
