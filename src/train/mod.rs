@@ -4,3 +4,4 @@
 //! in `history.jsonl`), [`report`] (the markdown comparison of several models).
 pub mod history;
 pub mod metrics;
+pub mod report;
