@@ -15,20 +15,21 @@ use crate::train::history::History;
 pub const TRAINING_COLOUR: RGBColor = RGBColor(31, 119, 180);
 pub const VALIDATION_COLOUR: RGBColor = RGBColor(255, 127, 14);
 
-/// Writes "<prefix> Model loss" (training and validation loss per epoch) to `path` as a PNG.
+/// Writes "`title_prefix`: Model loss" (training and validation loss per epoch) to `path` as a PNG;
+/// an empty prefix gives just "Model loss".
 pub fn plot_loss(history: &History, title_prefix: &str, path: impl AsRef<Path>) -> Result<()> {
     let lines = [
-        ("training", history.series(|r| r.train_loss), TRAINING_COLOUR),
-        ("validation", history.series(|r| r.val_loss), VALIDATION_COLOUR),
+        Line { label: "training", points: history.series(|r| r.train_loss), colour: TRAINING_COLOUR },
+        Line { label: "validation", points: history.series(|r| r.val_loss), colour: VALIDATION_COLOUR },
     ];
     plot_curves(&figure_title(title_prefix, "Model loss"), "loss", &lines, SeriesLabelPosition::UpperRight, path.as_ref())
 }
 
-/// Writes "<prefix> Model accuracy" (training and validation accuracy per epoch) to `path`.
+/// Writes "`title_prefix`: Model accuracy" (training and validation accuracy per epoch) to `path`.
 pub fn plot_accuracy(history: &History, title_prefix: &str, path: impl AsRef<Path>) -> Result<()> {
     let lines = [
-        ("training", history.series(|r| r.train_accuracy), TRAINING_COLOUR),
-        ("validation", history.series(|r| r.val_accuracy), VALIDATION_COLOUR),
+        Line { label: "training", points: history.series(|r| r.train_accuracy), colour: TRAINING_COLOUR },
+        Line { label: "validation", points: history.series(|r| r.val_accuracy), colour: VALIDATION_COLOUR },
     ];
     plot_curves(&figure_title(title_prefix, "Model accuracy"), "accuracy", &lines, SeriesLabelPosition::LowerRight, path.as_ref())
 }
@@ -41,14 +42,21 @@ fn figure_title(prefix: &str, title: &str) -> String {
     }
 }
 
+/// One labelled line of `(epoch, value)` points.
+struct Line {
+    label: &'static str,
+    points: Vec<(f64, f64)>,
+    colour: RGBColor,
+}
+
 fn plot_curves(
     title: &str,
     y_label: &str,
-    lines: &[(&str, Vec<(f64, f64)>, RGBColor)],
+    lines: &[Line],
     legend_position: SeriesLabelPosition,
     path: &Path,
 ) -> Result<()> {
-    let points = || lines.iter().flat_map(|(_, series, _)| series.iter().copied());
+    let points = || lines.iter().flat_map(|line| line.points.iter().copied());
     if points().next().is_none() {
         bail!("nothing to plot for {title:?}: the history has no finite values");
     }
@@ -79,14 +87,14 @@ fn plot_curves(
             .label_style((FAMILY, 15))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
-        for (label, series, colour) in lines {
-            let colour = *colour;
+        for line in lines {
+            let colour = line.colour;
             chart
-                .draw_series(LineSeries::new(series.iter().copied(), colour.stroke_width(2)))?
-                .label(*label)
+                .draw_series(LineSeries::new(line.points.iter().copied(), colour.stroke_width(2)))?
+                .label(line.label)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
             // Markers, so that a single epoch is still visible.
-            chart.draw_series(series.iter().map(|&point| Circle::new(point, 3, colour.filled())))?;
+            chart.draw_series(line.points.iter().map(|&point| Circle::new(point, 3, colour.filled())))?;
         }
         chart
             .configure_series_labels()
