@@ -9,9 +9,20 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Write a synthetic dataset in the Hateful Memes layout.
+    Synth(memefuse::data::commands::SynthArgs),
+    /// Pack a split into one memory-mapped file.
+    Prepare(memefuse::data::commands::PrepareArgs),
+    /// Print a prepared file's metadata and verify its checksum.
+    Inspect(memefuse::data::commands::InspectArgs),
+}
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Synth(args) => memefuse::data::commands::run_synth(args),
+        Command::Prepare(args) => memefuse::data::commands::run_prepare(args),
+        Command::Inspect(args) => memefuse::data::commands::run_inspect(args),
+    }
 }
