@@ -77,8 +77,9 @@ fn describe_error(error: SafeTensorError) -> String {
             "the file's length does not match the tensors its header lists (truncated or extended)".to_string()
         }
         SafeTensorError::InvalidHeader | SafeTensorError::InvalidHeaderDeserialization => {
-            "the header is not valid safetensors JSON (corrupted, or not a prepared file)".to_string()
+            "the header is not valid safetensors JSON: not a prepared file, or corrupted".to_string()
         }
+        SafeTensorError::HeaderTooLarge => "the header length is implausible: not a prepared file, or corrupted".to_string(),
         other => format!("invalid safetensors header: {other:?}"),
     }
 }

@@ -101,7 +101,8 @@ pub fn prepare_split(dir: impl AsRef<Path>, split: &str, options: &PrepareOption
         ReadOptions { strict: options.strict, decode_images: false, max_text_chars: options.max_text_chars };
     let (records, mut report) = dataset.read_split(split, &read_options)?;
 
-    // The vocabulary and the default length come from the training split only.
+    // The vocabulary and the default length come from the training split only: its records that
+    // pass the reader's checks (image files exist; they are not decoded for this).
     let needs_train = options.vocab.is_none() || options.max_len.is_none();
     let train_texts: Vec<String> = if !needs_train {
         Vec::new()
