@@ -243,27 +243,31 @@ pub fn rotate_to_unit(pixels: &[u8], size: usize, degrees: f32, out: &mut [f32])
     }
     let (sin, cos) = degrees.to_radians().sin_cos();
     let centre = (size as f32 - 1.0) / 2.0;
-    let sample = |x: isize, y: isize, channel: usize| -> f32 {
-        if x < 0 || y < 0 || x >= size as isize || y >= size as isize {
-            0.0
-        } else {
-            pixels[(y as usize * size + x as usize) * 3 + channel] as f32
-        }
-    };
+    let last = size as isize - 1;
     for y in 0..size {
+        let dy = y as f32 - centre;
         for x in 0..size {
             // Inverse mapping: where in the source does this output pixel come from?
-            let (dx, dy) = (x as f32 - centre, y as f32 - centre);
+            let dx = x as f32 - centre;
             let source_x = cos * dx - sin * dy + centre;
             let source_y = sin * dx + cos * dy + centre;
             let (x0, y0) = (source_x.floor(), source_y.floor());
             let (fx, fy) = (source_x - x0, source_y - y0);
             let (x0, y0) = (x0 as isize, y0 as isize);
+            // The four neighbours' byte offsets and weights; neighbours outside the image are black.
+            let neighbours = [(x0, y0, (1.0 - fx) * (1.0 - fy)), (x0 + 1, y0, fx * (1.0 - fy)), (x0, y0 + 1, (1.0 - fx) * fy), (x0 + 1, y0 + 1, fx * fy)];
+            let mut value = [0.0f32; 3];
+            for (nx, ny, weight) in neighbours {
+                if (0..=last).contains(&nx) && (0..=last).contains(&ny) {
+                    let source = &pixels[(ny as usize * size + nx as usize) * 3..][..3];
+                    for channel in 0..3 {
+                        value[channel] += source[channel] as f32 * weight;
+                    }
+                }
+            }
             let target = &mut out[(y * size + x) * 3..][..3];
-            for (channel, value) in target.iter_mut().enumerate() {
-                let top = sample(x0, y0, channel) * (1.0 - fx) + sample(x0 + 1, y0, channel) * fx;
-                let bottom = sample(x0, y0 + 1, channel) * (1.0 - fx) + sample(x0 + 1, y0 + 1, channel) * fx;
-                *value = (top * (1.0 - fy) + bottom * fy) * SCALE;
+            for channel in 0..3 {
+                target[channel] = value[channel] * SCALE;
             }
         }
     }
