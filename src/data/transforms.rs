@@ -15,7 +15,10 @@ use image::RgbImage;
 
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+// The published CLIP constants, verbatim (more digits than f32 holds).
+#[allow(clippy::excessive_precision)]
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+#[allow(clippy::excessive_precision)]
 pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 /// Per-channel mean/std normalisation applied to pixels scaled to [0, 1].
@@ -78,8 +81,8 @@ impl NormalizationTable {
     /// Normalises HWC RGB values already in [0, 1], in place.
     pub fn normalize_unit(&self, values: &mut [f32]) {
         for pixel in values.chunks_exact_mut(3) {
-            for channel in 0..3 {
-                pixel[channel] = (pixel[channel] - self.mean[channel]) * self.inverse_std[channel];
+            for ((value, mean), inverse_std) in pixel.iter_mut().zip(self.mean).zip(self.inverse_std) {
+                *value = (*value - mean) * inverse_std;
             }
         }
     }
