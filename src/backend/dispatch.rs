@@ -1,7 +1,7 @@
 //! The one place where an op picks its backend: each function matches on the operands' storage and
 //! calls the CPU or CUDA implementation. Ops have already checked shapes, dtypes and devices.
 use super::{cpu, cuda};
-use crate::ops::{BinaryOp, ReduceOp, UnaryOp};
+use crate::ops::{BinaryOp, ConvGeometry, ReduceOp, UnaryOp};
 use crate::tensor::{DType, Layout, Storage, Tensor};
 use crate::{Error, Result};
 
@@ -132,4 +132,83 @@ pub fn axpby(y: &Tensor, alpha: f32, x: Option<&Tensor>, beta: f32) -> Result<()
         _ => return Err(device_mismatch("axpy", y, x.expect("mismatch needs x"))),
     }
     Ok(())
+}
+
+// ---- convolution and pooling (inputs already contiguous: ops/conv.rs, ops/pool.rs) ----------------
+
+pub fn conv2d_forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, geometry: &ConvGeometry, relu: bool) -> Result<Storage> {
+    if let Some(b) = bias.filter(|b| b.device() != x.device()) {
+        return Err(device_mismatch("conv2d", x, b));
+    }
+    let bias_storage = bias.map(|b| b.storage());
+    let bias_layout = bias.map(|b| b.layout());
+    Ok(match (&*x.storage(), &*w.storage()) {
+        (Storage::Cpu(sx), Storage::Cpu(sw)) => {
+            let b = match bias_storage.as_deref() {
+                Some(Storage::Cpu(sb)) => Some((sb, bias_layout.unwrap())),
+                _ => None,
+            };
+            Storage::Cpu(cpu::conv::conv2d_forward(sx, x.layout(), sw, w.layout(), b, geometry, relu))
+        }
+        (Storage::Cuda(sx), Storage::Cuda(sw)) => {
+            let b = match bias_storage.as_deref() {
+                Some(Storage::Cuda(sb)) => Some((sb, bias_layout.unwrap())),
+                _ => None,
+            };
+            Storage::Cuda(cuda::conv::conv2d_forward(sx, x.layout(), sw, w.layout(), b, geometry, relu)?)
+        }
+        _ => return Err(device_mismatch("conv2d", x, w)),
+    })
+}
+
+pub fn conv2d_backward_data(dy: &Tensor, w: &Tensor, geometry: &ConvGeometry) -> Result<Storage> {
+    Ok(match (&*dy.storage(), &*w.storage()) {
+        (Storage::Cpu(sd), Storage::Cpu(sw)) => Storage::Cpu(cpu::conv::conv2d_backward_data(sd, dy.layout(), sw, w.layout(), geometry)),
+        (Storage::Cuda(sd), Storage::Cuda(sw)) => Storage::Cuda(cuda::conv::conv2d_backward_data(sd, dy.layout(), sw, w.layout(), geometry)?),
+        _ => return Err(device_mismatch("conv2d backward", dy, w)),
+    })
+}
+
+pub fn conv2d_backward_weight(x: &Tensor, dy: &Tensor, geometry: &ConvGeometry) -> Result<Storage> {
+    Ok(match (&*x.storage(), &*dy.storage()) {
+        (Storage::Cpu(sx), Storage::Cpu(sd)) => Storage::Cpu(cpu::conv::conv2d_backward_weight(sx, x.layout(), sd, dy.layout(), geometry)),
+        (Storage::Cuda(sx), Storage::Cuda(sd)) => Storage::Cuda(cuda::conv::conv2d_backward_weight(sx, x.layout(), sd, dy.layout(), geometry)?),
+        _ => return Err(device_mismatch("conv2d backward", x, dy)),
+    })
+}
+
+/// (values, i32 argmax as flat input indices).
+pub fn max_pool2d_2x2(x: &Tensor) -> Result<(Storage, Storage)> {
+    Ok(match &*x.storage() {
+        Storage::Cpu(s) => {
+            let (values, argmax) = cpu::pool::max_pool2d_2x2(s, x.layout());
+            (Storage::Cpu(values), Storage::Cpu(argmax))
+        }
+        Storage::Cuda(s) => {
+            let (values, argmax) = cuda::pool::max_pool2d_2x2(s, x.layout())?;
+            (Storage::Cuda(values), Storage::Cuda(argmax))
+        }
+    })
+}
+
+pub fn max_pool2d_2x2_backward(dy: &Tensor, argmax: &Tensor, input_shape: &[usize]) -> Result<Storage> {
+    Ok(match (&*dy.storage(), &*argmax.storage()) {
+        (Storage::Cpu(sd), Storage::Cpu(sa)) => Storage::Cpu(cpu::pool::max_pool2d_2x2_backward(sd, dy.layout(), sa, input_shape)),
+        (Storage::Cuda(sd), Storage::Cuda(sa)) => Storage::Cuda(cuda::pool::max_pool2d_2x2_backward(sd, dy.layout(), sa, input_shape)?),
+        _ => return Err(device_mismatch("max_pool2d backward", dy, argmax)),
+    })
+}
+
+pub fn adaptive_avg_pool2d(x: &Tensor, out_h: usize, out_w: usize) -> Result<Storage> {
+    Ok(match &*x.storage() {
+        Storage::Cpu(s) => Storage::Cpu(cpu::pool::adaptive_avg_pool2d(s, x.layout(), out_h, out_w)),
+        Storage::Cuda(s) => Storage::Cuda(cuda::pool::adaptive_avg_pool2d(s, x.layout(), out_h, out_w)?),
+    })
+}
+
+pub fn adaptive_avg_pool2d_backward(dy: &Tensor, input_shape: &[usize]) -> Result<Storage> {
+    Ok(match &*dy.storage() {
+        Storage::Cpu(s) => Storage::Cpu(cpu::pool::adaptive_avg_pool2d_backward(s, dy.layout(), input_shape)),
+        Storage::Cuda(s) => Storage::Cuda(cuda::pool::adaptive_avg_pool2d_backward(s, dy.layout(), input_shape)?),
+    })
 }

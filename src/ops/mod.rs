@@ -1,14 +1,18 @@
 //! Ops: each file holds one family's forward (shape checks + dispatch to a backend) and its backward
 //! rule on the tape. The op codes below are shared with the CUDA kernels (kernels/common.cuh).
 mod cast;
+pub mod conv;
 mod elementwise;
 mod inplace;
 mod matmul;
+pub mod pool;
 mod reduce;
 mod softmax;
 mod view;
 
 pub(crate) use elementwise::sum_to_shape;
+pub use conv::{Conv2dOptions, ConvGeometry};
+pub use pool::adaptive_bin;
 
 /// Element-wise functions of one tensor. Codes match `enum UnaryOpCode` in kernels/common.cuh.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,8 +1,10 @@
 //! The CPU reference backend: every op in f32 (f16/bf16 are widened on load and rounded on store),
 //! parallel with rayon, matmul through the matrixmultiply crate's sgemm.
+pub mod conv;
 pub mod copy;
 pub mod elementwise;
 pub mod matmul;
+pub mod pool;
 pub mod reduce;
 pub mod softmax;
 

@@ -2,11 +2,13 @@
 //! one launcher file per kernel family of kernels/. Everything is loaded at run time (cudarc's
 //! dynamic loading), so this module builds everywhere and reports, never panics, when no GPU is there.
 mod allocator;
+pub mod conv;
 pub mod copy;
 mod device;
 pub mod elementwise;
 mod launch;
 pub mod matmul;
+pub mod pool;
 pub mod reduce;
 pub mod softmax;
 mod storage;

@@ -1,0 +1,443 @@
+// memefuse: sm_90a
+// 2-D convolution, NHWC activations, KRSC weights ([K, R, S, C]; see src/ops/conv.rs).
+//
+// Two families:
+//
+// 1. Tensor-core implicit GEMM (f16/bf16 storage, f32 accumulation), for C and K multiples of 8.
+//    No im2col buffer exists anywhere: each 16-byte chunk of an operand tile is gathered straight
+//    from the NHWC tensor by cp.async, with the zero-fill form (src-size 0) for padding taps and
+//    out-of-range rows, into a 3-stage shared-memory ring; warps read it with ldmatrix and multiply
+//    with mma.sync.m16n8k16.
+//    - conv_forward_tc:  Y[m=(n,p,q), k] = Σ_{j=(r,s,c)} X[n, p·sh−ph+r, q·sw−pw+s, c] · W[k, j]
+//                        (+ bias, ReLU), block tile 128×128×32, 8 warps of 64×32.
+//      Backward-data with stride 1 is the same kernel run on dY with the weights flipped and
+//      transposed to [C, R, S, K] (conv_flip_weights) and padding R−1−ph: dX = conv(dY, W').
+//    - conv_backward_weight_tc: dW[k, j] = Σ_m dY[m, k] · X_im2col[m, j], the reduction over all
+//      output pixels split across grid.z and summed with f32 atomics into a zeroed f32 buffer.
+//      Both operands are contiguous along their output axis here, so tiles are stored [32][128]
+//      (reduction-major) and read with ldmatrix.trans.
+//    Shared-memory rows are XOR-swizzled per 16-byte chunk, so ldmatrix's 8 row reads hit 8 distinct
+//    bank groups without padding (the ring is exactly 48 KiB).
+//
+// 2. Direct kernels for everything else (f32, C = 3, stride > 1 backward-data, misaligned pointers):
+//    one thread per output element (forward, backward-data) or one block per weight (backward-weight).
+//    Simple and correct for any shape; slow by comparison.
+#include "common.cuh"
+
+struct ConvGeometry {
+    int batch, in_h, in_w, in_c;
+    int out_c, kernel_h, kernel_w;
+    int stride_h, stride_w, pad_h, pad_w;
+    int out_h, out_w;
+};
+
+// ---- small PTX helpers (local to this file: kernels/gemm.cu has its own) --------------------------
+
+__device__ __forceinline__ unsigned smem_address(const void* pointer) {
+    return (unsigned)__cvta_generic_to_shared(pointer);
+}
+
+// Copies 16 bytes global → shared asynchronously; when !valid the destination is zero-filled and
+// nothing is read (src-size 0), which is how padding and out-of-range rows are handled.
+__device__ __forceinline__ void cp_async_16(void* shared, const void* global, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_address(shared)), "l"(global), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* shared) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_address(shared)));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void* shared) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_address(shared)));
+}
+
+// D = A·B + D for one m16n8k16 tile: A row-major 16×16, B column-major 16×8, f32 accumulators.
+template <typename T> __device__ __forceinline__ void mma_16816(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1);
+template <>
+__device__ __forceinline__ void mma_16816<__half>(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+template <>
+__device__ __forceinline__ void mma_16816<__nv_bfloat16>(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// ---- tensor-core forward ---------------------------------------------------------------------------
+
+#define TC_BM 128
+#define TC_BN 128
+#define TC_BK 32
+#define TC_STAGES 3
+#define TC_THREADS 256
+
+// Tiles of [rows][32] elements = 4 chunks of 16 bytes per row. Chunk c of row r is stored at
+// c ^ ((r >> 1) & 3): the 8 rows an ldmatrix reads (64 bytes apart) land in 8 distinct 16-byte slots.
+__device__ __forceinline__ int swizzle_k32(int row, int chunk) { return row * TC_BK + ((chunk ^ ((row >> 1) & 3)) << 3); }
+
+template <typename T>
+__device__ void conv_forward_tc_kernel(ConvGeometry g, const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
+                                       T* __restrict__ y, int relu) {
+    extern __shared__ __align__(16) unsigned char shared_bytes[];
+    T* a_tiles = reinterpret_cast<T*>(shared_bytes);                  // [STAGES][BM][BK]
+    T* b_tiles = a_tiles + TC_STAGES * TC_BM * TC_BK;                 // [STAGES][BN][BK]
+
+    const int M = g.batch * g.out_h * g.out_w;
+    const int N = g.out_c;
+    const int taps = g.kernel_h * g.kernel_w * g.in_c;
+    const int block_m = blockIdx.x * TC_BM, block_n = blockIdx.y * TC_BN;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int warp_m = warp >> 2, warp_n = warp & 3;  // 2 × 4 warps, each 64 (M) × 32 (N)
+
+    // Each thread copies 2 chunks of A and 2 of B per stage: rows tid/4 and tid/4 + 64, chunk tid%4.
+    // The output pixel of each A row is fixed for the whole reduction, so decode it once.
+    const int load_chunk = tid & 3;
+    int a_image[2], a_h0[2], a_w0[2];
+    bool a_row_valid[2];
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+        int m = block_m + (tid >> 2) + i * 64;
+        a_row_valid[i] = m < M;
+        int mm = a_row_valid[i] ? m : 0;
+        int q = mm % g.out_w, p = (mm / g.out_w) % g.out_h;
+        a_image[i] = mm / (g.out_w * g.out_h);
+        a_h0[i] = p * g.stride_h - g.pad_h;
+        a_w0[i] = q * g.stride_w - g.pad_w;
+    }
+
+    auto load_stage = [&](int stage, int k_tile) {
+        const int j = k_tile * TC_BK + load_chunk * 8;  // C % 8 == 0: a chunk never straddles two taps
+        const bool j_valid = j < taps;
+        const int jj = j_valid ? j : 0;
+        const int c = jj % g.in_c, rs = jj / g.in_c;
+        const int r = rs / g.kernel_w, s = rs % g.kernel_w;
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            const int row = (tid >> 2) + i * 64;
+            const int ih = a_h0[i] + r, iw = a_w0[i] + s;
+            const bool valid = j_valid && a_row_valid[i] && ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w;
+            const T* source = valid ? x + (((long long)a_image[i] * g.in_h + ih) * g.in_w + iw) * g.in_c + c : x;
+            cp_async_16(a_tiles + stage * TC_BM * TC_BK + swizzle_k32(row, load_chunk), source, valid);
+            const int n = block_n + row;
+            const bool b_valid = j_valid && n < N;
+            cp_async_16(b_tiles + stage * TC_BN * TC_BK + swizzle_k32(row, load_chunk), b_valid ? w + (long long)n * taps + j : w, b_valid);
+        }
+    };
+
+    float acc[4][4][4];
+#pragma unroll
+    for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+        for (int ni = 0; ni < 4; ++ni)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[mi][ni][e] = 0.0f;
+
+    const int k_tiles = (taps + TC_BK - 1) / TC_BK;
+#pragma unroll
+    for (int stage = 0; stage < TC_STAGES - 1; ++stage) {
+        if (stage < k_tiles) load_stage(stage, stage);
+        cp_async_commit();
+    }
+
+    for (int kt = 0; kt < k_tiles; ++kt) {
+        cp_async_wait<TC_STAGES - 2>();  // tile kt has landed (for this thread) ...
+        __syncthreads();                 // ... for every thread, and stage (kt-1)%S is free to refill
+        if (kt + TC_STAGES - 1 < k_tiles) load_stage((kt + TC_STAGES - 1) % TC_STAGES, kt + TC_STAGES - 1);
+        cp_async_commit();
+
+        const T* a_tile = a_tiles + (kt % TC_STAGES) * TC_BM * TC_BK;
+        const T* b_tile = b_tiles + (kt % TC_STAGES) * TC_BN * TC_BK;
+#pragma unroll
+        for (int k16 = 0; k16 < TC_BK / 16; ++k16) {
+            unsigned a_frag[4][4], b_frag[4][2];
+#pragma unroll
+            for (int mi = 0; mi < 4; ++mi) {
+                // Lane l addresses row l%16 of the 16×16 tile, k-half l/16 (matrices a0..a3 in order).
+                const int row = warp_m * 64 + mi * 16 + (lane & 15);
+                ldmatrix_x4(a_frag[mi], a_tile + swizzle_k32(row, k16 * 2 + (lane >> 4)));
+            }
+#pragma unroll
+            for (int pair = 0; pair < 2; ++pair) {
+                // Two n8 tiles per x4: matrices (n0-7,k0-7) (n0-7,k8-15) (n8-15,k0-7) (n8-15,k8-15).
+                const int row = warp_n * 32 + pair * 16 + ((lane >> 4) << 3) + (lane & 7);
+                unsigned r[4];
+                ldmatrix_x4(r, b_tile + swizzle_k32(row, k16 * 2 + ((lane >> 3) & 1)));
+                b_frag[pair * 2][0] = r[0];
+                b_frag[pair * 2][1] = r[1];
+                b_frag[pair * 2 + 1][0] = r[2];
+                b_frag[pair * 2 + 1][1] = r[3];
+            }
+#pragma unroll
+            for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+                for (int ni = 0; ni < 4; ++ni) mma_16816<T>(acc[mi][ni], a_frag[mi], b_frag[ni][0], b_frag[ni][1]);
+        }
+    }
+    cp_async_wait<0>();
+
+    // Accumulator e of tile (mi, ni): row lane/4 (+8 for e ≥ 2), column 2·(lane%4) + e%2.
+#pragma unroll
+    for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+        for (int ni = 0; ni < 4; ++ni)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int m = block_m + warp_m * 64 + mi * 16 + (lane >> 2) + (e >> 1) * 8;
+                const int n = block_n + warp_n * 32 + ni * 8 + (lane & 3) * 2 + (e & 1);
+                if (m < M && n < N) {
+                    float v = acc[mi][ni][e];
+                    if (bias) v += to_float(bias[n]);
+                    if (relu) v = fmaxf(v, 0.0f);
+                    y[(long long)m * N + n] = from_float<T>(v);
+                }
+            }
+}
+
+// ---- tensor-core backward-weight ------------------------------------------------------------------
+
+// Tiles of [32][128] elements = 16 chunks per row; chunk c of row r is stored at c ^ (r & 7).
+__device__ __forceinline__ int swizzle_n128(int row, int chunk) { return row * TC_BM + ((chunk ^ (row & 7)) << 3); }
+
+// dW32[k, j] += Σ over this block's slice of output pixels m of dY[m, k] · X_im2col[m, j].
+template <typename T>
+__device__ void conv_backward_weight_tc_kernel(ConvGeometry g, const T* __restrict__ x, const T* __restrict__ dy, float* __restrict__ dw,
+                                               int k_tiles_per_split) {
+    extern __shared__ __align__(16) unsigned char shared_bytes[];
+    T* a_tiles = reinterpret_cast<T*>(shared_bytes);   // [STAGES][BK][BM]: dY, rows = pixels m
+    T* b_tiles = a_tiles + TC_STAGES * TC_BK * TC_BM;  // [STAGES][BK][BN]: im2col(X), rows = pixels m
+
+    const int pixels = g.batch * g.out_h * g.out_w;  // the reduction
+    const int K = g.out_c;                           // GEMM M
+    const int taps = g.kernel_h * g.kernel_w * g.in_c;  // GEMM N
+    const int block_m = blockIdx.x * TC_BM, block_n = blockIdx.y * TC_BN;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int warp_m = warp >> 2, warp_n = warp & 3;
+
+    // Each thread copies rows tid/16 and tid/16 + 16, chunk tid%16, of both tiles.
+    const int load_chunk = tid & 15;
+    const int k_out = block_m + load_chunk * 8;  // K % 8 == 0: whole chunk valid or not
+    const int j = block_n + load_chunk * 8;      // C % 8 == 0: chunk within one tap
+    const bool j_valid = j < taps;
+    const int jj = j_valid ? j : 0;
+    const int c = jj % g.in_c, rs = jj / g.in_c;
+    const int r = rs / g.kernel_w, s = rs % g.kernel_w;
+
+    const int total_tiles = (pixels + TC_BK - 1) / TC_BK;
+    const int first_tile = blockIdx.z * k_tiles_per_split;
+    const int last_tile = min(total_tiles, first_tile + k_tiles_per_split);
+    const int k_tiles = max(0, last_tile - first_tile);
+
+    auto load_stage = [&](int stage, int k_tile) {
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            const int row = (tid >> 4) + i * 16;
+            const int m = (first_tile + k_tile) * TC_BK + row;
+            const bool m_valid = m < pixels;
+            const bool a_valid = m_valid && k_out < K;
+            cp_async_16(a_tiles + stage * TC_BK * TC_BM + swizzle_n128(row, load_chunk), a_valid ? dy + (long long)m * K + k_out : dy, a_valid);
+            const int mm = m_valid ? m : 0;
+            const int q = mm % g.out_w, p = (mm / g.out_w) % g.out_h, image = mm / (g.out_w * g.out_h);
+            const int ih = p * g.stride_h - g.pad_h + r, iw = q * g.stride_w - g.pad_w + s;
+            const bool b_valid = m_valid && j_valid && ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w;
+            const T* source = b_valid ? x + (((long long)image * g.in_h + ih) * g.in_w + iw) * g.in_c + c : x;
+            cp_async_16(b_tiles + stage * TC_BK * TC_BN + swizzle_n128(row, load_chunk), source, b_valid);
+        }
+    };
+
+    float acc[4][4][4];
+#pragma unroll
+    for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+        for (int ni = 0; ni < 4; ++ni)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[mi][ni][e] = 0.0f;
+
+#pragma unroll
+    for (int stage = 0; stage < TC_STAGES - 1; ++stage) {
+        if (stage < k_tiles) load_stage(stage, stage);
+        cp_async_commit();
+    }
+    for (int kt = 0; kt < k_tiles; ++kt) {
+        cp_async_wait<TC_STAGES - 2>();
+        __syncthreads();
+        if (kt + TC_STAGES - 1 < k_tiles) load_stage((kt + TC_STAGES - 1) % TC_STAGES, kt + TC_STAGES - 1);
+        cp_async_commit();
+
+        const T* a_tile = a_tiles + (kt % TC_STAGES) * TC_BK * TC_BM;
+        const T* b_tile = b_tiles + (kt % TC_STAGES) * TC_BK * TC_BN;
+#pragma unroll
+        for (int k16 = 0; k16 < TC_BK / 16; ++k16) {
+            unsigned a_frag[4][4], b_frag[4][2];
+            const int matrix = lane >> 3;
+#pragma unroll
+            for (int mi = 0; mi < 4; ++mi) {
+                // Stored [k][m]; matrix j = (m-half j%2, k-half j/2), lane gives its stored row l%8.
+                const int row = k16 * 16 + (matrix >> 1) * 8 + (lane & 7);
+                const int chunk = (warp_m * 64 + mi * 16) / 8 + (matrix & 1);
+                ldmatrix_x4_trans(a_frag[mi], a_tile + swizzle_n128(row, chunk));
+            }
+#pragma unroll
+            for (int pair = 0; pair < 2; ++pair) {
+                // Stored [k][n]; matrices (k0-7,n0-7) (k8-15,n0-7) (k0-7,n8-15) (k8-15,n8-15).
+                const int row = k16 * 16 + (matrix & 1) * 8 + (lane & 7);
+                const int chunk = (warp_n * 32 + pair * 16) / 8 + (matrix >> 1);
+                unsigned q4[4];
+                ldmatrix_x4_trans(q4, b_tile + swizzle_n128(row, chunk));
+                b_frag[pair * 2][0] = q4[0];
+                b_frag[pair * 2][1] = q4[1];
+                b_frag[pair * 2 + 1][0] = q4[2];
+                b_frag[pair * 2 + 1][1] = q4[3];
+            }
+#pragma unroll
+            for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+                for (int ni = 0; ni < 4; ++ni) mma_16816<T>(acc[mi][ni], a_frag[mi], b_frag[ni][0], b_frag[ni][1]);
+        }
+    }
+    cp_async_wait<0>();
+
+#pragma unroll
+    for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+        for (int ni = 0; ni < 4; ++ni)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int k = block_m + warp_m * 64 + mi * 16 + (lane >> 2) + (e >> 1) * 8;
+                const int n = block_n + warp_n * 32 + ni * 8 + (lane & 3) * 2 + (e & 1);
+                if (k < K && n < taps && k_tiles > 0) atomicAdd(dw + (long long)k * taps + n, acc[mi][ni][e]);
+            }
+}
+
+// W'[c, r', s', k] = W[k, R−1−r', S−1−s', c]: the weights of the transposed convolution that computes
+// backward-data with stride 1.
+template <typename T>
+__device__ void conv_flip_weights_kernel(ConvGeometry g, const T* __restrict__ w, T* __restrict__ flipped) {
+    const size_t total = (size_t)g.out_c * g.kernel_h * g.kernel_w * g.in_c;
+    GRID_STRIDE_LOOP(i, total) {
+        // i indexes flipped [C][R][S][K].
+        const int k = i % g.out_c;
+        size_t rest = i / g.out_c;
+        const int s = rest % g.kernel_w;
+        rest /= g.kernel_w;
+        const int r = rest % g.kernel_h;
+        const int c = rest / g.kernel_h;
+        flipped[i] = w[(((size_t)k * g.kernel_h + (g.kernel_h - 1 - r)) * g.kernel_w + (g.kernel_w - 1 - s)) * g.in_c + c];
+    }
+}
+
+// ---- direct kernels (any shape, any float type) ----------------------------------------------------
+
+template <typename T>
+__device__ void conv_forward_direct_kernel(ConvGeometry g, const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
+                                           T* __restrict__ y, int relu) {
+    const size_t total = (size_t)g.batch * g.out_h * g.out_w * g.out_c;
+    GRID_STRIDE_LOOP(i, total) {
+        const int k = i % g.out_c;
+        const size_t pixel = i / g.out_c;
+        const int q = pixel % g.out_w, p = (pixel / g.out_w) % g.out_h;
+        const size_t image = pixel / ((size_t)g.out_w * g.out_h);
+        float acc = bias ? to_float(bias[k]) : 0.0f;
+        for (int r = 0; r < g.kernel_h; ++r) {
+            const int ih = p * g.stride_h - g.pad_h + r;
+            if (ih < 0 || ih >= g.in_h) continue;
+            for (int s = 0; s < g.kernel_w; ++s) {
+                const int iw = q * g.stride_w - g.pad_w + s;
+                if (iw < 0 || iw >= g.in_w) continue;
+                const T* xp = x + ((image * g.in_h + ih) * g.in_w + iw) * g.in_c;
+                const T* wp = w + (((size_t)k * g.kernel_h + r) * g.kernel_w + s) * g.in_c;
+                for (int c = 0; c < g.in_c; ++c) acc += to_float(xp[c]) * to_float(wp[c]);
+            }
+        }
+        y[i] = from_float<T>(relu ? fmaxf(acc, 0.0f) : acc);
+    }
+}
+
+// dX[n, h, w, c] = Σ_{r,s,k} dY[n, p, q, k] · W[k, r, s, c] over the (p, q) with p·sh − ph + r = h.
+template <typename T>
+__device__ void conv_backward_data_direct_kernel(ConvGeometry g, const T* __restrict__ dy, const T* __restrict__ w, T* __restrict__ dx) {
+    const size_t total = (size_t)g.batch * g.in_h * g.in_w * g.in_c;
+    GRID_STRIDE_LOOP(i, total) {
+        const int c = i % g.in_c;
+        const size_t pixel = i / g.in_c;
+        const int iw = pixel % g.in_w, ih = (pixel / g.in_w) % g.in_h;
+        const size_t image = pixel / ((size_t)g.in_w * g.in_h);
+        float acc = 0.0f;
+        for (int r = 0; r < g.kernel_h; ++r) {
+            const int ph = ih + g.pad_h - r;
+            if (ph < 0 || ph % g.stride_h != 0 || ph / g.stride_h >= g.out_h) continue;
+            const int p = ph / g.stride_h;
+            for (int s = 0; s < g.kernel_w; ++s) {
+                const int qw = iw + g.pad_w - s;
+                if (qw < 0 || qw % g.stride_w != 0 || qw / g.stride_w >= g.out_w) continue;
+                const int q = qw / g.stride_w;
+                const T* gp = dy + ((image * g.out_h + p) * g.out_w + q) * g.out_c;
+                const T* wp = w + ((size_t)r * g.kernel_w + s) * g.in_c + c;
+                const size_t k_stride = (size_t)g.kernel_h * g.kernel_w * g.in_c;
+                for (int k = 0; k < g.out_c; ++k) acc += to_float(gp[k]) * to_float(wp[k * k_stride]);
+            }
+        }
+        dx[i] = from_float<T>(acc);
+    }
+}
+
+// One block per weight element (k, r, s, c): the block sums dY[m, k] · X[tap of m] over all pixels m.
+template <typename T>
+__device__ void conv_backward_weight_direct_kernel(ConvGeometry g, const T* __restrict__ x, const T* __restrict__ dy, T* __restrict__ dw) {
+    __shared__ float scratch[32];
+    const size_t weight = blockIdx.x;
+    const int c = weight % g.in_c;
+    const int s = (weight / g.in_c) % g.kernel_w;
+    const int r = (weight / ((size_t)g.in_c * g.kernel_w)) % g.kernel_h;
+    const int k = weight / ((size_t)g.in_c * g.kernel_w * g.kernel_h);
+    const size_t pixels = (size_t)g.batch * g.out_h * g.out_w;
+    float acc = 0.0f;
+    for (size_t m = threadIdx.x; m < pixels; m += blockDim.x) {
+        const int q = m % g.out_w, p = (m / g.out_w) % g.out_h;
+        const size_t image = m / ((size_t)g.out_w * g.out_h);
+        const int ih = p * g.stride_h - g.pad_h + r, iw = q * g.stride_w - g.pad_w + s;
+        if (ih < 0 || ih >= g.in_h || iw < 0 || iw >= g.in_w) continue;
+        acc += to_float(dy[m * g.out_c + k]) * to_float(x[((image * g.in_h + ih) * g.in_w + iw) * g.in_c + c]);
+    }
+    const float total = block_reduce(acc, scratch, 0.0f, SumOp());
+    if (threadIdx.x == 0) dw[weight] = from_float<T>(total);
+}
+
+#define CONV_ANY(SUFFIX, T)                                                                                               \
+    extern "C" __global__ void conv_forward_direct_##SUFFIX(ConvGeometry g, const T* x, const T* w, const T* bias, T* y, int relu) { \
+        conv_forward_direct_kernel<T>(g, x, w, bias, y, relu);                                                            \
+    }                                                                                                                     \
+    extern "C" __global__ void conv_backward_data_direct_##SUFFIX(ConvGeometry g, const T* dy, const T* w, T* dx) {      \
+        conv_backward_data_direct_kernel<T>(g, dy, w, dx);                                                                \
+    }                                                                                                                     \
+    extern "C" __global__ void conv_backward_weight_direct_##SUFFIX(ConvGeometry g, const T* x, const T* dy, T* dw) {    \
+        conv_backward_weight_direct_kernel<T>(g, x, dy, dw);                                                              \
+    }                                                                                                                     \
+    extern "C" __global__ void conv_flip_weights_##SUFFIX(ConvGeometry g, const T* w, T* flipped) {                      \
+        conv_flip_weights_kernel<T>(g, w, flipped);                                                                       \
+    }
+
+#define CONV_TENSOR_CORE(SUFFIX, T)                                                                                       \
+    extern "C" __global__ void __launch_bounds__(TC_THREADS) conv_forward_tc_##SUFFIX(ConvGeometry g, const T* x, const T* w, \
+                                                                                      const T* bias, T* y, int relu) {   \
+        conv_forward_tc_kernel<T>(g, x, w, bias, y, relu);                                                                \
+    }                                                                                                                     \
+    extern "C" __global__ void __launch_bounds__(TC_THREADS) conv_backward_weight_tc_##SUFFIX(ConvGeometry g, const T* x, \
+                                                                                              const T* dy, float* dw,    \
+                                                                                              int k_tiles_per_split) {   \
+        conv_backward_weight_tc_kernel<T>(g, x, dy, dw, k_tiles_per_split);                                               \
+    }
+
+CONV_ANY(f32, float)
+CONV_ANY(f16, __half)
+CONV_ANY(bf16, __nv_bfloat16)
+CONV_TENSOR_CORE(f16, __half)
+CONV_TENSOR_CORE(bf16, __nv_bfloat16)

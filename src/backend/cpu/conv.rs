@@ -1,0 +1,148 @@
+//! Convolution on the CPU: im2col over a block of output pixels of one image at a time, then
+//! matrixmultiply's sgemm. Blocks are independent, so rayon spreads them over cores, and the im2col
+//! buffer stays small (PIXELS_PER_BLOCK rows) whatever the image size.
+//!
+//! Inputs are contiguous NHWC, weights contiguous KRSC (see ops/conv.rs), all read as f32.
+use rayon::prelude::*;
+
+use super::read_f32;
+use crate::ops::ConvGeometry;
+use crate::tensor::{CpuStorage, Layout};
+
+const PIXELS_PER_BLOCK: usize = 1024;
+
+/// Rows `first..first+rows` of one image's im2col matrix: row = output pixel (p, q), column =
+/// (r, s, c) in KRSC order; taps in the padding are zero.
+fn im2col(image: &[f32], g: &ConvGeometry, first: usize, rows: usize, col: &mut [f32]) {
+    let taps = g.filter_len();
+    for row in 0..rows {
+        let (p, q) = ((first + row) / g.out_w, (first + row) % g.out_w);
+        for r in 0..g.kernel_h {
+            for s in 0..g.kernel_w {
+                let target = &mut col[row * taps + (r * g.kernel_w + s) * g.in_c..][..g.in_c];
+                let (ih, iw) = ((p * g.stride_h + r) as isize - g.pad_h as isize, (q * g.stride_w + s) as isize - g.pad_w as isize);
+                if ih < 0 || iw < 0 || ih as usize >= g.in_h || iw as usize >= g.in_w {
+                    target.fill(0.0);
+                } else {
+                    target.copy_from_slice(&image[(ih as usize * g.in_w + iw as usize) * g.in_c..][..g.in_c]);
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of `im2col`: adds each column entry back onto the input pixel it was read from.
+fn col2im_add(col: &[f32], g: &ConvGeometry, first: usize, rows: usize, image: &mut [f32]) {
+    let taps = g.filter_len();
+    for row in 0..rows {
+        let (p, q) = ((first + row) / g.out_w, (first + row) % g.out_w);
+        for r in 0..g.kernel_h {
+            for s in 0..g.kernel_w {
+                let (ih, iw) = ((p * g.stride_h + r) as isize - g.pad_h as isize, (q * g.stride_w + s) as isize - g.pad_w as isize);
+                if ih < 0 || iw < 0 || ih as usize >= g.in_h || iw as usize >= g.in_w {
+                    continue;
+                }
+                let source = &col[row * taps + (r * g.kernel_w + s) * g.in_c..][..g.in_c];
+                let target = &mut image[(ih as usize * g.in_w + iw as usize) * g.in_c..][..g.in_c];
+                for (t, v) in target.iter_mut().zip(source) {
+                    *t += v;
+                }
+            }
+        }
+    }
+}
+
+/// c (m×n, row stride ldc) = alpha·a·b + beta·c with explicit strides.
+#[allow(clippy::too_many_arguments)]
+fn sgemm(m: usize, k: usize, n: usize, a: &[f32], a_strides: (usize, usize), b: &[f32], b_strides: (usize, usize), beta: f32, c: &mut [f32], ldc: usize) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(c.len() >= (m - 1) * ldc + n);
+    // SAFETY: callers pass slices covering every index i·row + j·col of each operand for i < rows,
+    // j < cols (checked by the assert above for c and by construction for a and b).
+    unsafe {
+        matrixmultiply::sgemm(m, k, n, 1.0, a.as_ptr(), a_strides.0 as isize, a_strides.1 as isize, b.as_ptr(), b_strides.0 as isize, b_strides.1 as isize, beta, c.as_mut_ptr(), ldc as isize, 1);
+    }
+}
+
+/// Output-pixel blocks of every image: (image, first pixel, pixel count).
+fn pixel_blocks(g: &ConvGeometry) -> Vec<(usize, usize, usize)> {
+    let pixels = g.out_h * g.out_w;
+    (0..g.batch).flat_map(|n| (0..pixels).step_by(PIXELS_PER_BLOCK).map(move |first| (n, first, PIXELS_PER_BLOCK.min(pixels - first)))).collect()
+}
+
+/// y[n, p, q, k] = relu?(Σ x·w + bias[k]).
+pub fn conv2d_forward(x: &CpuStorage, x_layout: &Layout, w: &CpuStorage, w_layout: &Layout, bias: Option<(&CpuStorage, &Layout)>, g: &ConvGeometry, relu: bool) -> CpuStorage {
+    let dtype = x.dtype();
+    let (x, w) = (read_f32(x, x_layout), read_f32(w, w_layout));
+    let bias = bias.map(|(b, layout)| read_f32(b, layout));
+    let (taps, k, image_len) = (g.filter_len(), g.out_c, g.in_h * g.in_w * g.in_c);
+    let mut out = vec![0.0f32; g.output_pixels() * k];
+    // Split the output into the same blocks as the work, so each task owns its rows.
+    let mut chunks: Vec<&mut [f32]> = Vec::new();
+    let mut rest = out.as_mut_slice();
+    for &(_, _, rows) in &pixel_blocks(g) {
+        let (head, tail) = rest.split_at_mut(rows * k);
+        chunks.push(head);
+        rest = tail;
+    }
+    pixel_blocks(g).into_par_iter().zip(chunks).for_each(|((n, first, rows), y)| {
+        let mut col = vec![0.0f32; rows * taps];
+        im2col(&x[n * image_len..][..image_len], g, first, rows, &mut col);
+        // y (rows×k) = col (rows×taps) · wᵀ (taps×k); w is [k, taps] row-major.
+        sgemm(rows, taps, k, &col, (taps, 1), &w, (1, taps), 0.0, y, k);
+        for pixel in y.chunks_mut(k.max(1)) {
+            if let Some(b) = &bias {
+                pixel.iter_mut().zip(b.iter()).for_each(|(v, b)| *v += b);
+            }
+            if relu {
+                pixel.iter_mut().for_each(|v| *v = v.max(0.0));
+            }
+        }
+    });
+    CpuStorage::from_f32(out, dtype)
+}
+
+/// dx = col2im(dy · w): the gradient of the forward with respect to its input.
+pub fn conv2d_backward_data(dy: &CpuStorage, dy_layout: &Layout, w: &CpuStorage, w_layout: &Layout, g: &ConvGeometry) -> CpuStorage {
+    let dtype = dy.dtype();
+    let (dy, w) = (read_f32(dy, dy_layout), read_f32(w, w_layout));
+    let (taps, k, image_len, pixels) = (g.filter_len(), g.out_c, g.in_h * g.in_w * g.in_c, g.out_h * g.out_w);
+    let mut dx = vec![0.0f32; g.batch * image_len];
+    dx.par_chunks_mut(image_len.max(1)).enumerate().for_each(|(n, image)| {
+        let mut col = vec![0.0f32; PIXELS_PER_BLOCK.min(pixels) * taps];
+        for first in (0..pixels).step_by(PIXELS_PER_BLOCK) {
+            let rows = PIXELS_PER_BLOCK.min(pixels - first);
+            // col (rows×taps) = dy (rows×k) · w (k×taps).
+            sgemm(rows, k, taps, &dy[(n * pixels + first) * k..], (k, 1), &w, (taps, 1), 0.0, &mut col, taps);
+            col2im_add(&col, g, first, rows, image);
+        }
+    });
+    CpuStorage::from_f32(dx, dtype)
+}
+
+/// dw = Σ_images dyᵀ · im2col(x): the gradient with respect to the KRSC weight.
+pub fn conv2d_backward_weight(x: &CpuStorage, x_layout: &Layout, dy: &CpuStorage, dy_layout: &Layout, g: &ConvGeometry) -> CpuStorage {
+    let dtype = x.dtype();
+    let (x, dy) = (read_f32(x, x_layout), read_f32(dy, dy_layout));
+    let (taps, k, image_len, pixels) = (g.filter_len(), g.out_c, g.in_h * g.in_w * g.in_c, g.out_h * g.out_w);
+    let dw = pixel_blocks(g)
+        .into_par_iter()
+        .fold(
+            || (vec![0.0f32; k * taps], Vec::new()),
+            |(mut dw, mut col), (n, first, rows)| {
+                col.resize(rows * taps, 0.0);
+                im2col(&x[n * image_len..][..image_len], g, first, rows, &mut col);
+                // dw (k×taps) += dyᵀ (k×rows) · col (rows×taps).
+                sgemm(k, rows, taps, &dy[(n * pixels + first) * k..], (1, k), &col, (taps, 1), 1.0, &mut dw, taps);
+                (dw, col)
+            },
+        )
+        .map(|(dw, _)| dw)
+        .reduce(|| vec![0.0f32; k * taps], |mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+            a
+        });
+    CpuStorage::from_f32(dw, dtype)
+}
