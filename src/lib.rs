@@ -5,6 +5,7 @@
 //! `nn` → `models`; `data` feeds them, `train` and `viz` report on them.
 
 pub mod data;
+pub mod io;
 pub mod util;
 pub mod train;
 pub mod viz;
@@ -14,6 +15,10 @@ mod error;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+/// Models. (The `Model` trait and registry arrive with the trainer work in src/models/mod.rs.)
+pub mod models {
+    pub mod vgg16;
+}
 pub mod tensor;
 
 pub use error::{Error, Result};

@@ -18,6 +18,8 @@ enum Command {
     Prepare(memefuse::data::commands::PrepareArgs),
     /// Print a prepared file's metadata and verify its checksum.
     Inspect(memefuse::data::commands::InspectArgs),
+    /// Predict P(hateful) for every record of a split with a model and its weights (JSON lines).
+    Predict(memefuse::io::predict::PredictArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -32,5 +34,6 @@ fn main() -> anyhow::Result<()> {
         Command::Synth(args) => memefuse::data::commands::run_synth(args),
         Command::Prepare(args) => memefuse::data::commands::run_prepare(args),
         Command::Inspect(args) => memefuse::data::commands::run_inspect(args),
+        Command::Predict(args) => memefuse::io::predict::run_predict(args),
     }
 }

@@ -1,9 +1,11 @@
 //! Layers: parameters plus a forward function built from ops. Parameters carry stable names
 //! (`classifier.6.weight`) so checkpoints and weight import address them by name.
+mod conv;
 mod dropout;
 mod linear;
 pub mod loss;
 
+pub use conv::{adaptive_avg_pool2d, max_pool2d, Conv2d};
 pub use dropout::dropout;
 pub use linear::Linear;
 

@@ -1,0 +1,139 @@
+//! VGG16, torchvision's configuration D, on NHWC images:
+//!
+//! ```text
+//! features:   [conv3x3-ReLU] ×2 (64)  maxpool   features.0, .2            pool .4
+//!             [conv3x3-ReLU] ×2 (128) maxpool   features.5, .7            pool .9
+//!             [conv3x3-ReLU] ×3 (256) maxpool   features.10, .12, .14     pool .16
+//!             [conv3x3-ReLU] ×3 (512) maxpool   features.17, .19, .21     pool .23
+//!             [conv3x3-ReLU] ×3 (512) maxpool   features.24, .26, .28     pool .30
+//! avgpool:    adaptive average to 7×7
+//! classifier: Linear(512·7·7, 4096) ReLU Dropout(0.5)   classifier.0
+//!             Linear(4096, 4096) ReLU Dropout(0.5)      classifier.3
+//!             Linear(4096, 2)                           classifier.6
+//! ```
+//!
+//! Parameter names are torchvision's, so a torchvision state_dict loads by name (src/io/weights.rs).
+//! The flatten before the classifier uses PyTorch's NCHW order (C, H, W): the NHWC map is permuted
+//! first, so imported `classifier.0` weights see their features in the order they were trained on.
+//! `vgg16-small` keeps the structure with channel widths ÷16 and a 256-wide classifier, for CPU tests.
+use crate::nn::{adaptive_avg_pool2d, dropout, max_pool2d, Conv2d, Linear};
+use crate::util::Rng;
+use crate::{Device, Error, Result, Tensor};
+
+/// Convolutions per block in configuration D.
+const CONVS_PER_BLOCK: [usize; 5] = [2, 2, 3, 3, 3];
+/// The adaptive pool's output side.
+pub const POOLED_SIDE: usize = 7;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Vgg16Config {
+    /// The registry name: "vgg16" or "vgg16-small".
+    pub name: String,
+    /// Output channels of the five blocks' convolutions.
+    pub block_widths: [usize; 5],
+    /// Width of classifier.0 and classifier.3.
+    pub hidden: usize,
+    pub classes: usize,
+    pub dropout: f32,
+}
+
+impl Vgg16Config {
+    /// torchvision's VGG16 with a 2-class head.
+    pub fn full() -> Self {
+        Self { name: "vgg16".into(), block_widths: [64, 128, 256, 512, 512], hidden: 4096, classes: 2, dropout: 0.5 }
+    }
+
+    /// The same structure, channel widths ÷16, a 256-wide classifier (≈ 0.5 M parameters).
+    pub fn small() -> Self {
+        Self { name: "vgg16-small".into(), block_widths: [4, 8, 16, 32, 32], hidden: 256, classes: 2, dropout: 0.5 }
+    }
+
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "vgg16" => Ok(Self::full()),
+            "vgg16-small" => Ok(Self::small()),
+            other => Err(Error::shape("vgg16", format!("unknown model '{other}': expected vgg16 or vgg16-small"))),
+        }
+    }
+
+    /// Inputs of classifier.0: the last block's channels × 7 × 7.
+    pub fn flattened_features(&self) -> usize {
+        self.block_widths[4] * POOLED_SIDE * POOLED_SIDE
+    }
+}
+
+pub struct Vgg16 {
+    config: Vgg16Config,
+    /// The five blocks' convolutions, in order (each followed by ReLU; each block by a max-pool).
+    blocks: Vec<Vec<Conv2d>>,
+    classifier: [Linear; 3],
+}
+
+impl Vgg16 {
+    pub fn new(config: Vgg16Config, rng: &mut Rng, device: Device) -> Result<Self> {
+        let mut blocks = Vec::new();
+        let (mut index, mut channels) = (0, 3);
+        for (&width, &convs) in config.block_widths.iter().zip(&CONVS_PER_BLOCK) {
+            let mut block = Vec::new();
+            for _ in 0..convs {
+                block.push(Conv2d::new(&format!("features.{index}"), channels, width, 3, 1, 1, rng, device)?);
+                channels = width;
+                index += 2; // conv, ReLU
+            }
+            index += 1; // max-pool
+            blocks.push(block);
+        }
+        let classifier = [
+            Linear::new("classifier.0", config.flattened_features(), config.hidden, rng, device)?,
+            Linear::new("classifier.3", config.hidden, config.hidden, rng, device)?,
+            Linear::new("classifier.6", config.hidden, config.classes, rng, device)?,
+        ];
+        Ok(Self { config, blocks, classifier })
+    }
+
+    pub fn config(&self) -> &Vgg16Config {
+        &self.config
+    }
+
+    /// images: [B, H, W, 3] NHWC (normalised), any float dtype: the network computes in that dtype
+    /// from its f32 parameters. Returns logits [B, classes].
+    pub fn forward(&self, images: &Tensor, training: bool, rng: &mut Rng) -> Result<Tensor> {
+        let features = self.features(images, training, rng)?;
+        linear(&self.classifier[2], &features)
+    }
+
+    /// The embedding before the last layer: classifier.3's output after ReLU and dropout, [B, hidden].
+    pub fn features(&self, images: &Tensor, training: bool, rng: &mut Rng) -> Result<Tensor> {
+        if images.rank() != 4 || images.shape()[3] != 3 {
+            return Err(Error::shape("vgg16", format!("expects NHWC RGB images [B, H, W, 3], got {:?}", images.shape())));
+        }
+        if images.shape()[1] < 32 || images.shape()[2] < 32 {
+            return Err(Error::shape("vgg16", format!("five 2x2 max-pools need images of at least 32x32, got {:?}", images.shape())));
+        }
+        let mut x = images.clone();
+        for block in &self.blocks {
+            for conv in block {
+                x = conv.forward_relu(&x)?;
+            }
+            x = max_pool2d(&x)?;
+        }
+        let pooled = adaptive_avg_pool2d(&x, POOLED_SIDE, POOLED_SIDE)?;
+        // NHWC → NCHW before flattening: PyTorch's (C, H, W) feature order.
+        let flat = pooled.permute(&[0, 3, 1, 2])?.flatten_from(1)?;
+        let hidden = dropout(&linear(&self.classifier[0], &flat)?.relu()?, self.config.dropout, training, rng)?;
+        dropout(&linear(&self.classifier[1], &hidden)?.relu()?, self.config.dropout, training, rng)
+    }
+
+    /// Every parameter with its torchvision name, features first, in layer order.
+    pub fn parameters(&self) -> Vec<(String, Tensor)> {
+        let mut parameters: Vec<(String, Tensor)> = self.blocks.iter().flatten().flat_map(|conv| conv.parameters()).collect();
+        parameters.extend(self.classifier.iter().flat_map(|layer| layer.parameters()));
+        parameters
+    }
+}
+
+/// A Linear layer applied in x's dtype (its f32 parameters cast on the way, gradient cast back).
+fn linear(layer: &Linear, x: &Tensor) -> Result<Tensor> {
+    let (weight, bias) = (layer.weight().to_dtype(x.dtype())?, layer.bias().to_dtype(x.dtype())?);
+    x.matmul(&weight.t()?)?.add(&bias)
+}
