@@ -56,6 +56,26 @@ impl Vgg16Config {
         }
     }
 
+    /// Every parameter's torchvision name and shape, in `Vgg16::parameters` order.
+    pub fn parameter_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let mut shapes = Vec::new();
+        let (mut index, mut channels) = (0, 3);
+        for (&width, &convs) in self.block_widths.iter().zip(&CONVS_PER_BLOCK) {
+            for _ in 0..convs {
+                shapes.push((format!("features.{index}.weight"), vec![width, channels, 3, 3]));
+                shapes.push((format!("features.{index}.bias"), vec![width]));
+                channels = width;
+                index += 2;
+            }
+            index += 1;
+        }
+        for (index, inputs, outputs) in [(0, self.flattened_features(), self.hidden), (3, self.hidden, self.hidden), (6, self.hidden, self.classes)] {
+            shapes.push((format!("classifier.{index}.weight"), vec![outputs, inputs]));
+            shapes.push((format!("classifier.{index}.bias"), vec![outputs]));
+        }
+        shapes
+    }
+
     /// Inputs of classifier.0: the last block's channels × 7 × 7.
     pub fn flattened_features(&self) -> usize {
         self.block_widths[4] * POOLED_SIDE * POOLED_SIDE
@@ -76,7 +96,12 @@ impl Vgg16 {
         for (&width, &convs) in config.block_widths.iter().zip(&CONVS_PER_BLOCK) {
             let mut block = Vec::new();
             for _ in 0..convs {
-                block.push(Conv2d::new(&format!("features.{index}"), channels, width, 3, 1, 1, rng, device)?);
+                // torchvision's VGG init: kaiming normal over fan-out (ReLU gain), zero bias. (PyTorch's
+                // layer default shrinks the signal ~√3 per layer: 13 layers would barely train.)
+                let std = (2.0 / (width * 9) as f32).sqrt();
+                let weight = Tensor::randn(&[width, channels, 3, 3], std, rng, device)?;
+                let bias = Tensor::zeros(&[width], crate::DType::F32, device)?;
+                block.push(Conv2d::from_parts(&format!("features.{index}"), weight, bias, 1, 1)?);
                 channels = width;
                 index += 2; // conv, ReLU
             }
@@ -88,6 +113,12 @@ impl Vgg16 {
             Linear::new("classifier.3", config.hidden, config.hidden, rng, device)?,
             Linear::new("classifier.6", config.hidden, config.classes, rng, device)?,
         ];
+        // torchvision: Linear weights N(0, 0.01²), zero biases.
+        let _no_grad = crate::autograd::no_grad();
+        for layer in &classifier {
+            layer.weight().axpby_(1.0, &Tensor::randn(layer.weight().shape(), 0.01, rng, device)?, 0.0)?;
+            layer.bias().fill_(0.0)?;
+        }
         Ok(Self { config, blocks, classifier })
     }
 
