@@ -46,5 +46,13 @@ if python3 "$bundle/torch_reference.py" > "$out/torch.json" 2> "$out/torch.log";
 else
   echo "    torch reference failed: see torch.log" >> "$summary"
 fi
+# Convolution / VGG16: cuDNN at the shapes of benches/conv.rs (TFLOP/s; images/s for inference).
+echo -e "\n## PyTorch/cuDNN convolution and VGG16 (fp16, channels_last)" >> "$summary"
+conv_ref=$bundle/torch_conv_reference.py; [ -f "$conv_ref" ] || conv_ref=scripts/gpu/torch_conv_reference.py
+if python3 "$conv_ref" > "$out/torch-conv.json" 2> "$out/torch-conv.log"; then
+  python3 -c 'import json,sys; [print(f"    {k}: {v:.1f}") for k,v in json.load(open(sys.argv[1])).items()]' "$out/torch-conv.json" >> "$summary"
+else
+  echo "    torch conv reference failed: see torch-conv.log" >> "$summary"
+fi
 cat "$summary"
 exit $failed

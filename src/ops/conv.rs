@@ -135,16 +135,8 @@ impl Tensor {
                 Some(y) => y.binary_raw(BinaryOp::ReluBackward, &g)?,
                 None => g,
             };
-            let grad_x = if x_wants_grad {
-                Some(Tensor::from_storage(dispatch::conv2d_backward_data(&g, &w, &geometry)?, Layout::contiguous(&geometry.input_shape()), false))
-            } else {
-                None
-            };
-            let grad_w = if w_wants_grad {
-                Some(Tensor::from_storage(dispatch::conv2d_backward_weight(&x, &g, &geometry)?, Layout::contiguous(&geometry.weight_shape()), false))
-            } else {
-                None
-            };
+            let grad_x = if x_wants_grad { Some(conv2d_input_gradient(&g, &w, &geometry)?) } else { None };
+            let grad_w = if w_wants_grad { Some(conv2d_weight_gradient(&x, &g, &geometry)?) } else { None };
             let mut grads = vec![grad_x, grad_w];
             if has_bias {
                 grads.push(if bias_wants_grad { Some(g.reshape(&[geometry.output_pixels(), geometry.out_c])?.sum(0, false)?) } else { None });
@@ -152,4 +144,17 @@ impl Tensor {
             Ok(grads)
         }))
     }
+}
+
+/// Backward-data on its own (no tape): dx [N, H, W, C] from dy [N, P, Q, K] and the KRSC weight.
+/// Public for benches; the op's backward rule calls it.
+pub fn conv2d_input_gradient(dy: &Tensor, weight_krsc: &Tensor, geometry: &ConvGeometry) -> Result<Tensor> {
+    let (dy, w) = (dy.contiguous()?, weight_krsc.contiguous()?);
+    Ok(Tensor::from_storage(dispatch::conv2d_backward_data(&dy, &w, geometry)?, Layout::contiguous(&geometry.input_shape()), false))
+}
+
+/// Backward-weight on its own (no tape): dw [K, R, S, C] from x [N, H, W, C] and dy [N, P, Q, K].
+pub fn conv2d_weight_gradient(x: &Tensor, dy: &Tensor, geometry: &ConvGeometry) -> Result<Tensor> {
+    let (x, dy) = (x.contiguous()?, dy.contiguous()?);
+    Ok(Tensor::from_storage(dispatch::conv2d_backward_weight(&x, &dy, geometry)?, Layout::contiguous(&geometry.weight_shape()), false))
 }

@@ -11,7 +11,7 @@ mod softmax;
 mod view;
 
 pub(crate) use elementwise::sum_to_shape;
-pub use conv::{Conv2dOptions, ConvGeometry};
+pub use conv::{conv2d_input_gradient, conv2d_weight_gradient, Conv2dOptions, ConvGeometry};
 pub use pool::adaptive_bin;
 
 /// Element-wise functions of one tensor. Codes match `enum UnaryOpCode` in kernels/common.cuh.
