@@ -19,7 +19,10 @@
 //    Shared-memory rows are XOR-swizzled per 16-byte chunk, so ldmatrix's 8 row reads hit 8 distinct
 //    bank groups without padding (the ring is exactly 48 KiB).
 //
-// 2. Direct kernels for everything else (f32, C = 3, stride > 1 backward-data, misaligned pointers):
+//    A channel count that is not a multiple of 8 (VGG's first layer, C = 3) is zero-padded to one by
+//    conv_pad_channels (input and weights; the launcher slices the weight gradient back).
+//
+// 2. Direct kernels for everything else (f32, stride > 1 backward-data, misaligned pointers):
 //    one thread per output element (forward, backward-data) or one block per weight (backward-weight).
 //    Simple and correct for any shape; slow by comparison.
 #include "common.cuh"
@@ -334,6 +337,16 @@ __device__ void conv_flip_weights_kernel(ConvGeometry g, const T* __restrict__ w
     }
 }
 
+// dst[p, j] = j < channels ? src[p, j] : 0 for p < pixels, j < padded: widens the channel axis to a
+// multiple of 8 so that layers like VGG's first (C = 3) can use the tensor-core kernels.
+template <typename T>
+__device__ void conv_pad_channels_kernel(const T* __restrict__ src, T* __restrict__ dst, size_t pixels, int channels, int padded) {
+    GRID_STRIDE_LOOP(i, pixels * padded) {
+        const int j = i % padded;
+        dst[i] = j < channels ? src[(i / padded) * channels + j] : from_float<T>(0.0f);
+    }
+}
+
 // ---- direct kernels (any shape, any float type) ----------------------------------------------------
 
 template <typename T>
@@ -423,6 +436,9 @@ __device__ void conv_backward_weight_direct_kernel(ConvGeometry g, const T* __re
     }                                                                                                                     \
     extern "C" __global__ void conv_flip_weights_##SUFFIX(ConvGeometry g, const T* w, T* flipped) {                      \
         conv_flip_weights_kernel<T>(g, w, flipped);                                                                       \
+    }                                                                                                                     \
+    extern "C" __global__ void conv_pad_channels_##SUFFIX(const T* src, T* dst, size_t pixels, int channels, int padded) { \
+        conv_pad_channels_kernel<T>(src, dst, pixels, channels, padded);                                                  \
     }
 
 #define CONV_TENSOR_CORE(SUFFIX, T)                                                                                       \

@@ -85,7 +85,42 @@ fn tensor_core_config(grid: (usize, usize, usize)) -> LaunchConfig {
 pub fn conv2d_forward(x: &CudaStorage, x_layout: &Layout, w: &CudaStorage, w_layout: &Layout, bias: Option<(&CudaStorage, &Layout)>, g: &ConvGeometry, relu: bool) -> Result<CudaStorage> {
     let device = x.device();
     let out = CudaStorage::alloc_on(device, x.dtype(), g.output_pixels() * g.out_c)?;
-    forward_into(x, x.pointer_at(x_layout.offset()), w.pointer_at(w_layout.offset()), bias.map(|(b, l)| b.pointer_at(l.offset())), &out, g, relu)?;
+    let bias_ptr = bias.map(|(b, l)| b.pointer_at(l.offset()));
+    let (x_ptr, w_ptr) = (x.pointer_at(x_layout.offset()), w.pointer_at(w_layout.offset()));
+    if let Some(padded) = channel_padding(x.dtype(), g.in_c) {
+        // Zero channels add nothing to the sums: conv over C padded to a multiple of 8 is the same.
+        let x_padded = pad_channels(x, x_ptr, g.batch * g.in_h * g.in_w, g.in_c, padded)?;
+        let w_padded = pad_channels(x, w_ptr, g.out_c * g.kernel_h * g.kernel_w, g.in_c, padded)?;
+        let widened = ConvGeometry { in_c: padded, ..*g };
+        forward_into(x, x_padded.pointer_at(0), w_padded.pointer_at(0), bias_ptr, &out, &widened, relu)?;
+        return Ok(out);
+    }
+    forward_into(x, x_ptr, w_ptr, bias_ptr, &out, g, relu)?;
+    Ok(out)
+}
+
+/// The channel count to pad `channels` to so that the tensor-core kernels apply (f16/bf16 only),
+/// or None when no padding is needed or it would not help.
+fn channel_padding(dtype: DType, channels: usize) -> Option<usize> {
+    let wanted = matches!(dtype, DType::F16 | DType::BF16) && channels % 8 != 0 && !direct_forced();
+    wanted.then(|| channels.next_multiple_of(8))
+}
+
+/// A zero-padded copy [pixels, padded] of the [pixels, channels] data at `source_ptr`.
+fn pad_channels(like: &CudaStorage, source_ptr: u64, pixels: usize, channels: usize, padded: usize) -> Result<CudaStorage> {
+    let device = like.device();
+    let out = CudaStorage::alloc_on(device, like.dtype(), pixels * padded)?;
+    if out.is_empty() {
+        return Ok(out);
+    }
+    let name = format!("conv_pad_channels_{}", like.dtype().kernel_suffix());
+    let function = device.function("conv", &name)?;
+    let (out_ptr, pixel_count, channels_arg, padded_arg) = (out.pointer_at(0), pixels as u64, channels as i32, padded as i32);
+    let mut launch = device.stream().launch_builder(&function);
+    launch.arg(&source_ptr).arg(&out_ptr).arg(&pixel_count).arg(&channels_arg).arg(&padded_arg);
+    // SAFETY: one thread per destination element (pixels·padded, the size of `out`); it reads the
+    // source at pixel·channels + j with j < channels, inside the pixels·channels source.
+    checked(device, &name, unsafe { launch.launch(grid_for(device, pixels * padded)) })?;
     Ok(out)
 }
 
@@ -175,33 +210,26 @@ pub fn conv2d_backward_weight(x: &CudaStorage, x_layout: &Layout, dy: &CudaStora
     let device = x.device();
     let dtype = x.dtype();
     let weights = g.out_c * g.filter_len();
-    let geometry = KernelGeometry::new(g)?;
     let (x_ptr, dy_ptr) = (x.pointer_at(x_layout.offset()), dy.pointer_at(dy_layout.offset()));
     if weights == 0 {
         return CudaStorage::alloc_on(device, dtype, 0);
     }
-    if tensor_cores_fit(dtype, g.in_c, &[x_ptr, dy_ptr]) && g.out_c % 8 == 0 {
-        // Split the reduction over pixels so that the small K×RSC output still fills the GPU.
-        let tiles = g.out_c.div_ceil(TILE_M) * g.filter_len().div_ceil(TILE_N);
-        let reduction_tiles = g.output_pixels().div_ceil(TILE_K).max(1);
-        let wanted_blocks = 4 * device.multiprocessors() as usize;
-        let splits = wanted_blocks.div_ceil(tiles).clamp(1, reduction_tiles);
-        let tiles_per_split = reduction_tiles.div_ceil(splits);
-        let splits = reduction_tiles.div_ceil(tiles_per_split);
-        let mut sums = CudaStorage::alloc_on(device, DType::F32, weights)?;
-        super::fill(&mut sums, 0.0)?;
-        let name = format!("conv_backward_weight_tc_{}", dtype.kernel_suffix());
-        let function = device.function("conv", &name)?;
-        let (sums_ptr, per_split) = (sums.pointer_at(0), tiles_per_split as i32);
-        let mut launch = device.stream().launch_builder(&function);
-        launch.arg(&geometry).arg(&x_ptr).arg(&dy_ptr).arg(&sums_ptr).arg(&per_split);
-        let config = tensor_core_config((g.out_c.div_ceil(TILE_M), g.filter_len().div_ceil(TILE_N), splits));
-        // SAFETY: sums holds K·R·S·C f32; loads are predicated on pixel < N·P·Q, k < K, tap < R·S·C
-        // and the padding bounds, atomics on k < K and tap < R·S·C. in_c % 8 == 0, out_c % 8 == 0 and
-        // aligned pointers keep each 16-byte cp.async inside one pixel's channels.
-        checked(device, &name, unsafe { launch.launch(config) })?;
+    // dY is gathered along K: it needs K % 8 == 0 (and the dtype and alignment checks).
+    let dy_fits = tensor_cores_fit(dtype, g.out_c, &[dy_ptr]);
+    if dy_fits && tensor_cores_fit(dtype, g.in_c, &[x_ptr]) {
+        let sums = weight_gradient_tensor_cores(x, x_ptr, dy_ptr, g)?;
         return copy::cast(&sums, &Layout::contiguous(&[weights]), dtype);
     }
+    if let (true, Some(padded)) = (dy_fits, channel_padding(dtype, g.in_c)) {
+        // The gradient over zero-padded channels, then its first in_c channels of each tap.
+        let x_padded = pad_channels(x, x_ptr, g.batch * g.in_h * g.in_w, g.in_c, padded)?;
+        let widened = ConvGeometry { in_c: padded, ..*g };
+        let sums = weight_gradient_tensor_cores(x, x_padded.pointer_at(0), dy_ptr, &widened)?;
+        let wide_shape = [g.out_c, g.kernel_h, g.kernel_w, padded];
+        let real_channels = Layout::contiguous(&wide_shape).narrow(3, 0, g.in_c)?;
+        return copy::cast(&sums, &real_channels, dtype);
+    }
+    let geometry = KernelGeometry::new(g)?;
     let dw = CudaStorage::alloc_on(device, dtype, weights)?;
     let name = format!("conv_backward_weight_direct_{}", dtype.kernel_suffix());
     let function = device.function("conv", &name)?;
@@ -212,4 +240,31 @@ pub fn conv2d_backward_weight(x: &CudaStorage, x_layout: &Layout, dy: &CudaStora
     // SAFETY: block b writes dw[b] (b < K·R·S·C); its threads read dy and x at in-range pixels only.
     checked(device, &name, unsafe { launch.launch(config) })?;
     Ok(dw)
+}
+
+/// Σ over pixels of dYᵀ · im2col(X) in f32 [K, R, S, C] by the tensor-core kernel (C % 8 == 0,
+/// K % 8 == 0, aligned pointers: the caller checked).
+fn weight_gradient_tensor_cores(like: &CudaStorage, x_ptr: u64, dy_ptr: u64, g: &ConvGeometry) -> Result<CudaStorage> {
+    let device = like.device();
+    let geometry = KernelGeometry::new(g)?;
+    // Split the reduction over pixels so that the small K×RSC output still fills the GPU.
+    let tiles = g.out_c.div_ceil(TILE_M) * g.filter_len().div_ceil(TILE_N);
+    let reduction_tiles = g.output_pixels().div_ceil(TILE_K).max(1);
+    let wanted_blocks = 4 * device.multiprocessors() as usize;
+    let splits = wanted_blocks.div_ceil(tiles).clamp(1, reduction_tiles);
+    let tiles_per_split = reduction_tiles.div_ceil(splits);
+    let splits = reduction_tiles.div_ceil(tiles_per_split);
+    let mut sums = CudaStorage::alloc_on(device, DType::F32, g.out_c * g.filter_len())?;
+    super::fill(&mut sums, 0.0)?;
+    let name = format!("conv_backward_weight_tc_{}", like.dtype().kernel_suffix());
+    let function = device.function("conv", &name)?;
+    let (sums_ptr, per_split) = (sums.pointer_at(0), tiles_per_split as i32);
+    let mut launch = device.stream().launch_builder(&function);
+    launch.arg(&geometry).arg(&x_ptr).arg(&dy_ptr).arg(&sums_ptr).arg(&per_split);
+    let config = tensor_core_config((g.out_c.div_ceil(TILE_M), g.filter_len().div_ceil(TILE_N), splits));
+    // SAFETY: sums holds K·R·S·C f32; loads are predicated on pixel < N·P·Q, k < K, tap < R·S·C
+    // and the padding bounds, atomics on k < K and tap < R·S·C. in_c % 8 == 0, out_c % 8 == 0 and
+    // aligned pointers keep each 16-byte cp.async inside one pixel's channels.
+    checked(device, &name, unsafe { launch.launch(config) })?;
+    Ok(sums)
 }
