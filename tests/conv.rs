@@ -40,8 +40,11 @@ fn naive_conv(x: &Tensor, w: &Tensor, b: &Tensor, options: Conv2dOptions) -> Vec
     out
 }
 
-/// (input NHWC, weight KCRS, stride, padding) cases with odd sizes.
-fn odd_cases() -> Vec<(&'static str, [usize; 4], [usize; 4], usize, usize)> {
+/// (name, input NHWC, weight KCRS, stride, padding).
+type Case = (&'static str, [usize; 4], [usize; 4], usize, usize);
+
+/// Cases with odd sizes.
+fn odd_cases() -> Vec<Case> {
     vec![
         ("3 channels, 3x3, pad 1, non-square", [2, 5, 6, 3], [4, 3, 3, 3], 1, 1),
         ("5x5 kernel, stride 2, no padding", [1, 9, 11, 2], [3, 2, 5, 5], 2, 0),

@@ -74,7 +74,7 @@ fn direct_forced() -> bool {
 /// Whether the tensor-core kernels can take operands of this dtype whose gathered channel axis has
 /// `channels` elements: 16-byte chunks need channels % 8 == 0 and 16-byte aligned base pointers.
 fn tensor_cores_fit(dtype: DType, channels: usize, pointers: &[u64]) -> bool {
-    matches!(dtype, DType::F16 | DType::BF16) && channels % 8 == 0 && pointers.iter().all(|p| p % 16 == 0) && !direct_forced()
+    matches!(dtype, DType::F16 | DType::BF16) && channels.is_multiple_of(8) && pointers.iter().all(|p| p % 16 == 0) && !direct_forced()
 }
 
 fn tensor_core_config(grid: (usize, usize, usize)) -> LaunchConfig {
@@ -102,7 +102,7 @@ pub fn conv2d_forward(x: &CudaStorage, x_layout: &Layout, w: &CudaStorage, w_lay
 /// The channel count to pad `channels` to so that the tensor-core kernels apply (f16/bf16 only),
 /// or None when no padding is needed or it would not help.
 fn channel_padding(dtype: DType, channels: usize) -> Option<usize> {
-    let wanted = matches!(dtype, DType::F16 | DType::BF16) && channels % 8 != 0 && !direct_forced();
+    let wanted = matches!(dtype, DType::F16 | DType::BF16) && !channels.is_multiple_of(8) && !direct_forced();
     wanted.then(|| channels.next_multiple_of(8))
 }
 
