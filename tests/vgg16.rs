@@ -150,3 +150,30 @@ fn small_model_trains_on_the_cpu() {
     }
     assert!(losses.last().unwrap() < &(0.5 * losses[0]), "loss did not fall: {losses:?}");
 }
+
+/// The whole of vgg16-small on the GPU against the CPU: logits in f32 and f16, and the parameter
+/// gradients of a cross-entropy loss in f32 (every conv, pool and linear kernel in one pass).
+#[test]
+fn gpu_parity_of_the_small_model() {
+    let Some(gpu) = common::gpu("vgg16-small GPU parity") else { return };
+    let cpu_model = Vgg16::new(Vgg16Config::small(), &mut Rng::new(20), Device::Cpu).unwrap();
+    let gpu_model = Vgg16::new(Vgg16Config::small(), &mut Rng::new(20), gpu).unwrap();
+    let images = Tensor::randn(&[4, 64, 64, 3], 1.0, &mut Rng::new(21), Device::Cpu).unwrap();
+    let labels = [0u32, 1, 1, 0];
+    let mut rng = Rng::new(22);
+    let cpu_logits = cpu_model.forward(&images, false, &mut rng).unwrap();
+    let cpu_grads = memefuse::nn::loss::cross_entropy(&cpu_logits, &labels).unwrap().backward().unwrap();
+    for dtype in [memefuse::DType::F32, memefuse::DType::F16] {
+        let gpu_images = images.to_dtype(dtype).unwrap().to_device(gpu).unwrap();
+        let gpu_logits = gpu_model.forward(&gpu_images, false, &mut rng).unwrap();
+        let tolerance = if dtype == memefuse::DType::F32 { 1e-4 } else { 2e-2 };
+        common::assert_close(&gpu_logits.to_dtype(memefuse::DType::F32).unwrap().to_device(Device::Cpu).unwrap(), &cpu_logits, tolerance, &format!("vgg16-small logits ({dtype})"));
+        let gpu_grads = memefuse::nn::loss::cross_entropy(&gpu_logits, &labels).unwrap().backward().unwrap();
+        if dtype == memefuse::DType::F32 {
+            for ((name, c), (_, g)) in cpu_model.parameters().iter().zip(gpu_model.parameters()) {
+                let (c, g) = (cpu_grads.get(c).unwrap(), gpu_grads.get(&g).unwrap().to_device(Device::Cpu).unwrap());
+                common::assert_close(&g, c, 1e-3, &format!("gradient of {name}"));
+            }
+        }
+    }
+}

@@ -63,6 +63,16 @@ impl Conv2d {
     }
 }
 
+/// VGG's max-pool layer (2×2, stride 2, NHWC) as a value, for code that lists layers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MaxPool2d;
+
+impl MaxPool2d {
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.max_pool2d_2x2()
+    }
+}
+
 /// 2×2 max pooling with stride 2 on NHWC (VGG's only pooling configuration).
 pub fn max_pool2d(x: &Tensor) -> Result<Tensor> {
     x.max_pool2d_2x2()

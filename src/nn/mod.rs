@@ -5,7 +5,7 @@ mod dropout;
 mod linear;
 pub mod loss;
 
-pub use conv::{adaptive_avg_pool2d, max_pool2d, Conv2d};
+pub use conv::{adaptive_avg_pool2d, max_pool2d, Conv2d, MaxPool2d};
 pub use dropout::dropout;
 pub use linear::Linear;
 
