@@ -8,7 +8,8 @@ use cudarc::driver::{DeviceRepr, LaunchConfig, PushKernelArg};
 
 use super::launch::checked;
 use super::CudaStorage;
-use crate::backend::dispatch::{MatmulDims, MatrixStrides};
+/// The operand description `gemm` takes, re-exported for callers outside the backend.
+pub use crate::backend::dispatch::{MatmulDims, MatrixStrides};
 use crate::tensor::DType;
 use crate::{Error, Result};
 
