@@ -94,13 +94,13 @@ fn view_as(order: Order, s: &MatrixStrides) -> (usize, usize, usize, usize) {
 /// the address, the leading dimension (unless there is one row of chunks) and the batch stride (unless
 /// one batch or broadcast) must be multiples of 16 bytes, and the chunk's elements contiguous.
 pub fn plan_operand(s: &MatrixStrides, batch: usize, address: u64, element_size: usize) -> OperandPlan {
-    let aligned = |elements: usize| (elements * element_size) % 16 == 0;
+    let aligned = |elements: usize| (elements * element_size).is_multiple_of(16);
     let usable = |order| {
         let (contiguous_stride, leading, contiguous_extent, outer_extent) = view_as(order, s);
         (contiguous_stride == 1 || contiguous_extent == 1)
             && (outer_extent == 1 || aligned(leading))
             && (batch <= 1 || s.batch_stride == 0 || aligned(s.batch_stride))
-            && address % 16 == 0
+            && address.is_multiple_of(16)
     };
     for order in [Order::RowMajor, Order::ColMajor] {
         if usable(order) {
