@@ -5,6 +5,7 @@ mod allocator;
 pub mod copy;
 mod device;
 pub mod elementwise;
+pub mod gemm;
 mod launch;
 pub mod loss;
 pub mod matmul;
