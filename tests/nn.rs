@@ -16,7 +16,11 @@ fn linear_is_x_wt_plus_b_with_gradients() {
     let names: Vec<String> = layer.parameters().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, vec!["fc.weight", "fc.bias"]);
     assert_eq!(layer.weight().shape(), &[3, 5], "weights are stored [out, in] as in PyTorch");
-    check_op("linear", |t| t[0].matmul(&t[1].t()?)?.add(&t[2]), &[random(&[2, 7, 5], 3), random(&[3, 5], 4), random(&[3], 5)]);
+    check_op("linear", |t| t[0].linear(&t[1], &t[2]), &[random(&[2, 7, 5], 3), random(&[3, 5], 4), random(&[3], 5)]);
+    check_op("linear of a transposed input", |t| t[0].t()?.linear(&t[1], &t[2]), &[random(&[5, 7], 6), random(&[3, 5], 7), random(&[3], 8)]);
+    let large = [random(&[37, 130], 9), random(&[67, 130], 10), random(&[67], 11)];
+    check_gpu_parity("linear 37x130→67", &|t: &[Tensor]| t[0].linear(&t[1], &t[2]), &large, &[memefuse::DType::F32, memefuse::DType::F16, memefuse::DType::BF16]);
+    assert!(x.linear(&random(&[3, 4], 1), layer.bias()).unwrap_err().to_string().contains("do not fit"));
 }
 
 #[test]

@@ -86,6 +86,15 @@ pub fn matmul(a: &Tensor, b: &Tensor, dims: &MatmulDims) -> Result<Storage> {
     })
 }
 
+/// a·b + bias over rows; `bias` is a vector of n elements.
+pub fn linear(a: &Tensor, b: &Tensor, bias: &Tensor, dims: &MatmulDims) -> Result<Storage> {
+    Ok(match (&*a.storage(), &*b.storage(), &*bias.storage()) {
+        (Storage::Cpu(sa), Storage::Cpu(sb), Storage::Cpu(sc)) => Storage::Cpu(cpu::matmul::linear(sa, a.layout(), sb, b.layout(), dims, sc, bias.layout())),
+        (Storage::Cuda(sa), Storage::Cuda(sb), Storage::Cuda(sc)) => Storage::Cuda(cuda::matmul::linear(sa, sb, dims, sc, bias.layout())?),
+        _ => return Err(device_mismatch("linear", a, b)),
+    })
+}
+
 pub fn cast(x: &Tensor, dtype: DType) -> Result<Storage> {
     Ok(match &*x.storage() {
         Storage::Cpu(s) => Storage::Cpu(cpu::copy::cast(s, x.layout(), dtype)),

@@ -6,7 +6,7 @@ use crate::{Error, Result};
 
 /// Describes the last two axes of `x` as a matrix and all leading axes as one batch axis,
 /// copying `x` first when its leading axes cannot be merged into one stride.
-fn as_batched_matrix(x: &Tensor) -> Result<(Tensor, usize, MatrixStrides)> {
+pub(super) fn as_batched_matrix(x: &Tensor) -> Result<(Tensor, usize, MatrixStrides)> {
     let mergeable = |t: &Tensor| {
         let (shape, strides) = (t.shape(), t.layout().strides());
         (0..t.rank().saturating_sub(3)).all(|d| shape[d + 1] == 1 || strides[d] == strides[d + 1] * shape[d + 1])

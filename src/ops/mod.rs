@@ -3,6 +3,7 @@
 mod cast;
 mod elementwise;
 mod inplace;
+mod linear;
 mod matmul;
 mod reduce;
 mod softmax;

@@ -62,3 +62,14 @@ pub fn matmul_reference(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims) -> 
     checked(device, &name, unsafe { launch.launch(config) })?;
     Ok(out)
 }
+
+/// out = a·b + bias (bias broadcast over rows): the GEMM with its bias epilogue, one launch.
+pub fn linear(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims, bias: &CudaStorage, bias_layout: &crate::tensor::Layout) -> Result<CudaStorage> {
+    if reference_requested() {
+        let product = matmul_reference(a, b, dims)?;
+        let out_layout = crate::tensor::Layout::contiguous(&[dims.batch * dims.m, dims.n]);
+        return super::elementwise::binary(crate::ops::BinaryOp::Add, &product, &out_layout, bias, &bias_layout.broadcast_to(out_layout.shape())?);
+    }
+    let epilogue = Epilogue { bias: Some(super::gemm::Bias { storage: bias, offset: bias_layout.offset() }), ..Epilogue::default() };
+    gemm(a, b, dims, &epilogue, a.dtype())
+}
