@@ -12,6 +12,12 @@ struct Cli {
 enum Command {
     /// List the devices memefuse can use (and why a GPU cannot be used, if it cannot).
     Devices,
+    /// Write a synthetic dataset in the Hateful Memes layout.
+    Synth(memefuse::data::commands::SynthArgs),
+    /// Pack a split into one memory-mapped file.
+    Prepare(memefuse::data::commands::PrepareArgs),
+    /// Print a prepared file's metadata and verify its checksum.
+    Inspect(memefuse::data::commands::InspectArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -21,7 +27,10 @@ fn main() -> anyhow::Result<()> {
             for line in memefuse::backend::describe_devices() {
                 println!("{line}");
             }
+            Ok(())
         }
+        Command::Synth(args) => memefuse::data::commands::run_synth(args),
+        Command::Prepare(args) => memefuse::data::commands::run_prepare(args),
+        Command::Inspect(args) => memefuse::data::commands::run_inspect(args),
     }
-    Ok(())
 }

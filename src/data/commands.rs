@@ -1,0 +1,146 @@
+//! The data subcommands: `memefuse synth`, `memefuse prepare`, `memefuse inspect`.
+use super::prepared::{prepare_split, Expect, PrepareOptions, PreparedSplit};
+use super::synth::{generate, SynthOptions};
+use super::transforms::ResizeMode;
+use super::dataset::DEFAULT_MAX_TEXT_CHARS;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Write a synthetic dataset in the Hateful Memes layout.
+#[derive(Args, Debug)]
+pub struct SynthArgs {
+    /// Output data folder (created if needed).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Records per split (train, dev_seen, test_seen, test_unseen); --train/--dev/--test override it.
+    #[arg(long)]
+    pub count: Option<usize>,
+    #[arg(long)]
+    pub train: Option<usize>,
+    #[arg(long)]
+    pub dev: Option<usize>,
+    /// Size of test_seen and of test_unseen.
+    #[arg(long)]
+    pub test: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Probability that a label is flipped.
+    #[arg(long, default_value_t = 0.0)]
+    pub label_noise: f32,
+    /// Fraction of memes that carry both cues (the positives before noise).
+    #[arg(long, default_value_t = 0.35)]
+    pub positive_fraction: f32,
+}
+
+pub fn run_synth(args: SynthArgs) -> anyhow::Result<()> {
+    let mut options = SynthOptions::new(&args.out);
+    if let Some(count) = args.count {
+        (options.train, options.dev, options.test) = (count, count, count);
+    }
+    options.train = args.train.unwrap_or(options.train);
+    options.dev = args.dev.unwrap_or(options.dev);
+    options.test = args.test.unwrap_or(options.test);
+    (options.seed, options.label_noise, options.positive_fraction) = (args.seed, args.label_noise, args.positive_fraction);
+    let started = std::time::Instant::now();
+    let summary = generate(&options)?;
+    for (file, count, positives) in &summary.splits {
+        println!("{}: {count} records, {positives} positive", args.out.join(file).display());
+    }
+    println!("generated in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Pack a split into one memory-mapped safetensors file.
+#[derive(Args, Debug)]
+pub struct PrepareArgs {
+    /// Hateful Memes data folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// train, dev, dev_seen, dev_unseen, test, test_seen or test_unseen.
+    #[arg(long)]
+    pub split: String,
+    /// Output file (e.g. train64.safetensors).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 64)]
+    pub image_size: u32,
+    /// stretch (bilinear, both sides) or short-side-center-crop (bicubic, CLIP).
+    #[arg(long, default_value = "stretch")]
+    pub resize: String,
+    /// Vocabulary file; default: built from the train split and saved as <out>.vocab.txt.
+    #[arg(long)]
+    pub vocab: Option<PathBuf>,
+    /// Leave out tokens seen fewer times in train (when building the vocabulary).
+    #[arg(long, default_value_t = 1)]
+    pub min_count: usize,
+    /// Cap the vocabulary size, <pad> and <unk> included (when building it).
+    #[arg(long)]
+    pub max_vocab: Option<usize>,
+    /// Token sequence length; default: 95th percentile of the train split's caption lengths.
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// Make every bad record an error instead of skipping it.
+    #[arg(long)]
+    pub strict: bool,
+    /// Captions longer than this many characters are truncated (and reported).
+    #[arg(long, default_value_t = DEFAULT_MAX_TEXT_CHARS)]
+    pub max_text_chars: usize,
+}
+
+/// How many issue lines `prepare` prints before summarising the rest.
+const SHOWN_ISSUES: usize = 50;
+
+pub fn run_prepare(args: PrepareArgs) -> anyhow::Result<()> {
+    let resize = ResizeMode::from_name(&args.resize)
+        .ok_or_else(|| anyhow::anyhow!("--resize must be stretch or short-side-center-crop, not {:?}", args.resize))?;
+    let options = PrepareOptions {
+        image_size: args.image_size,
+        resize,
+        vocab: args.vocab,
+        min_count: args.min_count,
+        max_vocab: args.max_vocab,
+        max_len: args.max_len,
+        strict: args.strict,
+        max_text_chars: args.max_text_chars,
+        ..PrepareOptions::new(&args.out)
+    };
+    let started = std::time::Instant::now();
+    let summary = prepare_split(&args.data, &args.split, &options)?;
+    let issues = &summary.report.issues;
+    for issue in issues.iter().take(SHOWN_ISSUES) {
+        eprintln!("{issue}");
+    }
+    if issues.len() > SHOWN_ISSUES {
+        eprintln!("... and {} more issues", issues.len() - SHOWN_ISSUES);
+    }
+    eprintln!("{}", summary.report.summary());
+    if let Some(path) = &summary.vocab_path {
+        println!("vocabulary: {} ({} tokens, hash {})", path.display(), summary.vocab_size, summary.vocab_hash);
+    }
+    println!(
+        "wrote {}: {} records, {}x{} images, max_len {} ({:.1}s)",
+        summary.out.display(),
+        summary.count,
+        args.image_size,
+        args.image_size,
+        summary.max_len,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Print a prepared file's metadata and verify its checksum.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    pub file: PathBuf,
+}
+
+pub fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {
+    let split = PreparedSplit::open(&args.file, Expect::default())?;
+    println!("{}", args.file.display());
+    for (key, value) in split.metadata() {
+        println!("  {key}: {value}");
+    }
+    println!("checksum OK; {} records", split.len());
+    Ok(())
+}
