@@ -11,7 +11,9 @@ pub mod viz;
 pub mod autograd;
 pub mod backend;
 mod error;
+pub mod nn;
 pub mod ops;
+pub mod optim;
 pub mod tensor;
 
 pub use error::{Error, Result};

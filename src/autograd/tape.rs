@@ -69,6 +69,10 @@ impl Gradients {
     pub fn remove(&mut self, tensor: &Tensor) -> Option<Tensor> {
         self.0.remove(&tensor.id())
     }
+    /// Replaces the gradient of `tensor` (used by clipping and loss unscaling).
+    pub fn insert(&mut self, tensor: &Tensor, gradient: Tensor) {
+        self.0.insert(tensor.id(), gradient);
+    }
     pub fn len(&self) -> usize {
         self.0.len()
     }

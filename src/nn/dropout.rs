@@ -1,0 +1,17 @@
+//! Inverted dropout: in training each element is zeroed with probability p and the survivors are
+//! scaled by 1/(1−p), so evaluation is the identity. The mask is drawn from the caller's seeded RNG.
+use crate::util::Rng;
+use crate::{Error, Result, Tensor};
+
+pub fn dropout(x: &Tensor, p: f32, training: bool, rng: &mut Rng) -> Result<Tensor> {
+    if !(0.0..1.0).contains(&p) {
+        return Err(Error::shape("dropout", format!("probability {p} is outside [0, 1)")));
+    }
+    if !training || p == 0.0 {
+        return Ok(x.clone());
+    }
+    let keep_scale = 1.0 / (1.0 - p);
+    let mask: Vec<f32> = (0..x.elem_count()).map(|_| if rng.uniform() < p { 0.0 } else { keep_scale }).collect();
+    let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+    x.mul(&mask)
+}

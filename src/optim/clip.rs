@@ -1,0 +1,27 @@
+//! Gradient clipping by global norm: when ‖g‖₂ over all parameters exceeds `max_norm`, every
+//! gradient is scaled by max_norm / ‖g‖₂ (PyTorch's clip_grad_norm_, with its 1e-6 guard).
+use crate::autograd::{no_grad, Gradients};
+use crate::{DType, Result, Tensor};
+
+/// Clips in place and returns the norm before clipping.
+pub fn clip_grad_norm(params: &[(String, Tensor)], grads: &mut Gradients, max_norm: f32) -> Result<f32> {
+    let _no_grad = no_grad();
+    let mut squared = 0.0f64;
+    for (_, param) in params {
+        if let Some(g) = grads.get(param) {
+            let g = g.to_dtype(DType::F32)?;
+            squared += g.mul(&g)?.sum_all()?.to_scalar()? as f64;
+        }
+    }
+    let norm = squared.sqrt() as f32;
+    let factor = max_norm / (norm + 1e-6);
+    if factor < 1.0 {
+        for (_, param) in params {
+            if let Some(g) = grads.get(param) {
+                let clipped = g.scale(factor)?;
+                grads.insert(param, clipped);
+            }
+        }
+    }
+    Ok(norm)
+}
