@@ -290,10 +290,10 @@ pub struct DemoArgs {
     #[arg(long, default_value = "demo-report")]
     pub out: PathBuf,
     /// Epochs per model.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 15)]
     pub epochs: usize,
     /// Synthetic training records (dev and test get a third each).
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = 3000)]
     pub train_size: usize,
     /// Models to train (comma-separated) [default: all].
     #[arg(long, value_delimiter = ',')]
