@@ -42,6 +42,7 @@ fn clip_resize_scales_the_short_side_and_crops_the_centre() {
 }
 
 #[test]
+#[allow(clippy::excessive_precision)] // the published CLIP constants
 fn normalisation_uses_imagenet_and_clip_statistics() {
     let image = RgbImage::from_pixel(4, 4, Rgb([255, 0, 128]));
     let out = ImageTransform::eval(4).apply(&image, &mut Rng::new(0));

@@ -224,7 +224,7 @@ fn add_noise(image: &mut RgbImage, rng: &mut Rng, amplitude: i32) {
     for chunk in image.as_mut().chunks_mut(8) {
         let bits = rng.next_u64().to_le_bytes();
         for (sample, random) in chunk.iter_mut().zip(bits) {
-            let offset = (random as u32 * span >> 8) as i32 - amplitude;
+            let offset = ((random as u32 * span) >> 8) as i32 - amplitude;
             *sample = (*sample as i32 + offset).clamp(0, 255) as u8;
         }
     }

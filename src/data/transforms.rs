@@ -15,7 +15,10 @@ use image::RgbImage;
 
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+// The published CLIP constants, verbatim (more digits than f32 holds).
+#[allow(clippy::excessive_precision)]
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+#[allow(clippy::excessive_precision)]
 pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 /// Per-channel mean/std normalisation applied to pixels scaled to [0, 1].
@@ -78,8 +81,8 @@ impl NormalizationTable {
     /// Normalises HWC RGB values already in [0, 1], in place.
     pub fn normalize_unit(&self, values: &mut [f32]) {
         for pixel in values.chunks_exact_mut(3) {
-            for channel in 0..3 {
-                pixel[channel] = (pixel[channel] - self.mean[channel]) * self.inverse_std[channel];
+            for ((value, mean), inverse_std) in pixel.iter_mut().zip(self.mean).zip(self.inverse_std) {
+                *value = (*value - mean) * inverse_std;
             }
         }
     }
@@ -243,27 +246,31 @@ pub fn rotate_to_unit(pixels: &[u8], size: usize, degrees: f32, out: &mut [f32])
     }
     let (sin, cos) = degrees.to_radians().sin_cos();
     let centre = (size as f32 - 1.0) / 2.0;
-    let sample = |x: isize, y: isize, channel: usize| -> f32 {
-        if x < 0 || y < 0 || x >= size as isize || y >= size as isize {
-            0.0
-        } else {
-            pixels[(y as usize * size + x as usize) * 3 + channel] as f32
-        }
-    };
+    let last = size as isize - 1;
     for y in 0..size {
+        let dy = y as f32 - centre;
         for x in 0..size {
             // Inverse mapping: where in the source does this output pixel come from?
-            let (dx, dy) = (x as f32 - centre, y as f32 - centre);
+            let dx = x as f32 - centre;
             let source_x = cos * dx - sin * dy + centre;
             let source_y = sin * dx + cos * dy + centre;
             let (x0, y0) = (source_x.floor(), source_y.floor());
             let (fx, fy) = (source_x - x0, source_y - y0);
             let (x0, y0) = (x0 as isize, y0 as isize);
+            // The four neighbours' byte offsets and weights; neighbours outside the image are black.
+            let neighbours = [(x0, y0, (1.0 - fx) * (1.0 - fy)), (x0 + 1, y0, fx * (1.0 - fy)), (x0, y0 + 1, (1.0 - fx) * fy), (x0 + 1, y0 + 1, fx * fy)];
+            let mut value = [0.0f32; 3];
+            for (nx, ny, weight) in neighbours {
+                if (0..=last).contains(&nx) && (0..=last).contains(&ny) {
+                    let source = &pixels[(ny as usize * size + nx as usize) * 3..][..3];
+                    for channel in 0..3 {
+                        value[channel] += source[channel] as f32 * weight;
+                    }
+                }
+            }
             let target = &mut out[(y * size + x) * 3..][..3];
-            for (channel, value) in target.iter_mut().enumerate() {
-                let top = sample(x0, y0, channel) * (1.0 - fx) + sample(x0 + 1, y0, channel) * fx;
-                let bottom = sample(x0, y0 + 1, channel) * (1.0 - fx) + sample(x0 + 1, y0 + 1, channel) * fx;
-                *value = (top * (1.0 - fy) + bottom * fy) * SCALE;
+            for channel in 0..3 {
+                target[channel] = value[channel] * SCALE;
             }
         }
     }

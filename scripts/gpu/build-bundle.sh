@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds, on the development machine, everything the GPU machine needs (it has no Rust toolchain):
+# the release test and bench binaries with every kernel compiled in, plus the run script and the
+# PyTorch reference, in one small folder (default: gpu-bundle/, ignored by git).
+#
+#   scripts/gpu/build-bundle.sh [BUNDLE_DIR]
+#
+# Then, on the GPU machine, from the repository root: scripts/gpu/run-on-gpu.sh BUNDLE_DIR OUT_DIR
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bundle=${1:-gpu-bundle}
+export MEMEFUSE_REQUIRE_KERNELS=1   # fail here rather than ship binaries without kernels
+
+rm -rf "$bundle" && mkdir -p "$bundle/tests" "$bundle/benches"
+
+# Cargo prints one JSON line per built artifact; keep the executables of test and bench targets.
+executables() {
+  python3 -c '
+import json, sys
+for line in sys.stdin:
+    try: m = json.loads(line)
+    except ValueError: continue
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+        print(m["target"]["kind"][0], m["target"]["name"], m["executable"])
+'
+}
+
+cargo test --release --no-run --message-format=json 2>/dev/null | executables | while read -r kind name path; do
+  [ "$kind" = bench ] && continue
+  cp "$path" "$bundle/tests/$name"
+done
+cargo bench --no-run --message-format=json 2>/dev/null | executables | while read -r kind name path; do
+  [ "$kind" = bench ] && cp "$path" "$bundle/benches/$name"
+done
+strip "$bundle"/tests/* "$bundle"/benches/* 2>/dev/null || true
+cp scripts/gpu/torch_reference.py "$bundle/"
+git rev-parse --short HEAD > "$bundle/COMMIT"
+du -sh "$bundle"
+ls "$bundle/tests" "$bundle/benches"
