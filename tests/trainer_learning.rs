@@ -73,3 +73,24 @@ fn a_new_run_refuses_an_existing_run_folder_and_unknown_models() {
     let error = run_train(train_args("text-bow", &data, &out, 1)).unwrap_err().to_string();
     assert!(error.contains("already holds a run") && error.contains("--resume"), "{error}");
 }
+
+#[test]
+fn every_optimiser_trains_with_gradient_clipping() {
+    use memefuse::train::config::OptimizerKind;
+    let dir = tempfile::tempdir().unwrap();
+    let data = tiny_dataset(dir.path());
+    for optimizer in [OptimizerKind::Adamw, OptimizerKind::Sgd] {
+        let out = dir.path().join(format!("{optimizer:?}"));
+        let mut args = train_args("text-bow", &data, &out, 4);
+        args.optimizer = Some(optimizer);
+        args.learning_rate = None; // the optimiser's own default
+        args.clip_grad_norm = Some(1.0);
+        run_train(args).unwrap();
+        let config = RunDir::new(&out).read_config().unwrap();
+        assert_eq!(config.learning_rate, optimizer.default_learning_rate());
+        assert_eq!(config.weight_decay, optimizer.default_weight_decay());
+        let history = History::load(&out).unwrap();
+        let (first, last) = (&history.records[0], history.last().unwrap());
+        assert!(last.train_loss < first.train_loss, "{optimizer:?}: loss {} → {}", first.train_loss, last.train_loss);
+    }
+}

@@ -133,7 +133,7 @@ impl TrainConfig {
             bail!("--dropout must be in [0, 1), got {}", self.model_config.dropout);
         }
         if let Some(max_norm) = self.clip_grad_norm {
-            if !(max_norm > 0.0) {
+            if max_norm.is_nan() || max_norm <= 0.0 {
                 bail!("--clip-grad-norm must be positive, got {max_norm}");
             }
         }

@@ -66,9 +66,8 @@ impl EpochProgress {
             "{}: loss {:.4}, accuracy {:.4} | val loss {:.4}, val accuracy {:.4}, val AUROC {:.4} | {:.0} samples/s, {:.1} s",
             self.label, record.train_loss, record.train_accuracy, record.val_loss, record.val_accuracy, record.val_auroc, record.samples_per_second, record.seconds
         );
-        match (self.mode, self.bar) {
-            (ProgressMode::Bar, Some(bar)) => bar.finish_and_clear(),
-            _ => {}
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
         }
         if self.mode != ProgressMode::Silent {
             eprintln!("{line}");
