@@ -5,6 +5,7 @@
 //! `nn` → `models`; `data` feeds them, `train` and `viz` report on them.
 
 pub mod data;
+pub mod models;
 pub mod util;
 pub mod train;
 pub mod viz;
