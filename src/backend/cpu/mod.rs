@@ -2,6 +2,8 @@
 //! parallel with rayon, matmul through the matrixmultiply crate's sgemm.
 pub mod copy;
 pub mod elementwise;
+pub mod embedding;
+pub mod lstm;
 pub mod matmul;
 pub mod reduce;
 pub mod softmax;
