@@ -10,8 +10,14 @@ pub mod train;
 pub mod viz;
 pub mod autograd;
 pub mod backend;
+pub mod io;
 mod error;
 pub mod nn;
+// Until the trainer's src/models/mod.rs lands on main (then: `pub mod text_lstm;` there).
+pub mod models {
+    pub mod text_lstm;
+    pub mod text_lstm_predict;
+}
 pub mod ops;
 pub mod optim;
 pub mod tensor;
