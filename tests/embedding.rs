@@ -34,7 +34,7 @@ fn gradient_check_and_gpu_parity() {
     check_gradients(f, &[random(&[8, 5], 1)], &GradCheck::default()).unwrap();
     check_gpu_parity("embedding", &f, &[random(&[8, 5], 1)], &[DType::F32, DType::F16, DType::BF16]);
     // Rows wider than one warp pass (256 columns) and a vocabulary of several blocks of rows.
-    let many: Vec<i32> = (0..300).map(|i| (i * 7 % 41) as i32).collect();
+    let many: Vec<i32> = (0..300i32).map(|i| i * 7 % 41).collect();
     let wide_tokens = ids(&many, &[300]);
     let g = |x: &[Tensor]| x[0].embedding(&wide_tokens.to_device(x[0].device()).unwrap());
     check_gpu_parity("embedding_wide", &g, &[random(&[41, 300], 2)], &[DType::F32]);

@@ -30,7 +30,9 @@ pub fn forward(x_proj: &[f32], w_hh: &[f32], batch: usize, steps: usize, hidden:
     let mut outputs = vec![0.0f32; batch * steps * hidden];
     let mut gates = vec![0.0f32; batch * steps * gate_width];
     let mut cells = vec![0.0f32; batch * steps * hidden];
-    let per_row = |((row_out, row_gates), (row_cells, row_x)): ((&mut [f32], &mut [f32]), (&mut [f32], &[f32]))| {
+    // One batch row: its outputs, gates and cells to fill, and its x_proj to read.
+    type RowBuffers<'a> = ((&'a mut [f32], &'a mut [f32]), (&'a mut [f32], &'a [f32]));
+    let per_row = |((row_out, row_gates), (row_cells, row_x)): RowBuffers| {
         let mut h = vec![0.0f32; hidden];
         let mut c = vec![0.0f32; hidden];
         for t in 0..steps {
