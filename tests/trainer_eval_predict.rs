@@ -7,7 +7,7 @@ use memefuse::train::run_dir::CheckpointKind;
 use trainer_common::{read_json_lines, tiny_dataset, train_args};
 
 fn predict(run: &std::path::Path, split: &str, output: &std::path::Path) {
-    run_predict(PredictArgs { run: run.to_path_buf(), split: split.into(), output: output.to_path_buf(), checkpoint: CheckpointKind::Best, data: None, device: "cpu".into() }).unwrap();
+    run_predict(PredictArgs::for_run(run, split, output)).unwrap();
 }
 
 fn eval_args(run: &std::path::Path, split: &str) -> EvalArgs {

@@ -46,5 +46,11 @@ if python3 "$bundle/torch_reference.py" > "$out/torch.json" 2> "$out/torch.log";
 else
   echo "    torch reference failed: see torch.log" >> "$summary"
 fi
+# LSTM classifier: PyTorch/cuDNN samples/s for benches/lstm.rs's shapes.
+if python3 "$bundle/torch_lstm_reference.py" > "$out/torch-lstm.json" 2> "$out/torch-lstm.log"; then
+  python3 -c 'import json,sys; [print(f"    {k}: {v:.0f} samples/s") for k,v in json.load(open(sys.argv[1])).items()]' "$out/torch-lstm.json" >> "$summary"
+else
+  echo "    torch LSTM reference failed: see torch-lstm.log" >> "$summary"
+fi
 cat "$summary"
 exit $failed

@@ -2,7 +2,7 @@
 //! calls the CPU or CUDA implementation. Ops have already checked shapes, dtypes and devices.
 use super::{cpu, cuda};
 use crate::ops::{BinaryOp, ReduceOp, UnaryOp};
-use crate::tensor::{DType, Layout, Storage, Tensor};
+use crate::tensor::{CpuStorage, DType, Layout, Storage, Tensor};
 use crate::{Error, Result};
 
 /// Where one matrix operand's elements are: element (batch, i, j) sits at
@@ -149,7 +149,7 @@ pub fn axpby(y: &Tensor, alpha: f32, x: Option<&Tensor>, beta: f32) -> Result<()
 /// softmax cross-entropy over contiguous [rows, cols] logits; `targets` is a contiguous i32 tensor.
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor, grad_scale: f32) -> Result<(Storage, Storage)> {
     Ok(match (&*logits.storage(), &*targets.storage()) {
-        (Storage::Cpu(x), Storage::Cpu(crate::tensor::CpuStorage::I32(t))) => {
+        (Storage::Cpu(x), Storage::Cpu(CpuStorage::I32(t))) => {
             let t = &t[targets.layout().offset()..targets.layout().offset() + targets.elem_count()];
             let (loss, grad) = cpu::loss::cross_entropy(x, logits.layout(), t, grad_scale);
             (Storage::Cpu(loss), Storage::Cpu(grad))
@@ -206,16 +206,16 @@ pub struct SgdHyper {
 }
 
 /// The whole f32 buffer of a tensor that owns it (parameters, gradients, optimiser state).
-fn whole_f32<'a>(storage: &'a crate::tensor::CpuStorage, op: &'static str) -> Result<&'a [f32]> {
+fn whole_f32<'a>(storage: &'a CpuStorage, op: &'static str) -> Result<&'a [f32]> {
     match storage {
-        crate::tensor::CpuStorage::F32(v) => Ok(v),
+        CpuStorage::F32(v) => Ok(v),
         other => Err(Error::dtype(op, format!("optimiser tensors must be f32, found {}", other.dtype()))),
     }
 }
 
-fn whole_f32_mut<'a>(storage: &'a mut crate::tensor::CpuStorage, op: &'static str) -> Result<&'a mut [f32]> {
+fn whole_f32_mut<'a>(storage: &'a mut CpuStorage, op: &'static str) -> Result<&'a mut [f32]> {
     match storage {
-        crate::tensor::CpuStorage::F32(v) => Ok(v),
+        CpuStorage::F32(v) => Ok(v),
         other => Err(Error::dtype(op, format!("optimiser tensors must be f32, found {}", other.dtype()))),
     }
 }
@@ -301,4 +301,68 @@ pub fn all_finite(tensors: &[Tensor]) -> Result<bool> {
         }
     }
     cuda::optim::all_finite(&cuda_tensors)
+}
+
+/// table: contiguous [vocab, dim]; ids: contiguous i32 → [ids.len, dim].
+pub fn embedding_forward(table: &Tensor, ids: &Tensor) -> Result<Storage> {
+    let (vocab, dim, positions) = (table.shape()[0], table.shape()[1], ids.elem_count());
+    Ok(match (&*table.storage(), &*ids.storage()) {
+        (Storage::Cpu(st), Storage::Cpu(_)) => Storage::Cpu(cpu::embedding::forward(st, table.layout(), &ids.to_vec_i32()?)),
+        (Storage::Cuda(st), Storage::Cuda(si)) => Storage::Cuda(cuda::embedding::forward(st, table.layout().offset(), vocab, dim, si, ids.layout().offset(), positions)?),
+        _ => return Err(device_mismatch("embedding", table, ids)),
+    })
+}
+
+/// grad: contiguous [.., dim] matching contiguous `ids` → the table's gradient [vocab, dim].
+pub fn embedding_backward(grad: &Tensor, ids: &Tensor, vocab: usize) -> Result<Storage> {
+    let (dim, positions) = (*grad.shape().last().unwrap_or(&1), ids.elem_count());
+    Ok(match (&*grad.storage(), &*ids.storage()) {
+        (Storage::Cpu(sg), Storage::Cpu(_)) => Storage::Cpu(cpu::embedding::backward(sg, grad.layout(), &ids.to_vec_i32()?, vocab)),
+        (Storage::Cuda(sg), Storage::Cuda(si)) => Storage::Cuda(cuda::embedding::backward(sg, grad.layout().offset(), dim, si, ids.layout().offset(), positions, vocab)?),
+        _ => return Err(device_mismatch("embedding backward", grad, ids)),
+    })
+}
+
+/// The LSTM forward's outputs and what its backward needs (see `ops::lstm`).
+pub struct LstmSaved {
+    pub outputs: Storage,
+    pub gates: Storage,
+    pub cells: Storage,
+}
+
+/// x_proj: contiguous f32 [B, T, 4H]; w_hh: contiguous f32 [4H, H].
+pub fn lstm_forward(x_proj: &Tensor, w_hh: &Tensor, dims: crate::ops::LstmDims) -> Result<LstmSaved> {
+    Ok(match (&*x_proj.storage(), &*w_hh.storage()) {
+        (Storage::Cpu(sx), Storage::Cpu(sw)) => {
+            let (x, w) = (cpu::read_f32(sx, x_proj.layout()), cpu::read_f32(sw, w_hh.layout()));
+            let saved = cpu::lstm::forward(&x, &w, dims.batch, dims.steps, dims.hidden);
+            LstmSaved { outputs: Storage::Cpu(CpuStorage::F32(saved.outputs)), gates: Storage::Cpu(CpuStorage::F32(saved.gates)), cells: Storage::Cpu(CpuStorage::F32(saved.cells)) }
+        }
+        (Storage::Cuda(sx), Storage::Cuda(sw)) => {
+            let saved = cuda::lstm::forward(sx, x_proj.layout().offset(), sw, w_hh.layout().offset(), dims)?;
+            LstmSaved { outputs: Storage::Cuda(saved.outputs), gates: Storage::Cuda(saved.gates), cells: Storage::Cuda(saved.cells) }
+        }
+        _ => return Err(device_mismatch("lstm", x_proj, w_hh)),
+    })
+}
+
+/// All operands contiguous f32: d_outputs and cells [B, T, H], gates [B, T, 4H], w_hh [4H, H]
+/// → the gradient of the gate pre-activations [B, T, 4H].
+pub fn lstm_backward(d_outputs: &Tensor, gates: &Tensor, cells: &Tensor, w_hh: &Tensor, dims: crate::ops::LstmDims) -> Result<Storage> {
+    let (sd, sg, sc, sw) = (d_outputs.storage(), gates.storage(), cells.storage(), w_hh.storage());
+    Ok(match (&*sd, &*sg, &*sc, &*sw) {
+        (Storage::Cpu(sd), Storage::Cpu(sg), Storage::Cpu(sc), Storage::Cpu(sw)) => {
+            let read = |s, t: &Tensor| cpu::read_f32(s, t.layout()).into_owned();
+            let d_gates = cpu::lstm::backward(&read(sd, d_outputs), &read(sg, gates), &read(sc, cells), &read(sw, w_hh), dims.batch, dims.steps, dims.hidden);
+            Storage::Cpu(CpuStorage::F32(d_gates))
+        }
+        (Storage::Cuda(sd), Storage::Cuda(sg), Storage::Cuda(sc), Storage::Cuda(sw)) => Storage::Cuda(cuda::lstm::backward(
+            (sd, d_outputs.layout().offset()),
+            (sg, gates.layout().offset()),
+            (sc, cells.layout().offset()),
+            (sw, w_hh.layout().offset()),
+            dims,
+        )?),
+        _ => return Err(device_mismatch("lstm backward", d_outputs, w_hh)),
+    })
 }

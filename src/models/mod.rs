@@ -6,6 +6,8 @@
 //! | `image-mlp`  | image        | 8×8×3 average pool → Linear → ReLU → dropout → Linear(2)             |
 //! | `text-bow`   | text         | bag-of-words counts → Linear → ReLU → dropout → Linear(2)            |
 //! | `fusion-mlp` | image + text | both encoders' hidden vectors, each projected, summed → ReLU → head   |
+//! | `lstm`       | text         | the seed's embedding(100) → LSTM(64) → LSTM(64) → last step → linear |
+//! | `lstm-last-token` | text    | the same, reading each caption's last real token instead            |
 //!
 //! Every model returns logits `[B, 2]` (class 1 = hateful) for a 2-class softmax cross-entropy, and
 //! `embed` returns the features the head sees, for t-SNE plots. A model computes in the dtype of its
@@ -14,13 +16,17 @@
 mod bag_of_words;
 mod fusion_mlp;
 mod image_mlp;
+mod lstm_classifier;
 mod mixed_precision;
 mod pooling;
 mod text_bow;
+pub mod text_lstm;
+pub mod text_lstm_predict;
 
 pub use bag_of_words::bag_of_words;
 pub use fusion_mlp::FusionMlp;
 pub use image_mlp::ImageMlp;
+pub use lstm_classifier::LstmClassifier;
 pub use mixed_precision::linear_in_input_dtype;
 pub use pooling::average_pool_nhwc;
 pub use text_bow::TextBow;
@@ -122,7 +128,7 @@ pub struct ModelEntry {
 }
 
 /// Every model [`build`] knows, in the order the demo trains them.
-pub const REGISTRY: [ModelEntry; 3] = [
+pub const REGISTRY: [ModelEntry; 5] = [
     ModelEntry {
         name: "image-mlp",
         needs: Needs { image: true, text: false },
@@ -137,6 +143,16 @@ pub const REGISTRY: [ModelEntry; 3] = [
         name: "fusion-mlp",
         needs: Needs { image: true, text: true },
         description: "image + text: both encoders projected and summed, then a hidden layer",
+    },
+    ModelEntry {
+        name: "lstm",
+        needs: Needs { image: false, text: true },
+        description: "text only: the seed's embedding + 2-layer LSTM(64), reading the last (padded) step",
+    },
+    ModelEntry {
+        name: "lstm-last-token",
+        needs: Needs { image: false, text: true },
+        description: "text only: the same LSTM, reading each caption's last real token",
     },
 ];
 
@@ -163,6 +179,8 @@ pub fn build(name: &str, config: &ModelConfig, rng: &mut Rng, device: Device) ->
         "image-mlp" => Box::new(ImageMlp::new(config, rng, device)?),
         "text-bow" => Box::new(TextBow::new(config, rng, device)?),
         "fusion-mlp" => Box::new(FusionMlp::new(config, rng, device)?),
+        "lstm" => Box::new(LstmClassifier::new("lstm", config, text_lstm::SequenceReadout::LastStep, rng, device)?),
+        "lstm-last-token" => Box::new(LstmClassifier::new("lstm-last-token", config, text_lstm::SequenceReadout::LastRealToken, rng, device)?),
         _ => unreachable!("every registry entry is built above"),
     })
 }
@@ -174,7 +192,7 @@ mod tests {
     #[test]
     fn unknown_names_list_the_available_ones() {
         let error = build("vgg17", &ModelConfig::default(), &mut Rng::new(0), Device::Cpu).err().unwrap().to_string();
-        assert!(error.contains("unknown model \"vgg17\"") && error.contains("image-mlp, text-bow, fusion-mlp"), "{error}");
+        assert!(error.contains("unknown model \"vgg17\"") && error.contains("image-mlp, text-bow, fusion-mlp, lstm, lstm-last-token"), "{error}");
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! Layers: parameters plus a forward function built from ops. Parameters carry stable names
 //! (`classifier.6.weight`) so checkpoints and weight import address them by name.
 mod dropout;
+mod embedding;
 mod linear;
+mod lstm;
 pub mod loss;
 
 pub use dropout::dropout;
+pub use embedding::Embedding;
 pub use linear::Linear;
+pub use lstm::{Lstm, LstmLayer};
 
 use crate::Tensor;
 

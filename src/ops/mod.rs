@@ -2,14 +2,18 @@
 //! rule on the tape. The op codes below are shared with the CUDA kernels (kernels/common.cuh).
 mod cast;
 mod elementwise;
+mod embedding;
 mod inplace;
 mod linear;
+mod lstm;
 mod matmul;
 mod reduce;
 mod softmax;
 mod view;
 
 pub(crate) use elementwise::sum_to_shape;
+pub(crate) use embedding::check_ids;
+pub use lstm::LstmDims;
 
 /// Element-wise functions of one tensor. Codes match `enum UnaryOpCode` in kernels/common.cuh.
 #[derive(Clone, Copy, Debug, PartialEq)]

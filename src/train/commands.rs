@@ -254,25 +254,66 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
 
 #[derive(clap::Args, Debug)]
 pub struct PredictArgs {
-    /// A run folder made by `memefuse train`.
-    #[arg(long)]
-    pub run: PathBuf,
+    /// A run folder made by `memefuse train` (or name an architecture with --model and --weights).
+    #[arg(long, conflicts_with_all = ["model", "weights"], required_unless_present = "weights")]
+    pub run: Option<PathBuf>,
+    /// With --weights: the architecture they belong to (lstm: a PyTorch text-LSTM state_dict).
+    #[arg(long, requires = "weights")]
+    pub model: Option<String>,
+    /// With --model: weights saved from PyTorch as safetensors.
+    #[arg(long, requires = "model")]
+    pub weights: Option<PathBuf>,
     /// Split to predict, labelled or not (e.g. test_unseen).
     #[arg(long)]
     pub split: String,
-    /// JSON-lines file to write: {"id", "proba", "logits", "label"} per record.
+    /// JSON-lines file to write: {"id", "proba", "logits", ...} per record.
     #[arg(long)]
     pub output: PathBuf,
+    /// With --run: which checkpoint to use.
     #[arg(long, value_enum, default_value = "best")]
     pub checkpoint: CheckpointKind,
+    /// The data folder (with --run: overrides the run's; with --weights: required).
     #[arg(long)]
     pub data: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// lstm: vocabulary file, one token per line, line number = id.
+    #[arg(long)]
+    pub vocab: Option<PathBuf>,
+    /// lstm: captions are truncated or post-padded to this many tokens.
+    #[arg(long, default_value_t = 64)]
+    pub max_len: usize,
+    /// lstm: which time step the head reads: last-step (as the seed) or last-real-token.
+    #[arg(long, default_value = "last-step")]
+    pub readout: crate::models::text_lstm::SequenceReadout,
+    /// With --weights: records per forward pass.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+}
+
+impl PredictArgs {
+    /// `predict --run RUN --split SPLIT --output OUTPUT` with every other option at its default.
+    pub fn for_run(run: &std::path::Path, split: &str, output: &std::path::Path) -> Self {
+        Self {
+            run: Some(run.to_path_buf()),
+            model: None,
+            weights: None,
+            split: split.to_string(),
+            output: output.to_path_buf(),
+            checkpoint: CheckpointKind::Best,
+            data: None,
+            device: "cpu".to_string(),
+            vocab: None,
+            max_len: 64,
+            readout: Default::default(),
+            batch_size: 64,
+        }
+    }
 }
 
 pub fn run_predict(args: PredictArgs) -> Result<()> {
-    let loaded = load_run(&args.run, args.checkpoint, &args.data, &args.device)?;
+    let Some(run) = &args.run else { return predict_with_weights(args) };
+    let loaded = load_run(run, args.checkpoint, &args.data, &args.device)?;
     let outputs = loaded.outputs(&args.split)?;
     let mut file = AtomicFile::create(&args.output).with_context(|| format!("creating {}", args.output.display()))?;
     for (((id, probability), logits), label) in outputs.ids.iter().zip(&outputs.probabilities).zip(&outputs.logits).zip(&outputs.labels) {
@@ -281,6 +322,33 @@ pub fn run_predict(args: PredictArgs) -> Result<()> {
     }
     file.commit().with_context(|| format!("writing {}", args.output.display()))?;
     eprintln!("memefuse: wrote {} predictions for {:?} to {}", outputs.ids.len(), args.split, args.output.display());
+    Ok(())
+}
+
+/// `predict --model NAME --weights FILE --data DIR`: scoring with imported (PyTorch) weights.
+fn predict_with_weights(args: PredictArgs) -> Result<()> {
+    let (Some(model), Some(weights)) = (args.model.as_deref(), args.weights.clone()) else {
+        bail!("predict needs --run RUN_DIR, or --model NAME with --weights FILE");
+    };
+    let data = args.data.clone().ok_or_else(|| anyhow::anyhow!("predict --weights needs --data DIR"))?;
+    let count = match model {
+        "lstm" => {
+            let vocab = args.vocab.clone().ok_or_else(|| anyhow::anyhow!("predict --model lstm needs --vocab FILE"))?;
+            crate::models::text_lstm_predict::predict_lstm(&crate::models::text_lstm_predict::LstmPredictOptions {
+                weights,
+                data,
+                split: args.split.clone(),
+                vocab,
+                max_len: args.max_len,
+                output: args.output.clone(),
+                readout: args.readout,
+                batch_size: args.batch_size,
+                device: crate::backend::resolve_device(&args.device)?,
+            })?
+        }
+        other => bail!("predict --weights: no importer for model {other:?}; available: lstm"),
+    };
+    eprintln!("memefuse: wrote {count} predictions to {}", args.output.display());
     Ok(())
 }
 
@@ -311,4 +379,29 @@ pub fn run_demo(args: DemoArgs) -> Result<()> {
     let report = run_demo_with(&options)?;
     println!("{}", report.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::PredictArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        predict: PredictArgs,
+    }
+
+    #[test]
+    fn predict_takes_a_run_or_model_weights_but_not_both() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["predict"], args].concat()).map(|c| c.predict);
+        let from_run = parse(&["--run", "r", "--split", "dev", "--output", "o.jsonl"]).unwrap();
+        assert!(from_run.run.is_some() && from_run.weights.is_none());
+        let from_weights = parse(&["--model", "lstm", "--weights", "w.safetensors", "--data", "d", "--split", "dev", "--output", "o"]).unwrap();
+        assert_eq!(from_weights.model.as_deref(), Some("lstm"));
+        assert!(parse(&["--run", "r", "--weights", "w", "--model", "lstm", "--split", "dev", "--output", "o"]).is_err(), "both forms at once");
+        assert!(parse(&["--split", "dev", "--output", "o"]).is_err(), "neither form");
+        assert!(parse(&["--weights", "w", "--split", "dev", "--output", "o"]).is_err(), "--weights without --model");
+    }
 }

@@ -2,7 +2,9 @@
 //! parallel with rayon, matmul through the matrixmultiply crate's sgemm.
 pub mod copy;
 pub mod elementwise;
+pub mod embedding;
 pub mod loss;
+pub mod lstm;
 pub mod matmul;
 pub mod optim;
 pub mod reduce;

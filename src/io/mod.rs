@@ -1,0 +1,2 @@
+//! Weight files: import and export in other frameworks' layouts.
+pub mod lstm_weights;
