@@ -69,3 +69,60 @@ struct MaxOp { __device__ float operator()(float a, float b) const { return fmax
 
 #define GRID_STRIDE_LOOP(i, n) \
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (size_t)blockDim.x * gridDim.x)
+
+// ---- Tensor-core building blocks (sm_80+): cp.async, ldmatrix, mma.sync as small inline-PTX helpers ----
+
+// The 32-bit shared-memory address PTX wants for a generic pointer into __shared__.
+__device__ __forceinline__ unsigned int shared_address(const void* p) {
+    return (unsigned int)__cvta_generic_to_shared(p);
+}
+
+// Asynchronous 16-byte copy global → shared that bypasses L1 (.cg). Only `src_bytes` (0..16) are read;
+// the rest of the 16 destination bytes are zero-filled, which is how tile edges are padded.
+// Both addresses must be 16-byte aligned; with src_bytes == 0 nothing is read.
+__device__ __forceinline__ void cp_async_16(void* shared_dst, const void* global_src, int src_bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(shared_dst)), "l"(global_src), "r"(src_bytes));
+}
+
+// Closes the group of cp.async issued since the last commit.
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+
+// Waits until at most `PENDING` committed groups are still in flight (this thread's copies only:
+// follow with __syncthreads() before reading what other threads copied).
+template <int PENDING>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING) : "memory"); }
+
+// Loads four 8x8 matrices of 16-bit elements from shared memory. Lanes 8j..8j+7 give the row addresses
+// of matrix j (16 contiguous bytes each); afterwards lane l holds, in r[j], row l/4, columns 2(l%4)
+// and 2(l%4)+1 of matrix j: exactly an mma fragment register.
+__device__ __forceinline__ void ldmatrix_x4(unsigned int (&r)[4], const void* shared_row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(shared_address(shared_row)));
+}
+
+// The same, transposing each 8x8 matrix on the way: lane l gets rows 2(l%4), 2(l%4)+1 of column l/4.
+// Used when the operand is stored with the other dimension contiguous.
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned int (&r)[4], const void* shared_row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(shared_address(shared_row)));
+}
+
+// d += a·b on one 16x8x16 tile with fp32 accumulation. Fragments (g = lane/4, t = lane%4):
+//   a[0]: A(g, 2t..2t+1)  a[1]: A(g+8, 2t..)  a[2]: A(g, 2t+8..)  a[3]: A(g+8, 2t+8..)
+//   b[0]: B(2t..2t+1, g)  b[1]: B(2t+8.., g)
+//   d[0..1]: D(g, 2t..2t+1)  d[2..3]: D(g+8, 2t..2t+1)
+template <typename T> __device__ __forceinline__ void mma_16x8x16(float (&d)[4], const unsigned int (&a)[4], const unsigned int (&b)[2]);
+
+template <> __device__ __forceinline__ void mma_16x8x16<__half>(float (&d)[4], const unsigned int (&a)[4], const unsigned int (&b)[2]) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+template <> __device__ __forceinline__ void mma_16x8x16<__nv_bfloat16>(float (&d)[4], const unsigned int (&a)[4], const unsigned int (&b)[2]) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}

@@ -34,46 +34,7 @@ struct ConvGeometry {
     int out_h, out_w;
 };
 
-// ---- small PTX helpers (local to this file: kernels/gemm.cu has its own) --------------------------
-
-__device__ __forceinline__ unsigned smem_address(const void* pointer) {
-    return (unsigned)__cvta_generic_to_shared(pointer);
-}
-
-// Copies 16 bytes global → shared asynchronously; when !valid the destination is zero-filled and
-// nothing is read (src-size 0), which is how padding and out-of-range rows are handled.
-__device__ __forceinline__ void cp_async_16(void* shared, const void* global, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_address(shared)), "l"(global), "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
-
-__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* shared) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_address(shared)));
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void* shared) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_address(shared)));
-}
-
-// D = A·B + D for one m16n8k16 tile: A row-major 16×16, B column-major 16×8, f32 accumulators.
-template <typename T> __device__ __forceinline__ void mma_16816(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1);
-template <>
-__device__ __forceinline__ void mma_16816<__half>(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-template <>
-__device__ __forceinline__ void mma_16816<__nv_bfloat16>(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
+// cp.async, ldmatrix and mma.sync helpers come from common.cuh (shared with kernels/gemm.cu).
 
 // ---- tensor-core forward ---------------------------------------------------------------------------
 
@@ -129,10 +90,10 @@ __device__ void conv_forward_tc_kernel(ConvGeometry g, const T* __restrict__ x, 
             const int ih = a_h0[i] + r, iw = a_w0[i] + s;
             const bool valid = j_valid && a_row_valid[i] && ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w;
             const T* source = valid ? x + (((long long)a_image[i] * g.in_h + ih) * g.in_w + iw) * g.in_c + c : x;
-            cp_async_16(a_tiles + stage * TC_BM * TC_BK + swizzle_k32(row, load_chunk), source, valid);
+            cp_async_16(a_tiles + stage * TC_BM * TC_BK + swizzle_k32(row, load_chunk), source, valid ? 16 : 0);
             const int n = block_n + row;
             const bool b_valid = j_valid && n < N;
-            cp_async_16(b_tiles + stage * TC_BN * TC_BK + swizzle_k32(row, load_chunk), b_valid ? w + (long long)n * taps + j : w, b_valid);
+            cp_async_16(b_tiles + stage * TC_BN * TC_BK + swizzle_k32(row, load_chunk), b_valid ? w + (long long)n * taps + j : w, b_valid ? 16 : 0);
         }
     };
 
@@ -182,7 +143,7 @@ __device__ void conv_forward_tc_kernel(ConvGeometry g, const T* __restrict__ x, 
 #pragma unroll
             for (int mi = 0; mi < 4; ++mi)
 #pragma unroll
-                for (int ni = 0; ni < 4; ++ni) mma_16816<T>(acc[mi][ni], a_frag[mi], b_frag[ni][0], b_frag[ni][1]);
+                for (int ni = 0; ni < 4; ++ni) mma_16x8x16<T>(acc[mi][ni], a_frag[mi], b_frag[ni]);
         }
     }
     cp_async_wait<0>();
@@ -246,13 +207,13 @@ __device__ void conv_backward_weight_tc_kernel(ConvGeometry g, const T* __restri
             const int m = (first_tile + k_tile) * TC_BK + row;
             const bool m_valid = m < pixels;
             const bool a_valid = m_valid && k_out < K;
-            cp_async_16(a_tiles + stage * TC_BK * TC_BM + swizzle_n128(row, load_chunk), a_valid ? dy + (long long)m * K + k_out : dy, a_valid);
+            cp_async_16(a_tiles + stage * TC_BK * TC_BM + swizzle_n128(row, load_chunk), a_valid ? dy + (long long)m * K + k_out : dy, a_valid ? 16 : 0);
             const int mm = m_valid ? m : 0;
             const int q = mm % g.out_w, p = (mm / g.out_w) % g.out_h, image = mm / (g.out_w * g.out_h);
             const int ih = p * g.stride_h - g.pad_h + r, iw = q * g.stride_w - g.pad_w + s;
             const bool b_valid = m_valid && j_valid && ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w;
             const T* source = b_valid ? x + (((long long)image * g.in_h + ih) * g.in_w + iw) * g.in_c + c : x;
-            cp_async_16(b_tiles + stage * TC_BK * TC_BN + swizzle_n128(row, load_chunk), source, b_valid);
+            cp_async_16(b_tiles + stage * TC_BK * TC_BN + swizzle_n128(row, load_chunk), source, b_valid ? 16 : 0);
         }
     };
 
@@ -303,7 +264,7 @@ __device__ void conv_backward_weight_tc_kernel(ConvGeometry g, const T* __restri
 #pragma unroll
             for (int mi = 0; mi < 4; ++mi)
 #pragma unroll
-                for (int ni = 0; ni < 4; ++ni) mma_16816<T>(acc[mi][ni], a_frag[mi], b_frag[ni][0], b_frag[ni][1]);
+                for (int ni = 0; ni < 4; ++ni) mma_16x8x16<T>(acc[mi][ni], a_frag[mi], b_frag[ni]);
         }
     }
     cp_async_wait<0>();

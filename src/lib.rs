@@ -4,22 +4,19 @@
 //! Reading order (see ARCHITECTURE.md): `tensor` → `autograd` → `ops` → `backend::{cpu, cuda}` →
 //! `nn` → `models`; `data` feeds them, `train` and `viz` report on them.
 
-pub mod data;
-pub mod io;
-pub mod util;
-pub mod train;
-pub mod viz;
 pub mod autograd;
 pub mod backend;
+pub mod data;
 mod error;
+pub mod io;
+pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optim;
-/// Models. (The `Model` trait and registry arrive with the trainer work in src/models/mod.rs.)
-pub mod models {
-    pub mod vgg16;
-}
 pub mod tensor;
+pub mod train;
+pub mod util;
+pub mod viz;
 
 pub use error::{Error, Result};
 pub use tensor::{DType, Device, Tensor};

@@ -18,8 +18,14 @@ enum Command {
     Prepare(memefuse::data::commands::PrepareArgs),
     /// Print a prepared file's metadata and verify its checksum.
     Inspect(memefuse::data::commands::InspectArgs),
-    /// Predict P(hateful) for every record of a split with a model and its weights (JSON lines).
-    Predict(memefuse::io::predict::PredictArgs),
+    /// Train a model into a run folder (or continue one with --resume).
+    Train(memefuse::train::commands::TrainArgs),
+    /// Evaluate a trained run on a labelled split: classification report, confusion matrix, AUROC.
+    Eval(memefuse::train::commands::EvalArgs),
+    /// Write P(hateful) and logits for every record of a split (labelled or not) as JSON lines.
+    Predict(memefuse::train::commands::PredictArgs),
+    /// Synthesise data, train every model briefly and write a report with plots.
+    Demo(memefuse::train::commands::DemoArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,6 +40,9 @@ fn main() -> anyhow::Result<()> {
         Command::Synth(args) => memefuse::data::commands::run_synth(args),
         Command::Prepare(args) => memefuse::data::commands::run_prepare(args),
         Command::Inspect(args) => memefuse::data::commands::run_inspect(args),
-        Command::Predict(args) => memefuse::io::predict::run_predict(args),
+        Command::Train(args) => memefuse::train::commands::run_train(args),
+        Command::Eval(args) => memefuse::train::commands::run_eval(args),
+        Command::Predict(args) => memefuse::train::commands::run_predict(args),
+        Command::Demo(args) => memefuse::train::commands::run_demo(args),
     }
 }

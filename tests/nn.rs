@@ -16,7 +16,11 @@ fn linear_is_x_wt_plus_b_with_gradients() {
     let names: Vec<String> = layer.parameters().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, vec!["fc.weight", "fc.bias"]);
     assert_eq!(layer.weight().shape(), &[3, 5], "weights are stored [out, in] as in PyTorch");
-    check_op("linear", |t| t[0].matmul(&t[1].t()?)?.add(&t[2]), &[random(&[2, 7, 5], 3), random(&[3, 5], 4), random(&[3], 5)]);
+    check_op("linear", |t| t[0].linear(&t[1], &t[2]), &[random(&[2, 7, 5], 3), random(&[3, 5], 4), random(&[3], 5)]);
+    check_op("linear of a transposed input", |t| t[0].t()?.linear(&t[1], &t[2]), &[random(&[5, 7], 6), random(&[3, 5], 7), random(&[3], 8)]);
+    let large = [random(&[37, 130], 9), random(&[67, 130], 10), random(&[67], 11)];
+    check_gpu_parity("linear 37x130→67", &|t: &[Tensor]| t[0].linear(&t[1], &t[2]), &large, &[memefuse::DType::F32, memefuse::DType::F16, memefuse::DType::BF16]);
+    assert!(x.linear(&random(&[3, 4], 1), layer.bias()).unwrap_err().to_string().contains("do not fit"));
 }
 
 #[test]
@@ -27,7 +31,11 @@ fn cross_entropy_value_and_gradient() {
     let row1 = 3.0f32.ln();
     assert!((value - (row0 + row1) / 2.0).abs() < 1e-6, "{value}");
     let targets = [1u32, 0, 2, 2, 1];
-    check_op("cross_entropy", move |t| loss::cross_entropy(&t[0], &targets), &[random(&[5, 3], 6).scale(2.0).unwrap()]);
+    // The loss is f32 whatever the logits' dtype; cast it back so GPU parity compares like with like.
+    check_op("cross_entropy", move |t| loss::cross_entropy(&t[0], &targets)?.to_dtype(t[0].dtype()), &[random(&[5, 3], 6).scale(2.0).unwrap()]);
+    let many_classes: Vec<u32> = (0..37).map(|i| (i * 7 % 300) as u32).collect();
+    let wide = random(&[37, 300], 7).scale(3.0).unwrap();
+    check_gpu_parity("cross_entropy 37x300", &|t: &[Tensor]| loss::cross_entropy(&t[0], &many_classes)?.to_dtype(t[0].dtype()), &[wide], &[memefuse::DType::F32, memefuse::DType::F16, memefuse::DType::BF16]);
     let err = loss::cross_entropy(&logits, &[0, 3]).unwrap_err().to_string();
     assert!(err.contains("target 3 at row 1"), "{err}");
 }
@@ -42,7 +50,7 @@ fn binary_cross_entropy_with_logits_is_stable_and_exact_at_zero() {
     // (σ(x) − t)/N: at 0 that is ∓0.125, at ±100 it vanishes.
     assert!((g[0] + 0.125).abs() < 1e-7 && (g[1] - 0.125).abs() < 1e-7 && g[2].abs() < 1e-7 && g[3].abs() < 1e-7, "{g:?}");
     let t = random_in(&[7], 0.0, 1.0, 7);
-    check_op("bce_with_logits", move |x| loss::binary_cross_entropy_with_logits(&x[0], &t), &[random(&[7], 8).scale(3.0).unwrap()]);
+    check_op("bce_with_logits", move |x| loss::binary_cross_entropy_with_logits(&x[0], &t)?.to_dtype(x[0].dtype()), &[random(&[7], 8).scale(3.0).unwrap()]);
 }
 
 #[test]
@@ -188,4 +196,59 @@ fn a_small_mlp_learns_xor() {
         adam.step(&params, &value.backward().unwrap()).unwrap();
     }
     assert!(last < 0.05, "final loss {last}");
+}
+
+/// Three steps of an optimiser on parameters of awkward sizes (one element, just over a chunk,
+/// several chunks) with fixed gradients; returns the parameters afterwards.
+fn run_optimiser(optimiser: &mut dyn Optimizer, device: Device) -> Vec<Vec<f32>> {
+    let shapes: [&[usize]; 4] = [&[1], &[4097], &[3, 1000], &[8193]];
+    let params: Vec<(String, Tensor)> = shapes.iter().enumerate().map(|(i, s)| (format!("p{i}"), random(s, 40 + i as u64).to_device(device).unwrap().with_grad())).collect();
+    for step in 0..3 {
+        // loss = Σ p ⊙ c with a different random c per step: the gradient is c.
+        let mut loss = Tensor::zeros(&[], memefuse::DType::F32, device).unwrap();
+        for (i, (_, p)) in params.iter().enumerate() {
+            let c = random(p.shape(), 100 * step + i as u64).to_device(device).unwrap();
+            loss = loss.add(&p.mul(&c).unwrap().sum_all().unwrap()).unwrap();
+        }
+        optimiser.step(&params, &loss.backward().unwrap()).unwrap();
+    }
+    params.iter().map(|(_, p)| p.to_vec_f32().unwrap()).collect()
+}
+
+#[test]
+fn fused_optimisers_match_the_cpu_reference_on_gpu() {
+    let Some(device) = gpu("fused_optimisers_match_the_cpu_reference_on_gpu") else { return };
+    let configs: Vec<(&str, Box<dyn Fn() -> Box<dyn Optimizer>>)> = vec![
+        ("adam", Box::new(|| Box::new(Adam::new(AdamConfig { learning_rate: 0.01, weight_decay: 0.1, ..Default::default() })))),
+        ("adamw", Box::new(|| Box::new(Adam::new(AdamConfig { learning_rate: 0.01, weight_decay: 0.1, decoupled_weight_decay: true, ..Default::default() })))),
+        ("sgd", Box::new(|| Box::new(Sgd::new(SgdConfig { learning_rate: 0.1, momentum: 0.9, weight_decay: 0.01 })))),
+        ("sgd without momentum", Box::new(|| Box::new(Sgd::new(SgdConfig { learning_rate: 0.1, momentum: 0.0, weight_decay: 0.0 })))),
+    ];
+    for (name, make) in configs {
+        let cpu = run_optimiser(make().as_mut(), Device::Cpu);
+        let on_gpu = run_optimiser(make().as_mut(), device);
+        for (c, g) in cpu.iter().zip(&on_gpu) {
+            assert!(relative_error(g, c) < 1e-6, "{name}: {}", relative_error(g, c));
+        }
+    }
+}
+
+#[test]
+fn the_non_finite_check_finds_one_bad_element_among_many_tensors() {
+    let mut devices = vec![Device::Cpu];
+    devices.extend(gpu("the_non_finite_check_finds_one_bad_element_among_many_tensors"));
+    for device in devices {
+        let params: Vec<(String, Tensor)> = [5000usize, 9000].iter().enumerate().map(|(i, &n)| (format!("t{i}"), random(&[n], i as u64).to_device(device).unwrap().with_grad())).collect();
+        let gradients = |last: f32| {
+            let mut grads = params[0].1.sum_all().unwrap().add(&params[1].1.sum_all().unwrap()).unwrap().backward().unwrap();
+            let mut values = vec![1.0f32; 9000];
+            values[8999] = last; // the very last element of the last tensor
+            grads.insert(&params[1].1, Tensor::from_vec(values, &[9000], device).unwrap());
+            grads
+        };
+        assert!(LossScaler::new(4.0).unscale_and_check(&params, &mut gradients(1.0)).unwrap(), "{device}: finite gradients flagged");
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            assert!(!LossScaler::new(4.0).unscale_and_check(&params, &mut gradients(bad)).unwrap(), "{device}: {bad} not found");
+        }
+    }
 }

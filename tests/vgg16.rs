@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use memefuse::data::{HatefulMemes, ReadOptions};
-use memefuse::io::predict::predict_records;
+use memefuse::models::vgg16_predict::predict_records;
 use memefuse::io::weights::load_vgg16;
 use memefuse::models::vgg16::{Vgg16, Vgg16Config};
 use memefuse::optim::{Adam, AdamConfig, Optimizer};

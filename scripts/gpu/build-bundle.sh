@@ -34,6 +34,8 @@ cargo bench --no-run --message-format=json 2>/dev/null | executables | while rea
 done
 strip "$bundle"/tests/* "$bundle"/benches/* 2>/dev/null || true
 cp scripts/gpu/torch_reference.py "$bundle/"
+cp scripts/gpu/torch_lstm_reference.py "$bundle/"
+cp scripts/gpu/torch_conv_reference.py "$bundle/"
 git rev-parse --short HEAD > "$bundle/COMMIT"
 du -sh "$bundle"
 ls "$bundle/tests" "$bundle/benches"

@@ -54,5 +54,11 @@ if python3 "$conv_ref" > "$out/torch-conv.json" 2> "$out/torch-conv.log"; then
 else
   echo "    torch conv reference failed: see torch-conv.log" >> "$summary"
 fi
+# LSTM classifier: PyTorch/cuDNN samples/s for benches/lstm.rs's shapes.
+if python3 "$bundle/torch_lstm_reference.py" > "$out/torch-lstm.json" 2> "$out/torch-lstm.log"; then
+  python3 -c 'import json,sys; [print(f"    {k}: {v:.0f} samples/s") for k,v in json.load(open(sys.argv[1])).items()]' "$out/torch-lstm.json" >> "$summary"
+else
+  echo "    torch LSTM reference failed: see torch-lstm.log" >> "$summary"
+fi
 cat "$summary"
 exit $failed

@@ -2,7 +2,7 @@
 //! calls the CPU or CUDA implementation. Ops have already checked shapes, dtypes and devices.
 use super::{cpu, cuda};
 use crate::ops::{BinaryOp, ConvGeometry, ReduceOp, UnaryOp};
-use crate::tensor::{DType, Layout, Storage, Tensor};
+use crate::tensor::{CpuStorage, DType, Layout, Storage, Tensor};
 use crate::{Error, Result};
 
 /// Where one matrix operand's elements are: element (batch, i, j) sits at
@@ -86,6 +86,15 @@ pub fn matmul(a: &Tensor, b: &Tensor, dims: &MatmulDims) -> Result<Storage> {
     })
 }
 
+/// a·b + bias over rows; `bias` is a vector of n elements.
+pub fn linear(a: &Tensor, b: &Tensor, bias: &Tensor, dims: &MatmulDims) -> Result<Storage> {
+    Ok(match (&*a.storage(), &*b.storage(), &*bias.storage()) {
+        (Storage::Cpu(sa), Storage::Cpu(sb), Storage::Cpu(sc)) => Storage::Cpu(cpu::matmul::linear(sa, a.layout(), sb, b.layout(), dims, sc, bias.layout())),
+        (Storage::Cuda(sa), Storage::Cuda(sb), Storage::Cuda(sc)) => Storage::Cuda(cuda::matmul::linear(sa, sb, dims, sc, bias.layout())?),
+        _ => return Err(device_mismatch("linear", a, b)),
+    })
+}
+
 pub fn cast(x: &Tensor, dtype: DType) -> Result<Storage> {
     Ok(match &*x.storage() {
         Storage::Cpu(s) => Storage::Cpu(cpu::copy::cast(s, x.layout(), dtype)),
@@ -132,6 +141,230 @@ pub fn axpby(y: &Tensor, alpha: f32, x: Option<&Tensor>, beta: f32) -> Result<()
         _ => return Err(device_mismatch("axpy", y, x.expect("mismatch needs x"))),
     }
     Ok(())
+}
+
+// ---- losses ------------------------------------------------------------------------------------
+
+/// Per-row losses (f32, [rows]) and the gradient (logits' dtype, scaled by `grad_scale`) of a
+/// softmax cross-entropy over contiguous [rows, cols] logits; `targets` is a contiguous i32 tensor.
+pub fn cross_entropy(logits: &Tensor, targets: &Tensor, grad_scale: f32) -> Result<(Storage, Storage)> {
+    Ok(match (&*logits.storage(), &*targets.storage()) {
+        (Storage::Cpu(x), Storage::Cpu(CpuStorage::I32(t))) => {
+            let t = &t[targets.layout().offset()..targets.layout().offset() + targets.elem_count()];
+            let (loss, grad) = cpu::loss::cross_entropy(x, logits.layout(), t, grad_scale);
+            (Storage::Cpu(loss), Storage::Cpu(grad))
+        }
+        (Storage::Cuda(x), Storage::Cuda(t)) => {
+            let (loss, grad) = cuda::loss::cross_entropy(x, logits.layout(), t, grad_scale)?;
+            (Storage::Cuda(loss), Storage::Cuda(grad))
+        }
+        (Storage::Cpu(_), Storage::Cpu(_)) => return Err(Error::dtype("cross_entropy", "targets must be i32")),
+        _ => return Err(device_mismatch("cross_entropy", logits, targets)),
+    })
+}
+
+/// Element-wise BCE-with-logits losses (f32) and the scaled gradient (logits' dtype).
+pub fn bce_with_logits(logits: &Tensor, targets: &Tensor, grad_scale: f32) -> Result<(Storage, Storage)> {
+    Ok(match (&*logits.storage(), &*targets.storage()) {
+        (Storage::Cpu(x), Storage::Cpu(t)) => {
+            let (loss, grad) = cpu::loss::bce_with_logits(x, logits.layout(), t, targets.layout(), grad_scale);
+            (Storage::Cpu(loss), Storage::Cpu(grad))
+        }
+        (Storage::Cuda(x), Storage::Cuda(t)) => {
+            let (loss, grad) = cuda::loss::bce_with_logits(x, logits.layout(), t, targets.layout(), grad_scale)?;
+            (Storage::Cuda(loss), Storage::Cuda(grad))
+        }
+        _ => return Err(device_mismatch("bce_with_logits", logits, targets)),
+    })
+}
+
+// ---- optimiser updates ---------------------------------------------------------------------------
+
+/// Adam's hyper-parameters for one step (`struct AdamHyper` of kernels/optim.cu).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct AdamHyper {
+    pub learning_rate: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub epsilon: f32,
+    pub weight_decay: f32,
+    pub bias_correction1: f32,
+    pub bias_correction2: f32,
+    pub grad_scale: f32,
+    pub decoupled_weight_decay: i32,
+}
+
+/// SGD's hyper-parameters for one step (`struct SgdHyper` of kernels/optim.cu).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SgdHyper {
+    pub learning_rate: f32,
+    pub momentum: f32,
+    pub weight_decay: f32,
+    pub grad_scale: f32,
+}
+
+/// The whole f32 buffer of a tensor that owns it (parameters, gradients, optimiser state).
+fn whole_f32<'a>(storage: &'a CpuStorage, op: &'static str) -> Result<&'a [f32]> {
+    match storage {
+        CpuStorage::F32(v) => Ok(v),
+        other => Err(Error::dtype(op, format!("optimiser tensors must be f32, found {}", other.dtype()))),
+    }
+}
+
+fn whole_f32_mut<'a>(storage: &'a mut CpuStorage, op: &'static str) -> Result<&'a mut [f32]> {
+    match storage {
+        CpuStorage::F32(v) => Ok(v),
+        other => Err(Error::dtype(op, format!("optimiser tensors must be f32, found {}", other.dtype()))),
+    }
+}
+
+/// One Adam step over every (param, grad, first moment, second moment); all f32, contiguous, on
+/// one device. On the GPU this is a single launch.
+pub fn adam_update(slots: &[[&Tensor; 4]], hyper: &AdamHyper) -> Result<()> {
+    let guards: Vec<_> = slots.iter().map(|[p, g, m, v]| (p.storage_mut(), g.storage(), m.storage_mut(), v.storage_mut())).collect();
+    let mut cuda_slots = Vec::new();
+    for (p, g, m, v) in &guards {
+        if let (Storage::Cuda(p), Storage::Cuda(g), Storage::Cuda(m), Storage::Cuda(v)) = (&**p, &**g, &**m, &**v) {
+            cuda_slots.push((p, g, m, v));
+        }
+    }
+    if !cuda_slots.is_empty() {
+        if cuda_slots.len() != guards.len() {
+            return Err(Error::Autograd("adam: parameters, gradients and state must all be on the same device".into()));
+        }
+        return cuda::optim::adam(&cuda_slots, hyper);
+    }
+    drop(cuda_slots);
+    for (mut p, g, mut m, mut v) in guards {
+        match (&mut *p, &*g, &mut *m, &mut *v) {
+            (Storage::Cpu(p), Storage::Cpu(g), Storage::Cpu(m), Storage::Cpu(v)) => {
+                cpu::optim::adam(whole_f32_mut(p, "adam")?, whole_f32(g, "adam")?, whole_f32_mut(m, "adam")?, whole_f32_mut(v, "adam")?, hyper)
+            }
+            _ => return Err(Error::Autograd("adam: parameters, gradients and state must all be on the same device".into())),
+        }
+    }
+    Ok(())
+}
+
+/// One SGD step over every (param, grad, velocity?); f32, contiguous, one device.
+pub fn sgd_update(slots: &[(&Tensor, &Tensor, Option<&Tensor>)], hyper: &SgdHyper) -> Result<()> {
+    let guards: Vec<_> = slots.iter().map(|(p, g, v)| (p.storage_mut(), g.storage(), v.map(|v| v.storage_mut()))).collect();
+    let mut cuda_slots = Vec::new();
+    for (p, g, v) in &guards {
+        if let (Storage::Cuda(p), Storage::Cuda(g)) = (&**p, &**g) {
+            let velocity = match v.as_deref() {
+                Some(Storage::Cuda(v)) => Some(v),
+                Some(Storage::Cpu(_)) => return Err(Error::Autograd("sgd: velocity on another device".into())),
+                None => None,
+            };
+            cuda_slots.push((p, g, velocity));
+        }
+    }
+    if !cuda_slots.is_empty() {
+        if cuda_slots.len() != guards.len() {
+            return Err(Error::Autograd("sgd: parameters and gradients must all be on the same device".into()));
+        }
+        return cuda::optim::sgd(&cuda_slots, hyper);
+    }
+    drop(cuda_slots);
+    for (mut p, g, mut v) in guards {
+        match (&mut *p, &*g) {
+            (Storage::Cpu(p), Storage::Cpu(g)) => {
+                let velocity = match v.as_deref_mut() {
+                    Some(Storage::Cpu(v)) => Some(whole_f32_mut(v, "sgd")?),
+                    Some(Storage::Cuda(_)) => return Err(Error::Autograd("sgd: velocity on another device".into())),
+                    None => None,
+                };
+                cpu::optim::sgd(whole_f32_mut(p, "sgd")?, whole_f32(g, "sgd")?, velocity, hyper)
+            }
+            _ => return Err(Error::Autograd("sgd: parameters and gradients must all be on the same device".into())),
+        }
+    }
+    Ok(())
+}
+
+/// True when no element of any of these contiguous f32 tensors is inf or NaN (one launch on a GPU).
+pub fn all_finite(tensors: &[Tensor]) -> Result<bool> {
+    let guards: Vec<_> = tensors.iter().map(|t| t.storage()).collect();
+    let mut cuda_tensors = Vec::new();
+    for (tensor, guard) in tensors.iter().zip(&guards) {
+        match &**guard {
+            Storage::Cpu(s) => {
+                let values = super::cpu::read_f32(s, tensor.layout());
+                if !values.iter().all(|v| v.is_finite()) {
+                    return Ok(false);
+                }
+            }
+            Storage::Cuda(s) => cuda_tensors.push((s, tensor.layout().offset(), tensor.elem_count())),
+        }
+    }
+    cuda::optim::all_finite(&cuda_tensors)
+}
+
+/// table: contiguous [vocab, dim]; ids: contiguous i32 → [ids.len, dim].
+pub fn embedding_forward(table: &Tensor, ids: &Tensor) -> Result<Storage> {
+    let (vocab, dim, positions) = (table.shape()[0], table.shape()[1], ids.elem_count());
+    Ok(match (&*table.storage(), &*ids.storage()) {
+        (Storage::Cpu(st), Storage::Cpu(_)) => Storage::Cpu(cpu::embedding::forward(st, table.layout(), &ids.to_vec_i32()?)),
+        (Storage::Cuda(st), Storage::Cuda(si)) => Storage::Cuda(cuda::embedding::forward(st, table.layout().offset(), vocab, dim, si, ids.layout().offset(), positions)?),
+        _ => return Err(device_mismatch("embedding", table, ids)),
+    })
+}
+
+/// grad: contiguous [.., dim] matching contiguous `ids` → the table's gradient [vocab, dim].
+pub fn embedding_backward(grad: &Tensor, ids: &Tensor, vocab: usize) -> Result<Storage> {
+    let (dim, positions) = (*grad.shape().last().unwrap_or(&1), ids.elem_count());
+    Ok(match (&*grad.storage(), &*ids.storage()) {
+        (Storage::Cpu(sg), Storage::Cpu(_)) => Storage::Cpu(cpu::embedding::backward(sg, grad.layout(), &ids.to_vec_i32()?, vocab)),
+        (Storage::Cuda(sg), Storage::Cuda(si)) => Storage::Cuda(cuda::embedding::backward(sg, grad.layout().offset(), dim, si, ids.layout().offset(), positions, vocab)?),
+        _ => return Err(device_mismatch("embedding backward", grad, ids)),
+    })
+}
+
+/// The LSTM forward's outputs and what its backward needs (see `ops::lstm`).
+pub struct LstmSaved {
+    pub outputs: Storage,
+    pub gates: Storage,
+    pub cells: Storage,
+}
+
+/// x_proj: contiguous f32 [B, T, 4H]; w_hh: contiguous f32 [4H, H].
+pub fn lstm_forward(x_proj: &Tensor, w_hh: &Tensor, dims: crate::ops::LstmDims) -> Result<LstmSaved> {
+    Ok(match (&*x_proj.storage(), &*w_hh.storage()) {
+        (Storage::Cpu(sx), Storage::Cpu(sw)) => {
+            let (x, w) = (cpu::read_f32(sx, x_proj.layout()), cpu::read_f32(sw, w_hh.layout()));
+            let saved = cpu::lstm::forward(&x, &w, dims.batch, dims.steps, dims.hidden);
+            LstmSaved { outputs: Storage::Cpu(CpuStorage::F32(saved.outputs)), gates: Storage::Cpu(CpuStorage::F32(saved.gates)), cells: Storage::Cpu(CpuStorage::F32(saved.cells)) }
+        }
+        (Storage::Cuda(sx), Storage::Cuda(sw)) => {
+            let saved = cuda::lstm::forward(sx, x_proj.layout().offset(), sw, w_hh.layout().offset(), dims)?;
+            LstmSaved { outputs: Storage::Cuda(saved.outputs), gates: Storage::Cuda(saved.gates), cells: Storage::Cuda(saved.cells) }
+        }
+        _ => return Err(device_mismatch("lstm", x_proj, w_hh)),
+    })
+}
+
+/// All operands contiguous f32: d_outputs and cells [B, T, H], gates [B, T, 4H], w_hh [4H, H]
+/// → the gradient of the gate pre-activations [B, T, 4H].
+pub fn lstm_backward(d_outputs: &Tensor, gates: &Tensor, cells: &Tensor, w_hh: &Tensor, dims: crate::ops::LstmDims) -> Result<Storage> {
+    let (sd, sg, sc, sw) = (d_outputs.storage(), gates.storage(), cells.storage(), w_hh.storage());
+    Ok(match (&*sd, &*sg, &*sc, &*sw) {
+        (Storage::Cpu(sd), Storage::Cpu(sg), Storage::Cpu(sc), Storage::Cpu(sw)) => {
+            let read = |s, t: &Tensor| cpu::read_f32(s, t.layout()).into_owned();
+            let d_gates = cpu::lstm::backward(&read(sd, d_outputs), &read(sg, gates), &read(sc, cells), &read(sw, w_hh), dims.batch, dims.steps, dims.hidden);
+            Storage::Cpu(CpuStorage::F32(d_gates))
+        }
+        (Storage::Cuda(sd), Storage::Cuda(sg), Storage::Cuda(sc), Storage::Cuda(sw)) => Storage::Cuda(cuda::lstm::backward(
+            (sd, d_outputs.layout().offset()),
+            (sg, gates.layout().offset()),
+            (sc, cells.layout().offset()),
+            (sw, w_hh.layout().offset()),
+            dims,
+        )?),
+        _ => return Err(device_mismatch("lstm backward", d_outputs, w_hh)),
+    })
 }
 
 // ---- convolution and pooling (inputs already contiguous: ops/conv.rs, ops/pool.rs) ----------------

@@ -1,4 +1,3 @@
-//! Reading and writing model files: weight import from PyTorch checkpoints saved as safetensors
-//! (`weights`), and the `predict` command (`predict`).
-pub mod predict;
+//! Weight files: import and export in other frameworks' layouts.
+pub mod lstm_weights;
 pub mod weights;

@@ -165,6 +165,32 @@ impl Vgg16 {
 
 /// A Linear layer applied in x's dtype (its f32 parameters cast on the way, gradient cast back).
 fn linear(layer: &Linear, x: &Tensor) -> Result<Tensor> {
+    if x.dtype() == crate::DType::F32 {
+        return layer.forward(x);
+    }
     let (weight, bias) = (layer.weight().to_dtype(x.dtype())?, layer.bias().to_dtype(x.dtype())?);
     x.matmul(&weight.t()?)?.add(&bias)
+}
+
+/// The registry's interface: images in, logits out; the embedding is `features` in eval mode.
+impl super::Model for Vgg16 {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn needs(&self) -> super::Needs {
+        super::Needs { image: true, text: false }
+    }
+
+    fn forward(&self, input: &super::ModelInput, training: bool, rng: &mut Rng) -> anyhow::Result<Tensor> {
+        Ok(Vgg16::forward(self, input.images()?, training, rng)?)
+    }
+
+    fn embed(&self, input: &super::ModelInput) -> anyhow::Result<Tensor> {
+        Ok(self.features(input.images()?, false, &mut Rng::new(0))?)
+    }
+
+    fn parameters(&self) -> Vec<(String, Tensor)> {
+        Vgg16::parameters(self)
+    }
 }

@@ -1,4 +1,5 @@
 //! y = x·Wᵀ + b, with W stored [out, in] as in PyTorch, so imported weights need no transpose.
+//! The op (`Tensor::linear`) is one fused GEMM launch on the GPU.
 use crate::util::Rng;
 use crate::{Device, Result, Tensor};
 
@@ -19,7 +20,7 @@ impl Linear {
 
     /// x: [.., in_features] → [.., out_features].
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.matmul(&self.weight.t()?)?.add(&self.bias)
+        x.linear(&self.weight, &self.bias)
     }
 
     pub fn parameters(&self) -> Vec<(String, Tensor)> {

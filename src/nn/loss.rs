@@ -1,18 +1,23 @@
-//! Losses, averaged over the batch. Each computes its value without recording the intermediate ops
-//! and records one backward rule with the closed-form gradient, which is exact and numerically
-//! stable (e.g. at a logit of exactly 0, where |x| has no derivative).
+//! Losses, averaged over the batch, each one fused kernel (kernels/loss.cu) with its CPU twin: one
+//! pass computes every row's loss and the gradient with respect to the logits, which the backward
+//! rule only scales by the incoming gradient. The value is f32 whatever the logits' dtype (mixed
+//! precision keeps losses in f32). The closed-form gradients are exact and stable (e.g. at a logit
+//! of exactly 0, where a rule composed through |x| would be wrong).
 use crate::autograd::no_grad;
+use crate::backend::dispatch;
+use crate::tensor::Layout;
 use crate::{Error, Result, Tensor};
 
-fn one_hot(targets: &[u32], classes: usize, like: &Tensor) -> Result<Tensor> {
-    let mut values = vec![0.0f32; targets.len() * classes];
-    for (row, &t) in targets.iter().enumerate() {
-        if t as usize >= classes {
-            return Err(Error::shape("cross_entropy", format!("target {t} at row {row} is not a class index below {classes}")));
-        }
-        values[row * classes + t as usize] = 1.0;
-    }
-    Tensor::from_vec(values, &[targets.len(), classes], like.device())?.to_dtype(like.dtype())
+/// Turns the per-row losses and pre-scaled gradient of a fused loss into the mean loss on the tape.
+fn mean_loss_with_gradient(row_losses: Tensor, grad: Tensor, logits: &Tensor) -> Result<Tensor> {
+    let value = {
+        let _no_grad = no_grad();
+        row_losses.mean_all()?
+    };
+    Ok(Tensor::from_op_output(value, &[logits], move |g| {
+        let g = g.to_dtype(grad.dtype())?;
+        Ok(vec![Some(grad.mul(&g.broadcast_as(grad.shape())?)?)])
+    }))
 }
 
 /// Softmax cross-entropy: mean over rows of −log softmax(logits)[target]. logits: [B, C].
@@ -21,17 +26,15 @@ pub fn cross_entropy(logits: &Tensor, targets: &[u32]) -> Result<Tensor> {
         return Err(Error::shape("cross_entropy", format!("logits {:?} need shape [batch, classes] with batch = {} targets", logits.shape(), targets.len())));
     }
     let (batch, classes) = (logits.shape()[0], logits.shape()[1]);
-    let target_mask = one_hot(targets, classes, logits)?;
-    let value = {
-        let _no_grad = no_grad();
-        logits.log_softmax_last()?.mul(&target_mask)?.sum_all()?.scale(-1.0 / batch as f32)?
-    };
-    let saved_logits = logits.detach();
-    Ok(Tensor::from_op_output(value, &[logits], move |g| {
-        // d/dlogits = (softmax − one_hot) / B
-        let grad = saved_logits.softmax_last()?.sub(&target_mask)?.scale(1.0 / batch as f32)?;
-        Ok(vec![Some(grad.mul(&g.broadcast_as(grad.shape())?)?)])
-    }))
+    if let Some((row, &t)) = targets.iter().enumerate().find(|(_, &t)| t as usize >= classes) {
+        return Err(Error::shape("cross_entropy", format!("target {t} at row {row} is not a class index below {classes}")));
+    }
+    let target_ids = Tensor::from_i32(targets.iter().map(|&t| t as i32).collect(), &[batch], logits.device())?;
+    let contiguous_logits = logits.contiguous()?;
+    let (row_losses, grad) = dispatch::cross_entropy(&contiguous_logits, &target_ids, 1.0 / batch.max(1) as f32)?;
+    let row_losses = Tensor::from_storage(row_losses, Layout::contiguous(&[batch]), false);
+    let grad = Tensor::from_storage(grad, Layout::contiguous(logits.shape()), false);
+    mean_loss_with_gradient(row_losses, grad, logits)
 }
 
 /// Binary cross-entropy on logits, mean over elements: max(x,0) − x·t + log(1 + e^(−|x|)).
@@ -39,17 +42,11 @@ pub fn binary_cross_entropy_with_logits(logits: &Tensor, targets: &Tensor) -> Re
     if logits.shape() != targets.shape() {
         return Err(Error::shape("binary_cross_entropy_with_logits", format!("logits {:?} and targets {:?} differ in shape", logits.shape(), targets.shape())));
     }
-    let count = logits.elem_count().max(1) as f32;
-    let targets = targets.to_dtype(logits.dtype())?.to_device(logits.device())?.detach();
-    let value = {
-        let _no_grad = no_grad();
-        let softplus_of_minus_abs = logits.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?;
-        logits.relu()?.sub(&logits.mul(&targets)?)?.add(&softplus_of_minus_abs)?.sum_all()?.scale(1.0 / count)?
-    };
-    let saved_logits = logits.detach();
-    Ok(Tensor::from_op_output(value, &[logits], move |g| {
-        // d/dx = (σ(x) − t) / N
-        let grad = saved_logits.sigmoid()?.sub(&targets)?.scale(1.0 / count)?;
-        Ok(vec![Some(grad.mul(&g.broadcast_as(grad.shape())?)?)])
-    }))
+    let count = logits.elem_count().max(1);
+    let targets = targets.to_dtype(logits.dtype())?.to_device(logits.device())?.detach().contiguous()?;
+    let contiguous_logits = logits.contiguous()?;
+    let (losses, grad) = dispatch::bce_with_logits(&contiguous_logits, &targets, 1.0 / count as f32)?;
+    let losses = Tensor::from_storage(losses, Layout::contiguous(&[logits.elem_count()]), false);
+    let grad = Tensor::from_storage(grad, Layout::contiguous(logits.shape()), false);
+    mean_loss_with_gradient(losses, grad, logits)
 }

@@ -1,12 +1,12 @@
 //! Matrix multiplication: [.., m, k] × [.., k, n] → [.., m, n], batch axes matching or one side 2-D.
-//! A placeholder kernel runs it on the GPU until the tensor-core GEMM issue lands.
+//! On the GPU it runs the tensor-core GEMM of backend/cuda/gemm.rs (fp32: a SIMT kernel).
 use crate::backend::dispatch::{self, MatmulDims, MatrixStrides};
 use crate::tensor::{Layout, Tensor};
 use crate::{Error, Result};
 
 /// Describes the last two axes of `x` as a matrix and all leading axes as one batch axis,
 /// copying `x` first when its leading axes cannot be merged into one stride.
-fn as_batched_matrix(x: &Tensor) -> Result<(Tensor, usize, MatrixStrides)> {
+pub(super) fn as_batched_matrix(x: &Tensor) -> Result<(Tensor, usize, MatrixStrides)> {
     let mergeable = |t: &Tensor| {
         let (shape, strides) = (t.shape(), t.layout().strides());
         (0..t.rank().saturating_sub(3)).all(|d| shape[d + 1] == 1 || strides[d] == strides[d + 1] * shape[d + 1])

@@ -3,7 +3,10 @@
 mod cast;
 pub mod conv;
 mod elementwise;
+mod embedding;
 mod inplace;
+mod linear;
+mod lstm;
 mod matmul;
 pub mod pool;
 mod reduce;
@@ -13,6 +16,8 @@ mod view;
 pub(crate) use elementwise::sum_to_shape;
 pub use conv::{conv2d_input_gradient, conv2d_weight_gradient, Conv2dOptions, ConvGeometry};
 pub use pool::adaptive_bin;
+pub(crate) use embedding::check_ids;
+pub use lstm::LstmDims;
 
 /// Element-wise functions of one tensor. Codes match `enum UnaryOpCode` in kernels/common.cuh.
 #[derive(Clone, Copy, Debug, PartialEq)]

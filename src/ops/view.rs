@@ -18,6 +18,17 @@ impl Tensor {
         Ok(Tensor::from_op(storage, Layout::contiguous(self.shape()), &[self], |g| Ok(vec![Some(g.clone())])))
     }
 
+    /// This tensor when it is contiguous and owns its whole storage, else a fresh copy that does:
+    /// what kernels that address a buffer from its start (optimisers) need.
+    pub fn compact(&self) -> Result<Tensor> {
+        let owns_storage = self.is_contiguous() && self.layout().offset() == 0 && self.storage().len() == self.elem_count();
+        if owns_storage {
+            return Ok(self.clone());
+        }
+        let storage = dispatch::contiguous(self)?;
+        Ok(Tensor::from_op(storage, Layout::contiguous(self.shape()), &[self], |g| Ok(vec![Some(g.clone())])))
+    }
+
     /// The same elements in another shape. A view when the data is contiguous, else a copy first.
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
         if shape.iter().product::<usize>() != self.elem_count() {

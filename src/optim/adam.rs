@@ -1,11 +1,13 @@
 //! Adam (Kingma & Ba) and AdamW (Loshchilov & Hutter), as PyTorch computes them:
 //!   m ← β1·m + (1−β1)·g,  v ← β2·v + (1−β2)·g²,
 //!   p ← p − lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε)
-//! with L2 weight decay added to g (Adam) or decoupled as p ← p·(1 − lr·wd) (AdamW).
+//! with L2 weight decay added to g (Adam) or decoupled as p ← p·(1 − lr·wd) (AdamW). All parameters
+//! are updated by one fused launch on the GPU (kernels/optim.cu).
 use std::collections::HashMap;
 
 use super::{find_state, Optimizer};
 use crate::autograd::{no_grad, Gradients};
+use crate::backend::dispatch::{self, AdamHyper};
 use crate::{DType, Device, Result, Tensor};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -50,34 +52,31 @@ impl Optimizer for Adam {
     fn step(&mut self, params: &[(String, Tensor)], grads: &Gradients) -> Result<()> {
         let _no_grad = no_grad();
         self.step += 1;
-        let c = &self.config;
-        let bias_correction1 = 1.0 - c.beta1.powi(self.step as i32);
-        let bias_correction2 = 1.0 - c.beta2.powi(self.step as i32);
+        let mut slots = Vec::new();
         for (name, param) in params {
             let Some(grad) = grads.get(param) else { continue };
-            let mut grad = grad.to_dtype(DType::F32)?;
-            if c.weight_decay != 0.0 {
-                if c.decoupled_weight_decay {
-                    param.scale_(1.0 - c.learning_rate * c.weight_decay)?;
-                } else {
-                    grad = grad.add(&param.scale(c.weight_decay)?)?;
-                }
+            let grad = grad.to_dtype(DType::F32)?.compact()?;
+            if !self.moments.contains_key(name) {
+                let zeros = || Tensor::zeros(param.shape(), DType::F32, param.device());
+                self.moments.insert(name.clone(), Moments { first: zeros()?, second: zeros()? });
             }
-            let moments = match self.moments.get(name) {
-                Some(m) => m,
-                None => {
-                    let zeros = || Tensor::zeros(param.shape(), DType::F32, param.device());
-                    self.moments.entry(name.clone()).or_insert(Moments { first: zeros()?, second: zeros()? })
-                }
-            };
-            let grad = grad.contiguous()?;
-            moments.first.axpby_(1.0 - c.beta1, &grad, c.beta1)?;
-            moments.second.axpby_(1.0 - c.beta2, &grad.mul(&grad)?, c.beta2)?;
-            let denominator = moments.second.scale(1.0 / bias_correction2)?.sqrt()?.affine(1.0, c.epsilon)?;
-            let update = moments.first.div(&denominator)?;
-            param.axpy_(-c.learning_rate / bias_correction1, &update)?;
+            let moments = &self.moments[name];
+            slots.push([param.clone(), grad, moments.first.clone(), moments.second.clone()]);
         }
-        Ok(())
+        let refs: Vec<[&Tensor; 4]> = slots.iter().map(|[p, g, m, v]| [p, g, m, v]).collect();
+        let c = &self.config;
+        let hyper = AdamHyper {
+            learning_rate: c.learning_rate,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            epsilon: c.epsilon,
+            weight_decay: c.weight_decay,
+            bias_correction1: 1.0 - c.beta1.powi(self.step as i32),
+            bias_correction2: 1.0 - c.beta2.powi(self.step as i32),
+            grad_scale: 1.0,
+            decoupled_weight_decay: c.decoupled_weight_decay as i32,
+        };
+        dispatch::adam_update(&refs, &hyper)
     }
 
     fn learning_rate(&self) -> f32 {

@@ -1,8 +1,10 @@
-//! SGD with momentum, as PyTorch: g ← g + wd·p; buf ← μ·buf + g; p ← p − lr·buf.
+//! SGD with momentum, as PyTorch: g ← g + wd·p; buf ← μ·buf + g (buf starts at g); p ← p − lr·buf.
+//! All parameters are updated by one fused launch on the GPU (kernels/optim.cu).
 use std::collections::HashMap;
 
 use super::{find_state, Optimizer};
 use crate::autograd::{no_grad, Gradients};
+use crate::backend::dispatch::{self, SgdHyper};
 use crate::{DType, Result, Tensor};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -26,28 +28,19 @@ impl Sgd {
 impl Optimizer for Sgd {
     fn step(&mut self, params: &[(String, Tensor)], grads: &Gradients) -> Result<()> {
         let _no_grad = no_grad();
-        let c = &self.config;
+        let mut slots = Vec::new();
         for (name, param) in params {
             let Some(grad) = grads.get(param) else { continue };
-            let mut grad = grad.to_dtype(DType::F32)?;
-            if c.weight_decay != 0.0 {
-                grad = grad.add(&param.scale(c.weight_decay)?)?;
+            let grad = grad.to_dtype(DType::F32)?.compact()?;
+            if self.config.momentum != 0.0 && !self.velocity.contains_key(name) {
+                // A zero velocity makes the first update buf = g, as PyTorch starts it.
+                self.velocity.insert(name.clone(), Tensor::zeros(param.shape(), DType::F32, param.device())?);
             }
-            let grad = grad.contiguous()?;
-            if c.momentum == 0.0 {
-                param.axpy_(-c.learning_rate, &grad)?;
-                continue;
-            }
-            match self.velocity.get(name) {
-                Some(buffer) => buffer.axpby_(1.0, &grad, c.momentum)?,
-                // The first step starts the buffer at g, as PyTorch does.
-                None => {
-                    self.velocity.insert(name.clone(), grad.affine(1.0, 0.0)?);
-                }
-            }
-            param.axpy_(-c.learning_rate, &self.velocity[name])?;
+            slots.push((param.clone(), grad, self.velocity.get(name).cloned()));
         }
-        Ok(())
+        let refs: Vec<(&Tensor, &Tensor, Option<&Tensor>)> = slots.iter().map(|(p, g, v)| (p, g, v.as_ref())).collect();
+        let hyper = SgdHyper { learning_rate: self.config.learning_rate, momentum: self.config.momentum, weight_decay: self.config.weight_decay, grad_scale: 1.0 };
+        dispatch::sgd_update(&refs, &hyper)
     }
 
     fn learning_rate(&self) -> f32 {

@@ -46,3 +46,16 @@ fn widen<'a>(storage: &'a CpuStorage, layout: &Layout, strides: &MatrixStrides) 
         _ => (super::read_f32(storage, layout).into_owned().into(), strides.packed()),
     }
 }
+
+/// a·b + bias, the bias (n elements) added to every row of every batch.
+pub fn linear(a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layout, dims: &MatmulDims, bias: &CpuStorage, bias_layout: &Layout) -> CpuStorage {
+    let product = matmul(a, a_layout, b, b_layout, dims);
+    let bias = super::read_f32(bias, bias_layout);
+    let mut out = super::read_f32(&product, &Layout::contiguous(&[product.len()])).into_owned();
+    for row in out.chunks_mut(dims.n.max(1)) {
+        for (o, b) in row.iter_mut().zip(bias.iter()) {
+            *o += b;
+        }
+    }
+    CpuStorage::from_f32(out, a.dtype())
+}

@@ -3,8 +3,12 @@
 pub mod conv;
 pub mod copy;
 pub mod elementwise;
+pub mod embedding;
+pub mod loss;
+pub mod lstm;
 pub mod matmul;
 pub mod pool;
+pub mod optim;
 pub mod reduce;
 pub mod softmax;
 

@@ -94,6 +94,15 @@ impl CudaDevice {
         self.allocator.allocate(bytes)
     }
 
+    /// A device copy of `bytes` (argument tables for multi-tensor kernels).
+    pub(crate) fn upload(&self, bytes: &[u8]) -> Result<DeviceBlock> {
+        let mut block = self.allocate(bytes.len())?;
+        if !bytes.is_empty() {
+            self.stream.memcpy_htod(bytes, block.slice_mut()).map_err(|e| Error::cuda("uploading a kernel argument table", e))?;
+        }
+        Ok(block)
+    }
+
     /// Waits for all queued work; surfaces errors of kernels that failed asynchronously.
     pub fn synchronize(&self) -> Result<()> {
         self.stream.synchronize().map_err(|e| Error::cuda(format!("synchronizing cuda:{}", self.ordinal), e))

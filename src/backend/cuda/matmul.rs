@@ -1,7 +1,10 @@
-//! Launcher for the placeholder tiled matmul of kernels/matmul.cu.
+//! Matrix product on the GPU: the tensor-core GEMM of gemm.rs, or — with `MEMEFUSE_MATMUL=reference`
+//! in the environment — the simple tiled kernel of kernels/matmul.cu, kept as a slow but obviously
+//! correct reference to bypass (and to compare against) the fast kernels on a new machine.
 use cudarc::driver::{DeviceRepr, LaunchConfig, PushKernelArg};
 
 use super::launch::checked;
+use super::gemm::{gemm, Epilogue};
 use super::CudaStorage;
 use crate::backend::dispatch::{MatmulDims, MatrixStrides};
 use crate::Result;
@@ -25,7 +28,22 @@ impl From<&MatrixStrides> for KernelStrides {
     }
 }
 
+/// Whether `MEMEFUSE_MATMUL=reference` asks for the reference kernel (read once).
+fn reference_requested() -> bool {
+    static REFERENCE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *REFERENCE.get_or_init(|| std::env::var("MEMEFUSE_MATMUL").is_ok_and(|v| v == "reference"))
+}
+
+/// out[batch] = a[batch] · b[batch], in the inputs' dtype.
 pub fn matmul(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims) -> Result<CudaStorage> {
+    if reference_requested() {
+        return matmul_reference(a, b, dims);
+    }
+    gemm(a, b, dims, &Epilogue::default(), a.dtype())
+}
+
+/// The placeholder kernel: 16×16 shared-memory tiles, any strides, f32 accumulation.
+pub fn matmul_reference(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims) -> Result<CudaStorage> {
     let device = a.device();
     let out = CudaStorage::alloc_on(device, a.dtype(), dims.batch * dims.m * dims.n)?;
     if dims.batch * dims.m * dims.n == 0 {
@@ -43,4 +61,15 @@ pub fn matmul(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims) -> Result<Cud
     // forms with bounds checks row < m, col < n, k-index < k lies inside a and b; c holds batch·m·n.
     checked(device, &name, unsafe { launch.launch(config) })?;
     Ok(out)
+}
+
+/// out = a·b + bias (bias broadcast over rows): the GEMM with its bias epilogue, one launch.
+pub fn linear(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims, bias: &CudaStorage, bias_layout: &crate::tensor::Layout) -> Result<CudaStorage> {
+    if reference_requested() {
+        let product = matmul_reference(a, b, dims)?;
+        let out_layout = crate::tensor::Layout::contiguous(&[dims.batch * dims.m, dims.n]);
+        return super::elementwise::binary(crate::ops::BinaryOp::Add, &product, &out_layout, bias, &bias_layout.broadcast_to(out_layout.shape())?);
+    }
+    let epilogue = Epilogue { bias: Some(super::gemm::Bias { storage: bias, offset: bias_layout.offset() }), ..Epilogue::default() };
+    gemm(a, b, dims, &epilogue, a.dtype())
 }

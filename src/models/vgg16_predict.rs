@@ -4,8 +4,8 @@
 //!
 //! Images are resized to the model size (bilinear stretch; an image already at that size is used
 //! bit for bit) and normalised with ImageNet's mean and std, then run through the network in eval
-//! mode (no dropout) in f32. Every flag is optional at the parser level so that the trainer's
-//! `predict --run RUN_DIR` form can share this struct; this form checks what it needs itself.
+//! mode (no dropout) in f32. The flags live in train::commands::PredictArgs, shared with the
+//! `predict --run RUN_DIR` and `--model lstm` forms.
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -16,34 +16,6 @@ use crate::data::{HatefulMemes, ReadOptions, Record};
 use crate::models::vgg16::{Vgg16, Vgg16Config};
 use crate::util::Rng;
 use crate::{Device, Tensor};
-
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct PredictArgs {
-    /// Model: vgg16 or vgg16-small.
-    #[arg(long)]
-    pub model: Option<String>,
-    /// A safetensors state_dict with torchvision's key names (a 1000-class head is replaced).
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
-    /// The Hateful Memes data folder.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Split to predict (train, dev, dev_seen, dev_unseen, test, test_seen, test_unseen).
-    #[arg(long, default_value = "test")]
-    pub split: String,
-    /// Side of the square network input in pixels (64 or 224; any size from 32 works).
-    #[arg(long, default_value_t = 224)]
-    pub image_size: u32,
-    /// Where to write the JSON lines.
-    #[arg(long)]
-    pub output: Option<PathBuf>,
-    /// auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-    /// Images per forward pass.
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
-}
 
 /// One record's prediction.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -83,31 +55,41 @@ pub fn predict_records(model: &Vgg16, records: &[Record], image_size: u32, batch
     Ok(predictions)
 }
 
-pub fn run_predict(args: PredictArgs) -> anyhow::Result<()> {
-    let Some(model_name) = &args.model else { bail!("predict: --model is required (vgg16 or vgg16-small)") };
-    let Some(weights) = &args.weights else { bail!("predict: --weights FILE is required") };
-    let Some(data) = &args.data else { bail!("predict: --data DIR is required") };
-    let Some(output) = &args.output else { bail!("predict: --output FILE.jsonl is required") };
-    if args.image_size < 32 {
-        bail!("predict: --image-size {} is below VGG16's minimum of 32", args.image_size);
+/// What `memefuse predict --model vgg16|vgg16-small --weights FILE` needs.
+pub struct Vgg16PredictOptions {
+    /// "vgg16" or "vgg16-small".
+    pub model: String,
+    /// A safetensors state_dict with torchvision's key names (a 1000-class head is replaced).
+    pub weights: PathBuf,
+    pub data: PathBuf,
+    pub split: String,
+    /// Side of the square network input (64 or 224; any size from 32 works).
+    pub image_size: u32,
+    pub output: PathBuf,
+    pub batch_size: usize,
+    pub device: Device,
+}
+
+/// Loads the weights, predicts every record of the split, writes the JSON lines; returns the count.
+pub fn predict_vgg16(options: &Vgg16PredictOptions) -> anyhow::Result<usize> {
+    if options.image_size < 32 {
+        bail!("--image-size {} is below VGG16's minimum of 32", options.image_size);
     }
-    let device = crate::backend::resolve_device(&args.device)?;
-    let model = Vgg16::new(Vgg16Config::from_name(model_name)?, &mut Rng::new(0), device)?;
-    let summary = crate::io::weights::load_vgg16(weights, &model)?;
+    let model = Vgg16::new(Vgg16Config::from_name(&options.model)?, &mut Rng::new(0), options.device)?;
+    let summary = crate::io::weights::load_vgg16(&options.weights, &model)?;
     if !summary.kept_fresh.is_empty() {
-        eprintln!("predict: {} kept freshly initialised (the file's head has another number of classes)", summary.kept_fresh.join(", "));
+        eprintln!("memefuse: {} kept freshly initialised (the file's head has another number of classes)", summary.kept_fresh.join(", "));
     }
-    let (records, report) = HatefulMemes::open(data)?.read_split(&args.split, &ReadOptions::default())?;
+    let (records, report) = HatefulMemes::open(&options.data)?.read_split(&options.split, &ReadOptions::default())?;
     if !report.issues.is_empty() {
-        eprintln!("predict: {} record(s) of {} skipped: see the data reader's report", report.issues.len(), args.split);
+        eprintln!("memefuse: {} record(s) of {} skipped or changed; see `memefuse inspect`", report.issues.len(), options.split);
     }
-    let predictions = predict_records(&model, &records, args.image_size, args.batch_size, device)?;
+    let predictions = predict_records(&model, &records, options.image_size, options.batch_size, options.device)?;
     let mut lines = String::new();
     for prediction in &predictions {
         lines.push_str(&serde_json::to_string(prediction)?);
         lines.push('\n');
     }
-    crate::util::write_atomically(output, lines.as_bytes()).with_context(|| format!("writing {}", output.display()))?;
-    eprintln!("predict: {} predictions written to {}", predictions.len(), output.display());
-    Ok(())
+    crate::util::write_atomically(&options.output, lines.as_bytes()).with_context(|| format!("cannot write {}", options.output.display()))?;
+    Ok(predictions.len())
 }

@@ -1,0 +1,34 @@
+//! Optimiser updates on f32 master weights, the reference for kernels/optim.cu.
+use rayon::prelude::*;
+
+use crate::backend::dispatch::{AdamHyper, SgdHyper};
+
+pub fn adam(param: &mut [f32], grad: &[f32], first: &mut [f32], second: &mut [f32], h: &AdamHyper) {
+    param.par_iter_mut().zip(grad.par_iter()).zip(first.par_iter_mut().zip(second.par_iter_mut())).for_each(|((p, &g), (m, v))| {
+        let mut g = g * h.grad_scale;
+        if h.weight_decay != 0.0 {
+            if h.decoupled_weight_decay != 0 {
+                *p *= 1.0 - h.learning_rate * h.weight_decay;
+            } else {
+                g += h.weight_decay * *p;
+            }
+        }
+        *m = h.beta1 * *m + (1.0 - h.beta1) * g;
+        *v = h.beta2 * *v + (1.0 - h.beta2) * g * g;
+        let denominator = (*v / h.bias_correction2).sqrt() + h.epsilon;
+        *p -= (h.learning_rate / h.bias_correction1) * *m / denominator;
+    });
+}
+
+pub fn sgd(param: &mut [f32], grad: &[f32], velocity: Option<&mut [f32]>, h: &SgdHyper) {
+    match velocity {
+        Some(velocity) => param.par_iter_mut().zip(grad.par_iter()).zip(velocity.par_iter_mut()).for_each(|((p, &g), v)| {
+            let g = g * h.grad_scale + h.weight_decay * *p;
+            *v = h.momentum * *v + g;
+            *p -= h.learning_rate * *v;
+        }),
+        None => param.par_iter_mut().zip(grad.par_iter()).for_each(|(p, &g)| {
+            *p -= h.learning_rate * (g * h.grad_scale + h.weight_decay * *p);
+        }),
+    }
+}

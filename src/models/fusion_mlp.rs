@@ -1,0 +1,75 @@
+//! `fusion-mlp`: an image encoder (8×8 pool → Linear → ReLU) and a text encoder (bag of words →
+//! Linear → ReLU), each projected to a shared width and summed (there is no concat op; a sum of
+//! projections equals a projection of the concatenation), then ReLU → dropout → Linear(2).
+//! The ReLU after the sum is what lets the head express "image cue AND text cue".
+use anyhow::Result;
+
+use super::image_mlp::POOL_GRID;
+use super::{average_pool_nhwc, bag_of_words, linear_in_input_dtype, Model, ModelConfig, ModelInput, Needs, NUM_CLASSES};
+use crate::nn::{dropout, Linear};
+use crate::util::Rng;
+use crate::{Device, Tensor};
+
+pub struct FusionMlp {
+    image_encoder: Linear,
+    text_encoder: Linear,
+    image_projection: Linear,
+    text_projection: Linear,
+    head: Linear,
+    vocab_size: usize,
+    dropout: f32,
+}
+
+impl FusionMlp {
+    pub fn new(config: &ModelConfig, rng: &mut Rng, device: Device) -> Result<Self> {
+        let hidden = config.hidden;
+        Ok(Self {
+            image_encoder: Linear::new("image.hidden", POOL_GRID * POOL_GRID * 3, hidden, rng, device)?,
+            text_encoder: Linear::new("text.hidden", config.vocab_size, hidden, rng, device)?,
+            image_projection: Linear::new("fusion.image", hidden, hidden, rng, device)?,
+            text_projection: Linear::new("fusion.text", hidden, hidden, rng, device)?,
+            head: Linear::new("head", hidden, NUM_CLASSES, rng, device)?,
+            vocab_size: config.vocab_size,
+            dropout: config.dropout,
+        })
+    }
+
+    fn features(&self, input: &ModelInput) -> Result<Tensor> {
+        let pooled = average_pool_nhwc(input.images()?, POOL_GRID)?;
+        let image = linear_in_input_dtype(&self.image_encoder, &pooled)?.relu()?;
+        let counts = bag_of_words(input.tokens()?, input.batch_size, self.vocab_size, input.dtype, input.device)?;
+        let text = linear_in_input_dtype(&self.text_encoder, &counts)?.relu()?;
+        let fused = linear_in_input_dtype(&self.image_projection, &image)?.add(&linear_in_input_dtype(&self.text_projection, &text)?)?;
+        Ok(fused.relu()?)
+    }
+}
+
+impl Model for FusionMlp {
+    fn name(&self) -> &str {
+        "fusion-mlp"
+    }
+
+    fn needs(&self) -> Needs {
+        Needs { image: true, text: true }
+    }
+
+    fn forward(&self, input: &ModelInput, training: bool, rng: &mut Rng) -> Result<Tensor> {
+        let hidden = dropout(&self.features(input)?, self.dropout, training, rng)?;
+        linear_in_input_dtype(&self.head, &hidden)
+    }
+
+    fn embed(&self, input: &ModelInput) -> Result<Tensor> {
+        self.features(input)
+    }
+
+    fn parameters(&self) -> Vec<(String, Tensor)> {
+        [
+            self.image_encoder.parameters(),
+            self.text_encoder.parameters(),
+            self.image_projection.parameters(),
+            self.text_projection.parameters(),
+            self.head.parameters(),
+        ]
+        .concat()
+    }
+}

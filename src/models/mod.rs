@@ -1,0 +1,238 @@
+//! Models: every classifier implements [`Model`], so `train`, `eval`, `predict` and `demo` work with
+//! any of them, and [`build`] makes one from its registry name.
+//!
+//! | name         | reads        | architecture                                                         |
+//! |--------------|--------------|----------------------------------------------------------------------|
+//! | `image-mlp`  | image        | 8×8×3 average pool → Linear → ReLU → dropout → Linear(2)             |
+//! | `text-bow`   | text         | bag-of-words counts → Linear → ReLU → dropout → Linear(2)            |
+//! | `fusion-mlp` | image + text | both encoders' hidden vectors, each projected, summed → ReLU → head   |
+//! | `lstm`       | text         | the seed's embedding(100) → LSTM(64) → LSTM(64) → last step → linear |
+//! | `lstm-last-token` | text    | the same, reading each caption's last real token instead            |
+//! | `vgg16`      | image        | torchvision's VGG16 (configuration D), 2-class head (docs/vgg16.md)  |
+//! | `vgg16-small`| image        | the same structure, channel widths ÷16, 256-wide classifier          |
+//!
+//! Every model returns logits `[B, 2]` (class 1 = hateful) for a 2-class softmax cross-entropy, and
+//! `embed` returns the features the head sees, for t-SNE plots. A model computes in the dtype of its
+//! input tensors (see [`ModelInput::dtype`]): its f32 weights are cast to that dtype inside the
+//! forward pass, which is how mixed precision keeps f32 master weights.
+mod bag_of_words;
+mod fusion_mlp;
+mod image_mlp;
+mod lstm_classifier;
+mod mixed_precision;
+mod pooling;
+mod text_bow;
+pub mod text_lstm;
+pub mod text_lstm_predict;
+pub mod vgg16;
+pub mod vgg16_predict;
+
+pub use bag_of_words::bag_of_words;
+pub use fusion_mlp::FusionMlp;
+pub use image_mlp::ImageMlp;
+pub use lstm_classifier::LstmClassifier;
+pub use mixed_precision::linear_in_input_dtype;
+pub use pooling::average_pool_nhwc;
+pub use text_bow::TextBow;
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::util::Rng;
+use crate::{DType, Device, Tensor};
+
+/// Number of output classes (not hateful, hateful).
+pub const NUM_CLASSES: usize = 2;
+
+/// Which modalities a model reads; the trainer only builds the inputs a model needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Needs {
+    pub image: bool,
+    pub text: bool,
+}
+
+/// Token ids of one batch, kept on the host: the bag-of-words features are built on the CPU.
+#[derive(Clone, Debug)]
+pub struct TokenIds {
+    /// `batch_size × max_len`, post-padded with `data::text::PAD_ID`.
+    pub ids: Vec<i32>,
+    pub max_len: usize,
+}
+
+/// One batch as a model sees it. Absent modalities are `None`.
+#[derive(Clone, Debug)]
+pub struct ModelInput {
+    pub batch_size: usize,
+    /// `[B, S, S, 3]`, normalised, NHWC, on the model's device in the compute dtype.
+    pub images: Option<Tensor>,
+    pub tokens: Option<TokenIds>,
+    /// The compute dtype: F32, or F16/BF16 under mixed precision.
+    pub dtype: DType,
+    pub device: Device,
+}
+
+impl ModelInput {
+    pub fn images(&self) -> Result<&Tensor> {
+        match &self.images {
+            Some(images) => Ok(images),
+            None => bail!("this model reads images but the batch carries none"),
+        }
+    }
+
+    pub fn tokens(&self) -> Result<&TokenIds> {
+        match &self.tokens {
+            Some(tokens) => Ok(tokens),
+            None => bail!("this model reads text but the batch carries no tokens"),
+        }
+    }
+}
+
+/// Sizes a model is built with. Saved in the run's config, so a run can always rebuild its model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Side of the square input images (64 or 224).
+    pub image_size: usize,
+    /// Number of token ids (the vocabulary's size, `<pad>` and `<unk>` included).
+    pub vocab_size: usize,
+    /// Width of every hidden layer.
+    pub hidden: usize,
+    /// Dropout probability after the hidden layer, in training.
+    pub dropout: f32,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self { image_size: 64, vocab_size: 2, hidden: 256, dropout: 0.3 }
+    }
+}
+
+/// A classifier for the Hateful Memes task.
+pub trait Model {
+    /// The registry name it was built under.
+    fn name(&self) -> &str;
+
+    fn needs(&self) -> Needs;
+
+    /// Logits `[B, 2]`. `rng` draws the dropout masks when `training`.
+    fn forward(&self, input: &ModelInput, training: bool, rng: &mut Rng) -> Result<Tensor>;
+
+    /// The features the classification head sees, `[B, D]`, in evaluation mode (for t-SNE).
+    fn embed(&self, input: &ModelInput) -> Result<Tensor>;
+
+    /// Every trainable parameter (f32 leaves that require gradients) with a stable name.
+    fn parameters(&self) -> Vec<(String, Tensor)>;
+}
+
+/// One registry entry.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelEntry {
+    pub name: &'static str,
+    pub needs: Needs,
+    pub description: &'static str,
+    /// Whether `demo` trains it when no models are named (the full VGG16 is too heavy for a CPU demo).
+    pub in_demo: bool,
+}
+
+/// Every model [`build`] knows, in the order the demo trains them.
+pub const REGISTRY: [ModelEntry; 7] = [
+    ModelEntry {
+        name: "image-mlp",
+        needs: Needs { image: true, text: false },
+        description: "image only: 8x8 average pool, one hidden layer",
+        in_demo: true,
+    },
+    ModelEntry {
+        name: "text-bow",
+        needs: Needs { image: false, text: true },
+        description: "text only: bag-of-words counts, one hidden layer",
+        in_demo: true,
+    },
+    ModelEntry {
+        name: "fusion-mlp",
+        needs: Needs { image: true, text: true },
+        description: "image + text: both encoders projected and summed, then a hidden layer",
+        in_demo: true,
+    },
+    ModelEntry {
+        name: "lstm",
+        needs: Needs { image: false, text: true },
+        description: "text only: the seed's embedding + 2-layer LSTM(64), reading the last (padded) step",
+        in_demo: true,
+    },
+    ModelEntry {
+        name: "lstm-last-token",
+        needs: Needs { image: false, text: true },
+        description: "text only: the same LSTM, reading each caption's last real token",
+        in_demo: true,
+    },
+    ModelEntry {
+        name: "vgg16",
+        needs: Needs { image: true, text: false },
+        description: "image only: torchvision's VGG16 (13 conv layers), 2-class head",
+        in_demo: false,
+    },
+    ModelEntry {
+        name: "vgg16-small",
+        needs: Needs { image: true, text: false },
+        description: "image only: VGG16's structure with channel widths / 16 and a 256-wide classifier",
+        in_demo: true,
+    },
+];
+
+/// The registry names, for help texts and errors.
+pub fn available() -> Vec<&'static str> {
+    REGISTRY.iter().map(|entry| entry.name).collect()
+}
+
+/// The models `demo` trains by default.
+pub fn demo_models() -> Vec<&'static str> {
+    REGISTRY.iter().filter(|entry| entry.in_demo).map(|entry| entry.name).collect()
+}
+
+/// The registry entry of `name`, or an error listing the available names.
+pub fn entry(name: &str) -> Result<&'static ModelEntry> {
+    match REGISTRY.iter().find(|entry| entry.name == name) {
+        Some(entry) => Ok(entry),
+        None => bail!("unknown model {name:?}; available models: {}", available().join(", ")),
+    }
+}
+
+/// Builds the model registered as `name`, initialised from `rng`.
+pub fn build(name: &str, config: &ModelConfig, rng: &mut Rng, device: Device) -> Result<Box<dyn Model>> {
+    entry(name)?;
+    if !(0.0..1.0).contains(&config.dropout) {
+        bail!("dropout must be in [0, 1), got {}", config.dropout);
+    }
+    Ok(match name {
+        "image-mlp" => Box::new(ImageMlp::new(config, rng, device)?),
+        "text-bow" => Box::new(TextBow::new(config, rng, device)?),
+        "fusion-mlp" => Box::new(FusionMlp::new(config, rng, device)?),
+        "lstm" => Box::new(LstmClassifier::new("lstm", config, text_lstm::SequenceReadout::LastStep, rng, device)?),
+        "lstm-last-token" => Box::new(LstmClassifier::new("lstm-last-token", config, text_lstm::SequenceReadout::LastRealToken, rng, device)?),
+        "vgg16" | "vgg16-small" => Box::new(vgg16::Vgg16::new(vgg16::Vgg16Config::from_name(name)?, rng, device)?),
+        _ => unreachable!("every registry entry is built above"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_names_list_the_available_ones() {
+        let error = build("vgg17", &ModelConfig::default(), &mut Rng::new(0), Device::Cpu).err().unwrap().to_string();
+        assert!(error.contains("unknown model \"vgg17\"") && error.contains("image-mlp, text-bow, fusion-mlp, lstm, lstm-last-token, vgg16, vgg16-small"), "{error}");
+    }
+
+    #[test]
+    fn every_registered_model_builds_and_reports_its_needs() {
+        let config = ModelConfig { image_size: 16, vocab_size: 10, hidden: 4, dropout: 0.1 };
+        // The full VGG16 (138 M parameters) is left to tests/vgg16.rs, which checks its names and shapes.
+        for entry in REGISTRY.iter().filter(|entry| entry.name != "vgg16") {
+            let model = build(entry.name, &config, &mut Rng::new(0), Device::Cpu).unwrap();
+            assert_eq!(model.name(), entry.name);
+            assert_eq!(model.needs(), entry.needs);
+            assert!(model.parameters().iter().all(|(_, p)| p.requires_grad() && p.dtype() == DType::F32));
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! A run's configuration: everything that decides what a run computes, resolved from the command
+//! line once and saved in the run folder (`config.json`) and in every checkpoint's metadata, so
+//! `--resume`, `eval` and `predict` rebuild exactly the same model and data.
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::models::ModelConfig;
+use crate::{DType, Device};
+
+/// Numeric precision of the forward and backward passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Everything in f32.
+    Fp32,
+    /// Mixed precision: f32 master weights, f16 compute copies, dynamic loss scaling.
+    Fp16,
+    /// Mixed precision with bf16 compute copies; bf16 has f32's range, so no loss scaling.
+    Bf16,
+}
+
+impl Precision {
+    /// fp16 on a GPU (its tensor cores want it), fp32 on the CPU (which widens to f32 anyway).
+    pub fn default_for(device: Device) -> Self {
+        if device.is_cuda() {
+            Precision::Fp16
+        } else {
+            Precision::Fp32
+        }
+    }
+
+    pub fn compute_dtype(self) -> DType {
+        match self {
+            Precision::Fp32 => DType::F32,
+            Precision::Fp16 => DType::F16,
+            Precision::Bf16 => DType::BF16,
+        }
+    }
+
+    pub fn uses_loss_scaling(self) -> bool {
+        self == Precision::Fp16
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Adam with L2 weight decay added to the gradient (PyTorch's `Adam`).
+    Adam,
+    /// Adam with decoupled weight decay (PyTorch's `AdamW`).
+    Adamw,
+    /// SGD with momentum 0.9.
+    Sgd,
+}
+
+impl OptimizerKind {
+    pub fn default_learning_rate(self) -> f32 {
+        match self {
+            OptimizerKind::Adam | OptimizerKind::Adamw => 1e-3,
+            OptimizerKind::Sgd => 1e-2,
+        }
+    }
+
+    /// PyTorch's defaults: 0 for Adam and SGD, 0.01 for AdamW.
+    pub fn default_weight_decay(self) -> f32 {
+        match self {
+            OptimizerKind::Adamw => 1e-2,
+            OptimizerKind::Adam | OptimizerKind::Sgd => 0.0,
+        }
+    }
+}
+
+/// Defaults shared by the command line and the demo.
+pub const DEFAULT_EPOCHS: usize = 15;
+pub const DEFAULT_BATCH_SIZE: usize = 32;
+pub const DEFAULT_IMAGE_SIZE: usize = 64;
+pub const DEFAULT_SEED: u64 = 0;
+pub const DEFAULT_TRAIN_SPLIT: &str = "train";
+pub const DEFAULT_VAL_SPLIT: &str = "dev";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Registry name (see `models::REGISTRY`).
+    pub model: String,
+    pub model_config: ModelConfig,
+    /// The Hateful Memes folder the run was prepared from (absolute).
+    pub data_dir: PathBuf,
+    pub train_split: String,
+    pub val_split: String,
+    /// Tokens per caption; the train split's 95th percentile when not given, resolved at preparation.
+    pub max_len: Option<usize>,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub optimizer: OptimizerKind,
+    pub learning_rate: f32,
+    pub weight_decay: f32,
+    /// Gradients are clipped to this global L2 norm when set.
+    pub clip_grad_norm: Option<f32>,
+    pub precision: Precision,
+    pub seed: u64,
+    /// The safetensors file the weights started from, if any.
+    pub init: Option<PathBuf>,
+}
+
+impl TrainConfig {
+    /// Checks the values a user can get wrong, naming the option.
+    pub fn validate(&self) -> Result<()> {
+        crate::models::entry(&self.model)?;
+        if self.epochs == 0 {
+            bail!("--epochs must be at least 1");
+        }
+        if self.batch_size == 0 {
+            bail!("--batch-size must be at least 1");
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            bail!("--lr must be a positive number, got {}", self.learning_rate);
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            bail!("--weight-decay must be zero or positive, got {}", self.weight_decay);
+        }
+        if ![64, 224].contains(&self.model_config.image_size) {
+            bail!("--image-size must be 64 or 224, got {}", self.model_config.image_size);
+        }
+        if self.max_len == Some(0) {
+            bail!("--max-len must be at least 1");
+        }
+        if self.model_config.hidden == 0 {
+            bail!("--hidden must be at least 1");
+        }
+        if !(0.0..1.0).contains(&self.model_config.dropout) {
+            bail!("--dropout must be in [0, 1), got {}", self.model_config.dropout);
+        }
+        if let Some(max_norm) = self.clip_grad_norm {
+            if max_norm.is_nan() || max_norm <= 0.0 {
+                bail!("--clip-grad-norm must be positive, got {max_norm}");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a train config always serializes")
+    }
+}

@@ -1,0 +1,261 @@
+//! The training loop: epochs of mini-batch steps, a validation pass after each, the history line,
+//! and the `last` / `best` checkpoints. A resumed run continues from `last` and computes exactly
+//! what the uninterrupted run would have: every random stream is derived from the seed and the
+//! epoch number (data order: the loader's `(seed, epoch)` shuffle; dropout: [`dropout_rng`]).
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use super::batch_input::{class_labels, model_input};
+use super::checkpoint::{self, assign_parameters, load_checkpoint, save_checkpoint, CheckpointContents, LoadedCheckpoint, TrainingProgress};
+use super::config::TrainConfig;
+use super::data_cache::DataCache;
+use super::history::{EpochRecord, History, HistoryWriter};
+use super::inference::{evaluation_loader, run_split};
+use super::optimizer_choice::{build_optimizer, INITIAL_LOSS_SCALE};
+use super::progress::{EpochProgress, ProgressMode};
+use super::run_dir::{CheckpointKind, RunDir};
+use crate::data::{BatchLoader, LoaderOptions};
+use crate::models::{self, Model};
+use crate::nn::loss::cross_entropy;
+use crate::optim::{clip_grad_norm, LossScaler, Optimizer};
+use crate::util::{write_atomically, Rng};
+use crate::{DType, Device};
+
+/// Labels that keep the initialisation and dropout streams apart from each other and from the loader's.
+const INIT_STREAM: u64 = 0x494E_4954;
+const DROPOUT_STREAM: u64 = 0x4452_4F50;
+
+/// How to run, as opposed to what to compute (which is the config).
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    pub device: Device,
+    pub progress: ProgressMode,
+    /// Stop after this many epochs in this invocation, as if killed (for resume tests).
+    pub stop_after_epochs: Option<usize>,
+}
+
+/// What a finished (or stopped) run reports.
+#[derive(Clone, Debug)]
+pub struct TrainSummary {
+    pub history: History,
+    pub progress: TrainingProgress,
+}
+
+/// The model a config describes, with its seeded initial weights.
+pub fn build_model(config: &TrainConfig, device: Device) -> Result<Box<dyn Model>> {
+    let mut rng = Rng::new(config.seed).fork(INIT_STREAM);
+    models::build(&config.model, &config.model_config, &mut rng, device)
+}
+
+/// Dropout masks of `epoch` (1-based) are drawn from this stream, batch after batch.
+pub fn dropout_rng(seed: u64, epoch: usize) -> Rng {
+    Rng::new(seed).fork(DROPOUT_STREAM.wrapping_add(epoch as u64))
+}
+
+/// The trained model of a run, from its `best` or `last` checkpoint.
+pub fn load_trained_model(run: &RunDir, kind: CheckpointKind, device: Device) -> Result<(TrainConfig, Box<dyn Model>, TrainingProgress)> {
+    let path = run.checkpoint_for_reading(kind)?;
+    let loaded = load_checkpoint(&path)?;
+    let model = build_model(&loaded.config, device)?;
+    assign_parameters(&model.parameters(), &loaded.model, &path, true)?;
+    Ok((loaded.config, model, loaded.progress))
+}
+
+/// Starts a new run in `run`.
+pub fn train_new(run: &RunDir, mut config: TrainConfig, options: &TrainOptions) -> Result<TrainSummary> {
+    config.validate()?;
+    if run.config_path().exists() || run.history_path().exists() || run.checkpoint_path(CheckpointKind::Last).exists() {
+        bail!("{} already holds a run; continue it with `memefuse train --resume {}` or choose another --out", run.root().display(), run.root().display());
+    }
+    run.create_folders()?;
+    // The vocabulary size and caption length come from the train split: resolve them before the model.
+    let (train_split, max_len) = DataCache::new(run, &config).train_split()?;
+    config.max_len = Some(max_len);
+    config.model_config.vocab_size = train_split.vocab_size();
+    run.write_config(&config)?;
+    fit(run, &config, None, options)
+}
+
+/// Continues the run in `run` from its `last` checkpoint; `epochs` may raise the epoch count.
+pub fn resume(run: &RunDir, epochs: Option<usize>, options: &TrainOptions) -> Result<TrainSummary> {
+    let path = run.checkpoint_path(CheckpointKind::Last);
+    if !path.is_file() {
+        bail!("cannot resume {}: {} is missing (no epoch finished yet; start the run again instead)", run.root().display(), path.display());
+    }
+    let checkpoint = load_checkpoint(&path)?;
+    let mut config = checkpoint.config.clone();
+    if let Some(epochs) = epochs {
+        config.epochs = epochs;
+    }
+    config.validate()?;
+    if checkpoint.progress.epoch >= config.epochs {
+        eprintln!("memefuse: {} already finished {} of {} epochs; nothing to do (raise --epochs to train longer)", run.root().display(), checkpoint.progress.epoch, config.epochs);
+    }
+    run.write_config(&config)?;
+    fit(run, &config, Some(checkpoint), options)
+}
+
+fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>, options: &TrainOptions) -> Result<TrainSummary> {
+    let device = options.device;
+    let cache = DataCache::new(run, config);
+    let (train_split, _) = cache.train_split()?;
+    let val_split = cache.split(&config.val_split)?;
+    let train_loader = BatchLoader::new(
+        train_split,
+        LoaderOptions { batch_size: config.batch_size, shuffle: true, seed: config.seed, drop_last: false, augment: None, workers: 1, prefetch: 2, ..LoaderOptions::default() },
+    )?;
+    let val_loader = evaluation_loader(val_split, config.batch_size.max(64))?;
+
+    let model = build_model(config, device)?;
+    let parameters = model.parameters();
+    let mut optimizer = build_optimizer(config);
+    let mut loss_scaler = config.precision.uses_loss_scaling().then(|| LossScaler::new(INITIAL_LOSS_SCALE));
+    let mut progress = TrainingProgress { epoch: 0, best_epoch: None, best_val_auroc: None };
+
+    match &resume_from {
+        Some(checkpoint) => {
+            let path = run.checkpoint_path(CheckpointKind::Last);
+            assign_parameters(&parameters, &checkpoint.model, &path, true)?;
+            optimizer.load_state(&checkpoint::to_device_tensors(&checkpoint.optimizer, device)?).with_context(|| format!("optimiser state of {}", path.display()))?;
+            if let Some(scaler) = &mut loss_scaler {
+                scaler.load_state(&checkpoint::to_device_tensors(&checkpoint.loss_scaler, device)?).with_context(|| format!("loss scaler state of {}", path.display()))?;
+            }
+            progress = checkpoint.progress.clone();
+            keep_history_up_to(run, progress.epoch)?;
+        }
+        None => {
+            if let Some(init) = &config.init {
+                let missing = assign_parameters(&parameters, &checkpoint::load_initial_weights(init)?, init, false)?;
+                if !missing.is_empty() {
+                    eprintln!("memefuse: {} has no values for {missing:?}; they keep their random initialisation", init.display());
+                }
+            }
+        }
+    }
+
+    let mut history_writer = HistoryWriter::open(run.history_path())?;
+    let dtype = config.precision.compute_dtype();
+    let mut epochs_this_call = 0;
+    while progress.epoch < config.epochs {
+        if options.stop_after_epochs.is_some_and(|stop| epochs_this_call >= stop) {
+            break;
+        }
+        let epoch = progress.epoch + 1;
+        let started = Instant::now();
+        let bar = EpochProgress::start(options.progress, epoch, config.epochs, train_loader.split().len());
+        let mut step = Step { model: model.as_ref(), parameters: &parameters, optimizer: optimizer.as_mut(), loss_scaler: loss_scaler.as_mut(), clip: config.clip_grad_norm };
+        let (train_loss, train_accuracy) = train_epoch(&mut step, &train_loader, config, epoch, dtype, device, &bar)?;
+        let train_seconds = started.elapsed().as_secs_f64();
+        bar.validating();
+        let val = run_split(model.as_ref(), &val_loader, dtype, device, false)?;
+        let record = EpochRecord {
+            epoch,
+            train_loss,
+            train_accuracy,
+            val_loss: val.mean_loss(),
+            val_accuracy: val.accuracy(),
+            val_auroc: val.auroc(),
+            samples_per_second: train_loader.split().len() as f64 / train_seconds,
+            seconds: started.elapsed().as_secs_f64(),
+            learning_rate: optimizer.learning_rate() as f64,
+        };
+        history_writer.append(&record)?;
+        bar.finish(&record);
+
+        progress.epoch = epoch;
+        let improved = record.val_auroc.is_finite() && progress.best_val_auroc.is_none_or(|best| record.val_auroc > best);
+        if improved {
+            progress.best_epoch = Some(epoch);
+            progress.best_val_auroc = Some(record.val_auroc);
+        }
+        let optimizer_state = optimizer.state();
+        let scaler_state = loss_scaler.as_ref().map(|s| s.state()).unwrap_or_default();
+        let contents = CheckpointContents { config, progress: &progress, model: &parameters, optimizer: &optimizer_state, loss_scaler: &scaler_state };
+        save_checkpoint(&run.checkpoint_path(CheckpointKind::Last), &contents)?;
+        if improved {
+            save_checkpoint(&run.checkpoint_path(CheckpointKind::Best), &contents)?;
+        }
+        epochs_this_call += 1;
+    }
+    Ok(TrainSummary { history: History::load(run.history_path())?, progress })
+}
+
+/// The pieces one optimisation step touches.
+struct Step<'a> {
+    model: &'a dyn Model,
+    parameters: &'a [(String, crate::Tensor)],
+    optimizer: &'a mut dyn Optimizer,
+    loss_scaler: Option<&'a mut LossScaler>,
+    clip: Option<f32>,
+}
+
+/// One epoch of training; returns the sample-weighted mean loss and the accuracy (with dropout on).
+fn train_epoch(step: &mut Step, loader: &BatchLoader, config: &TrainConfig, epoch: usize, dtype: DType, device: Device, bar: &EpochProgress) -> Result<(f64, f64)> {
+    let mut dropout = dropout_rng(config.seed, epoch);
+    let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+    for (batch_index, batch) in loader.epoch(epoch as u64).enumerate() {
+        let targets = class_labels(&batch, &config.train_split)?;
+        let input = model_input(&batch, step.model.needs(), dtype, device)?;
+        // The loss is always computed in f32, whatever the compute dtype.
+        let logits = step.model.forward(&input, true, &mut dropout)?.to_dtype(DType::F32)?;
+        let loss = cross_entropy(&logits, &targets)?;
+        let loss_value = loss.to_scalar()? as f64;
+        if !loss_value.is_finite() && step.loss_scaler.is_none() {
+            bail!("training diverged: the loss of epoch {epoch}, batch {} is {loss_value}; try a lower --lr", batch_index + 1);
+        }
+        let predictions = logits.to_vec_f32()?;
+        correct += predictions.chunks_exact(2).zip(&targets).filter(|(row, &target)| u32::from(row[1] > row[0]) == target).count();
+        apply_gradients(step, &loss)?;
+        loss_sum += loss_value * batch.batch_size as f64;
+        seen += batch.batch_size;
+        bar.advance(batch.batch_size, loss_sum / seen as f64);
+    }
+    Ok((loss_sum / seen as f64, correct as f64 / seen as f64))
+}
+
+/// Backward pass and optimiser step. Under fp16 the loss is scaled before backward so small
+/// gradients survive in f16; a step whose gradients overflowed is skipped and the scale lowered.
+fn apply_gradients(step: &mut Step, loss: &crate::Tensor) -> Result<()> {
+    let scaled = match &step.loss_scaler {
+        Some(scaler) => loss.scale(scaler.scale())?,
+        None => loss.clone(),
+    };
+    let mut gradients = scaled.backward()?;
+    let finite = match step.loss_scaler.as_deref_mut() {
+        Some(scaler) => scaler.unscale_and_check(step.parameters, &mut gradients)?,
+        None => true,
+    };
+    if finite {
+        if let Some(max_norm) = step.clip {
+            clip_grad_norm(step.parameters, &mut gradients, max_norm)?;
+        }
+        step.optimizer.step(step.parameters, &gradients)?;
+    }
+    if let Some(scaler) = step.loss_scaler.as_deref_mut() {
+        scaler.update(finite);
+    }
+    Ok(())
+}
+
+/// A crash between the history line and the checkpoint leaves history ahead of `last`; the resumed
+/// run recomputes those epochs, so their old lines are dropped (the file is rewritten atomically).
+fn keep_history_up_to(run: &RunDir, epoch: usize) -> Result<()> {
+    let path = run.history_path();
+    if !path.is_file() {
+        return Ok(());
+    }
+    let history = History::load(&path)?;
+    if history.records.iter().all(|record| record.epoch <= epoch) {
+        return Ok(());
+    }
+    let kept: String = history
+        .records
+        .iter()
+        .filter(|record| record.epoch <= epoch)
+        .map(|record| serde_json::to_string(record).expect("an epoch record always serializes") + "\n")
+        .collect();
+    eprintln!("memefuse: {} had epochs after the last checkpoint (epoch {epoch}); they will be trained again", path.display());
+    write_atomically(&path, kept.as_bytes()).with_context(|| format!("rewriting {}", path.display()))
+}
+

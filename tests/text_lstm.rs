@@ -1,0 +1,178 @@
+//! The text LSTM classifier: agreement with PyTorch on a committed fixture (weights in PyTorch's
+//! layout and its outputs, made by scripts/reference/lstm_reference.py), the predict command end to
+//! end, weight export/import, clear errors for bad weight files, and a short training run.
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use memefuse::autograd::no_grad;
+use memefuse::io::lstm_weights::{load_text_lstm, save_text_lstm};
+use memefuse::models::text_lstm::{lengths_of, SequenceReadout, TextLstm, TextLstmConfig};
+use memefuse::models::text_lstm_predict::{predict_lstm, LstmPredictOptions};
+use memefuse::nn::loss::binary_cross_entropy_with_logits;
+use memefuse::optim::{Adam, AdamConfig, Optimizer};
+use memefuse::util::Rng;
+use memefuse::{Device, Tensor};
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lstm").join(name)
+}
+
+struct Expected {
+    texts: Vec<String>,
+    ids: Vec<i32>,
+    max_len: usize,
+    lengths: Vec<usize>,
+    json: Value,
+}
+
+fn expected() -> Expected {
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(fixture("expected.json")).unwrap()).unwrap();
+    let max_len = json["max_len"].as_u64().unwrap() as usize;
+    let ids = json["ids"].as_array().unwrap().iter().flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_i64().unwrap() as i32)).collect();
+    let lengths = json["lengths"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+    let texts = json["texts"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    Expected { texts, ids, max_len, lengths, json }
+}
+
+fn floats(value: &Value) -> Vec<f32> {
+    value.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()
+}
+
+fn assert_within(actual: &[f32], expected: &[f32], tolerance: f32, what: &str) {
+    assert_eq!(actual.len(), expected.len(), "{what}: lengths");
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        assert!((a - e).abs() <= tolerance, "{what}[{i}]: {a} vs PyTorch {e}");
+    }
+}
+
+fn logits_on(device: Device, readout: SequenceReadout) -> Vec<f32> {
+    let expected = expected();
+    let _no_grad = no_grad();
+    let model = load_text_lstm(fixture("weights.safetensors"), readout, device).unwrap();
+    let tokens = Tensor::from_i32(expected.ids.clone(), &[expected.lengths.len(), expected.max_len], Device::Cpu).unwrap();
+    model.forward(&tokens, &expected.lengths, false).unwrap().to_vec_f32().unwrap()
+}
+
+#[test]
+fn agrees_with_pytorch_on_the_fixture() {
+    let expected = expected();
+    let sigmoid = |v: &[f32]| v.iter().map(|x| 1.0 / (1.0 + (-x).exp())).collect::<Vec<f32>>();
+    // Our tokenizer and lengths give PyTorch's ids.
+    let vocabulary = memefuse::data::text::Vocabulary::load(fixture("vocab.txt")).unwrap();
+    let ours: Vec<i32> = expected.texts.iter().flat_map(|t| vocabulary.encode(t, expected.max_len)).collect();
+    assert_eq!(ours, expected.ids);
+    assert_eq!(lengths_of(&ours, expected.max_len), expected.lengths);
+
+    let mut devices = vec![Device::Cpu];
+    devices.extend(common::gpu("text_lstm_pytorch"));
+    for device in devices {
+        let last_step = logits_on(device, SequenceReadout::LastStep);
+        assert_within(&last_step, &floats(&expected.json["last_step_logits"]), 1e-5, &format!("last-step logits on {device}"));
+        assert_within(&sigmoid(&last_step), &floats(&expected.json["last_step_probas"]), 1e-5, &format!("last-step probas on {device}"));
+        let last_real = logits_on(device, SequenceReadout::LastRealToken);
+        assert_within(&sigmoid(&last_real), &floats(&expected.json["last_real_token_probas"]), 1e-5, &format!("last-real-token probas on {device}"));
+    }
+}
+
+#[test]
+fn predict_command_writes_pytorch_probabilities() {
+    let expected = expected();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir(data.path().join("img")).unwrap();
+    let mut lines = String::new();
+    for (i, text) in expected.texts.iter().enumerate() {
+        std::fs::write(data.path().join(format!("img/{i}.png")), b"").unwrap();
+        lines.push_str(&serde_json::json!({ "id": 100 + i, "img": format!("img/{i}.png"), "text": text }).to_string());
+        lines.push('\n');
+    }
+    std::fs::write(data.path().join("test_seen.jsonl"), lines).unwrap();
+    let output = data.path().join("predictions.jsonl");
+    let options = LstmPredictOptions {
+        weights: fixture("weights.safetensors"),
+        data: data.path().to_path_buf(),
+        split: "test".into(),
+        vocab: fixture("vocab.txt"),
+        max_len: expected.max_len,
+        output: output.clone(),
+        readout: SequenceReadout::LastStep,
+        batch_size: 4,
+        device: Device::Cpu,
+    };
+    assert_eq!(predict_lstm(&options).unwrap(), expected.texts.len());
+    let probas = floats(&expected.json["last_step_probas"]);
+    let written: Vec<Value> = std::fs::read_to_string(&output).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(written.len(), probas.len());
+    for (line, (i, &proba)) in written.iter().zip(probas.iter().enumerate()) {
+        assert_eq!(line["id"], Value::String((100 + i).to_string()));
+        let ours = line["proba"].as_f64().unwrap() as f32;
+        assert!((ours - proba).abs() <= 1e-4, "record {i}: proba {ours} vs PyTorch {proba}");
+        assert!(line["logits"].is_number());
+    }
+}
+
+#[test]
+fn export_then_import_gives_the_same_model() {
+    let config = TextLstmConfig { vocab_size: 30, embedding_dim: 4, hidden: 3, layers: 3, readout: SequenceReadout::LastStep };
+    let model = TextLstm::new(config.clone(), &mut Rng::new(5), Device::Cpu).unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    save_text_lstm(&model, file.path()).unwrap();
+    let loaded = load_text_lstm(file.path(), SequenceReadout::LastStep, Device::Cpu).unwrap();
+    assert_eq!(loaded.config(), &config, "sizes read from the shapes, layers counted");
+    let tokens = Tensor::from_i32((0..20).map(|i| i % 30).collect(), &[2, 10], Device::Cpu).unwrap();
+    let (a, b) = (model.forward(&tokens, &[10, 10], false).unwrap(), loaded.forward(&tokens, &[10, 10], false).unwrap());
+    assert_eq!(a.to_vec_f32().unwrap(), b.to_vec_f32().unwrap());
+    let names: Vec<String> = loaded.parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names[0], "embedding.weight");
+    assert_eq!(&names[names.len() - 2..], ["fc.weight", "fc.bias"]);
+}
+
+#[test]
+fn bad_weight_files_name_the_key() {
+    let model = TextLstm::new(TextLstmConfig { vocab_size: 9, embedding_dim: 4, hidden: 3, layers: 2, ..Default::default() }, &mut Rng::new(1), Device::Cpu).unwrap();
+    let mut parameters = model.parameters();
+    let write = |parameters: &[(String, Tensor)]| {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let buffers: Vec<(String, Vec<usize>, Vec<f32>)> = parameters.iter().map(|(n, t)| (n.clone(), t.shape().to_vec(), t.to_vec_f32().unwrap())).collect();
+        let views: Vec<(String, safetensors::tensor::TensorView)> = buffers
+            .iter()
+            .map(|(n, s, v)| (n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), bytemuck::cast_slice(v)).unwrap()))
+            .collect();
+        std::fs::write(file.path(), safetensors::serialize(views, &None).unwrap()).unwrap();
+        load_text_lstm(file.path(), SequenceReadout::LastStep, Device::Cpu).err().map(|e| format!("{e:#}"))
+    };
+    assert_eq!(write(&parameters), None);
+    parameters.retain(|(n, _)| n != "lstm.bias_hh_l1");
+    let error = write(&parameters).unwrap();
+    assert!(error.contains("\"lstm.bias_hh_l1\""), "{error}");
+    parameters = model.parameters();
+    parameters[8].1 = Tensor::zeros(&[5], memefuse::DType::F32, Device::Cpu).unwrap();
+    let error = write(&parameters).unwrap();
+    assert!(error.contains("\"lstm.bias_hh_l1\"") && error.contains("[5]") && error.contains("[12]"), "{error}");
+}
+
+#[test]
+fn learns_which_word_marks_a_positive_caption() {
+    // Label 1 exactly when token 3 appears somewhere: needs the recurrence to carry it to the end.
+    let mut rng = Rng::new(3);
+    let (batch, length) = (32, 6);
+    let ids: Vec<i32> = (0..batch * length).map(|_| 2 + rng.below(6) as i32).collect();
+    let labels: Vec<f32> = ids.chunks(length).map(|row| row.contains(&3) as i32 as f32).collect();
+    let tokens = Tensor::from_i32(ids.clone(), &[batch, length], Device::Cpu).unwrap();
+    let targets = Tensor::from_vec(labels, &[batch], Device::Cpu).unwrap();
+    let config = TextLstmConfig { vocab_size: 8, embedding_dim: 8, hidden: 8, layers: 2, readout: SequenceReadout::LastStep };
+    let model = TextLstm::new(config, &mut Rng::new(4), Device::Cpu).unwrap();
+    let mut adam = Adam::new(AdamConfig { learning_rate: 0.02, ..Default::default() });
+    let lengths = lengths_of(&ids, length);
+    let mut losses = Vec::new();
+    for _ in 0..60 {
+        let loss = binary_cross_entropy_with_logits(&model.forward(&tokens, &lengths, true).unwrap(), &targets).unwrap();
+        losses.push(loss.to_scalar().unwrap());
+        let grads = loss.backward().unwrap();
+        adam.step(&model.parameters(), &grads).unwrap();
+    }
+    assert!(losses[59] < 0.5 * losses[0], "loss {} → {}", losses[0], losses[59]);
+    let features = model.features(&tokens, &lengths).unwrap();
+    assert_eq!(features.shape(), &[batch, 8]);
+}
