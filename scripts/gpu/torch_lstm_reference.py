@@ -8,6 +8,8 @@ import json
 
 import torch
 
+from torch_reference import median_seconds  # same folder (the bundle)
+
 VOCAB = 20_000
 
 
@@ -23,20 +25,8 @@ class TextLstm(torch.nn.Module):
         return self.fc(sequence[:, -1, :]).squeeze(1)
 
 
-def samples_per_second(fn, batch, repeats=20):
-    for _ in range(5):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end) / 1e3)
-    times.sort()
-    return batch / times[len(times) // 2]
+def samples_per_second(fn, batch):
+    return batch / median_seconds(fn, warmup=5)
 
 
 def main():

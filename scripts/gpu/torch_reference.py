@@ -7,8 +7,10 @@ import json
 import torch
 
 
-def gbps(fn, nbytes, repeats=20):
-    for _ in range(3):
+def median_seconds(fn, repeats=20, warmup=3):
+    """Median run time of fn() in seconds, timed with CUDA events after `warmup` untimed runs.
+    The other reference scripts of this folder import it."""
+    for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
     times = []
@@ -20,7 +22,11 @@ def gbps(fn, nbytes, repeats=20):
         torch.cuda.synchronize()
         times.append(start.elapsed_time(end) / 1e3)
     times.sort()
-    return nbytes / times[len(times) // 2] / 1e9
+    return times[len(times) // 2]
+
+
+def gbps(fn, nbytes):
+    return nbytes / median_seconds(fn) / 1e9
 
 
 def main():
