@@ -25,7 +25,7 @@ failed=0
 for test in "$bundle"/tests/*; do
   name=$(basename "$test")
   # MEMEFUSE_CUDA_SYNC=1 makes a faulting kernel fail the test that launched it.
-  MEMEFUSE_CUDA_SYNC=1 "$test" --test-threads=2 > "$logs/test-$name.log" 2>&1
+  MEMEFUSE_CUDA_SYNC=1 "$test" --test-threads=2 --nocapture > "$logs/test-$name.log" 2>&1
   status=$?
   result=$(grep -E '^test result:' "$logs/test-$name.log" | tail -1)
   skipped=$(grep -c 'GPU parity skipped' "$logs/test-$name.log")
@@ -37,7 +37,7 @@ done
 echo -e "\n## Benches (criterion, ${seconds}s per benchmark)" >> "$summary"
 for bench in "$bundle"/benches/*; do
   name=$(basename "$bench")
-  "$bench" --bench --warm-up-time 1 --measurement-time "$seconds" --noplot > "$logs/bench-$name.log" 2>&1
+  "$bench" --bench --warm-up-time 1 --measurement-time "$seconds" --noplot --discard-baseline > "$logs/bench-$name.log" 2>&1
   # Keep each benchmark's name and its time/throughput lines.
   grep -E '^[a-z_0-9]+/|time:|thrpt:' "$logs/bench-$name.log" | grep -v 'change:' | sed 's/^/    /' >> "$summary"
 done
