@@ -70,3 +70,50 @@ fn mixed_precision_runs_train_and_save_the_loss_scale() {
         assert_eq!(!checkpoint.loss_scaler.is_empty(), precision == Precision::Fp16, "only fp16 keeps a loss scale");
     }
 }
+
+/// Writes torchvision-named f32 tensors as a safetensors file, as `safetensors.torch.save_file` would.
+fn write_state_dict(path: &std::path::Path, tensors: &[(String, memefuse::Tensor)]) {
+    use safetensors::tensor::TensorView;
+    let encoded: Vec<(String, Vec<usize>, Vec<u8>)> =
+        tensors.iter().map(|(name, t)| (name.clone(), t.shape().to_vec(), t.to_cpu_storage().unwrap().as_bytes().to_vec())).collect();
+    let views: Vec<(String, TensorView)> = encoded.iter().map(|(n, s, b)| (n.clone(), TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap())).collect();
+    safetensors::serialize_to_file(views, &None::<std::collections::HashMap<String, String>>, path).unwrap();
+}
+
+#[test]
+fn init_from_torchvision_weights_replaces_an_imagenet_head() {
+    use memefuse::models::{self, ModelConfig};
+    use memefuse::util::Rng;
+    use memefuse::{Device, Tensor};
+    let dir = tempfile::tempdir().unwrap();
+    // torchvision-layout weights of vgg16-small's shapes, but with a 1000-class ImageNet head.
+    let source = models::build("vgg16-small", &ModelConfig::default(), &mut Rng::new(5), Device::Cpu).unwrap();
+    let mut tensors = source.parameters();
+    for (name, tensor) in tensors.iter_mut() {
+        if name.starts_with("classifier.6.") {
+            let mut shape = tensor.shape().to_vec();
+            shape[0] = 1000;
+            *tensor = Tensor::randn(&shape, 0.01, &mut Rng::new(6), Device::Cpu).unwrap();
+        }
+    }
+    let imagenet = dir.path().join("vgg16_small_imagenet.safetensors");
+    write_state_dict(&imagenet, &tensors);
+
+    let model = models::build("vgg16-small", &ModelConfig::default(), &mut Rng::new(7), Device::Cpu).unwrap();
+    let fresh_head = model.parameters().iter().find(|(n, _)| n == "classifier.6.weight").unwrap().1.to_vec_f32().unwrap();
+    let summary = model.import_weights(&imagenet).unwrap();
+    assert_eq!(summary.kept_fresh, vec!["classifier.6.weight", "classifier.6.bias"]);
+    let by_name = |m: &dyn models::Model, name: &str| m.parameters().into_iter().find(|(n, _)| n == name).unwrap().1.to_vec_f32().unwrap();
+    assert_eq!(by_name(model.as_ref(), "features.0.weight"), by_name(source.as_ref(), "features.0.weight"));
+    assert_eq!(by_name(model.as_ref(), "classifier.6.weight"), fresh_head, "the 2-class head keeps its initialisation");
+
+    // The same file starts a training run; a file of another architecture is refused, naming a key.
+    let data = tiny_dataset(dir.path());
+    let mut args = train_args("vgg16-small", &data, &dir.path().join("pretrained"), 1);
+    args.init = Some(imagenet);
+    run_train(args).unwrap();
+    let mut args = train_args("vgg16-small", &data, &dir.path().join("mismatch"), 1);
+    args.init = Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lstm/weights.safetensors"));
+    let error = format!("{:#}", run_train(args).unwrap_err());
+    assert!(error.contains("missing key 'features.0.weight'"), "{error}");
+}

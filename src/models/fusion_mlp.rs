@@ -5,7 +5,7 @@
 use anyhow::Result;
 
 use super::image_mlp::POOL_GRID;
-use super::{average_pool_nhwc, bag_of_words, linear_in_input_dtype, Model, ModelConfig, ModelInput, Needs, NUM_CLASSES};
+use super::{average_pool_nhwc, bag_of_words, Model, ModelConfig, ModelInput, Needs, NUM_CLASSES};
 use crate::nn::{dropout, Linear};
 use crate::util::Rng;
 use crate::{Device, Tensor};
@@ -36,10 +36,10 @@ impl FusionMlp {
 
     fn features(&self, input: &ModelInput) -> Result<Tensor> {
         let pooled = average_pool_nhwc(input.images()?, POOL_GRID)?;
-        let image = linear_in_input_dtype(&self.image_encoder, &pooled)?.relu()?;
+        let image = self.image_encoder.forward(&pooled)?.relu()?;
         let counts = bag_of_words(input.tokens()?, input.batch_size, self.vocab_size, input.dtype, input.device)?;
-        let text = linear_in_input_dtype(&self.text_encoder, &counts)?.relu()?;
-        let fused = linear_in_input_dtype(&self.image_projection, &image)?.add(&linear_in_input_dtype(&self.text_projection, &text)?)?;
+        let text = self.text_encoder.forward(&counts)?.relu()?;
+        let fused = self.image_projection.forward(&image)?.add(&self.text_projection.forward(&text)?)?;
         Ok(fused.relu()?)
     }
 }
@@ -55,7 +55,7 @@ impl Model for FusionMlp {
 
     fn forward(&self, input: &ModelInput, training: bool, rng: &mut Rng) -> Result<Tensor> {
         let hidden = dropout(&self.features(input)?, self.dropout, training, rng)?;
-        linear_in_input_dtype(&self.head, &hidden)
+        Ok(self.head.forward(&hidden)?)
     }
 
     fn embed(&self, input: &ModelInput) -> Result<Tensor> {

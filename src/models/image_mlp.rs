@@ -1,7 +1,7 @@
 //! `image-mlp`: the image average-pooled to 8×8×3, then Linear → ReLU → dropout → Linear(2).
 use anyhow::Result;
 
-use super::{average_pool_nhwc, linear_in_input_dtype, Model, ModelConfig, ModelInput, Needs, NUM_CLASSES};
+use super::{average_pool_nhwc, Model, ModelConfig, ModelInput, Needs, NUM_CLASSES};
 use crate::nn::{dropout, Linear};
 use crate::util::Rng;
 use crate::{Device, Tensor};
@@ -26,7 +26,7 @@ impl ImageMlp {
 
     fn features(&self, input: &ModelInput) -> Result<Tensor> {
         let pooled = average_pool_nhwc(input.images()?, POOL_GRID)?;
-        Ok(linear_in_input_dtype(&self.hidden, &pooled)?.relu()?)
+        Ok(self.hidden.forward(&pooled)?.relu()?)
     }
 }
 
@@ -41,7 +41,7 @@ impl Model for ImageMlp {
 
     fn forward(&self, input: &ModelInput, training: bool, rng: &mut Rng) -> Result<Tensor> {
         let hidden = dropout(&self.features(input)?, self.dropout, training, rng)?;
-        linear_in_input_dtype(&self.head, &hidden)
+        Ok(self.head.forward(&hidden)?)
     }
 
     fn embed(&self, input: &ModelInput) -> Result<Tensor> {

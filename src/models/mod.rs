@@ -19,7 +19,6 @@ mod bag_of_words;
 mod fusion_mlp;
 mod image_mlp;
 mod lstm_classifier;
-mod mixed_precision;
 mod pooling;
 mod text_bow;
 pub mod text_lstm;
@@ -31,7 +30,6 @@ pub use bag_of_words::bag_of_words;
 pub use fusion_mlp::FusionMlp;
 pub use image_mlp::ImageMlp;
 pub use lstm_classifier::LstmClassifier;
-pub use mixed_precision::linear_in_input_dtype;
 pub use pooling::average_pool_nhwc;
 pub use text_bow::TextBow;
 
@@ -121,6 +119,13 @@ pub trait Model {
 
     /// Every trainable parameter (f32 leaves that require gradients) with a stable name.
     fn parameters(&self) -> Vec<(String, Tensor)>;
+
+    /// Loads weights saved from PyTorch (a safetensors state_dict with the same parameter names):
+    /// every parameter must be in the file with its shape. Models whose pretrained files carry a
+    /// different head (VGG16's ImageNet classifier) override this to keep their fresh head.
+    fn import_weights(&self, path: &std::path::Path) -> Result<crate::io::weights::ImportSummary> {
+        Ok(crate::io::weights::WeightFile::open(path)?.load_into(&self.parameters(), |_, _| false)?)
+    }
 }
 
 /// One registry entry.

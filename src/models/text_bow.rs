@@ -1,7 +1,7 @@
 //! `text-bow`: bag-of-words counts over the vocabulary, then Linear → ReLU → dropout → Linear(2).
 use anyhow::Result;
 
-use super::{bag_of_words, linear_in_input_dtype, Model, ModelConfig, ModelInput, Needs, NUM_CLASSES};
+use super::{bag_of_words, Model, ModelConfig, ModelInput, Needs, NUM_CLASSES};
 use crate::nn::{dropout, Linear};
 use crate::util::Rng;
 use crate::{Device, Tensor};
@@ -25,7 +25,7 @@ impl TextBow {
 
     fn features(&self, input: &ModelInput) -> Result<Tensor> {
         let counts = bag_of_words(input.tokens()?, input.batch_size, self.vocab_size, input.dtype, input.device)?;
-        Ok(linear_in_input_dtype(&self.hidden, &counts)?.relu()?)
+        Ok(self.hidden.forward(&counts)?.relu()?)
     }
 }
 
@@ -40,7 +40,7 @@ impl Model for TextBow {
 
     fn forward(&self, input: &ModelInput, training: bool, rng: &mut Rng) -> Result<Tensor> {
         let hidden = dropout(&self.features(input)?, self.dropout, training, rng)?;
-        linear_in_input_dtype(&self.head, &hidden)
+        Ok(self.head.forward(&hidden)?)
     }
 
     fn embed(&self, input: &ModelInput) -> Result<Tensor> {

@@ -130,7 +130,7 @@ impl Vgg16 {
     /// from its f32 parameters. Returns logits [B, classes].
     pub fn forward(&self, images: &Tensor, training: bool, rng: &mut Rng) -> Result<Tensor> {
         let features = self.features(images, training, rng)?;
-        linear(&self.classifier[2], &features)
+        self.classifier[2].forward(&features)
     }
 
     /// The embedding before the last layer: classifier.3's output after ReLU and dropout, [B, hidden].
@@ -151,8 +151,8 @@ impl Vgg16 {
         let pooled = adaptive_avg_pool2d(&x, POOLED_SIDE, POOLED_SIDE)?;
         // NHWC → NCHW before flattening: PyTorch's (C, H, W) feature order.
         let flat = pooled.permute(&[0, 3, 1, 2])?.flatten_from(1)?;
-        let hidden = dropout(&linear(&self.classifier[0], &flat)?.relu()?, self.config.dropout, training, rng)?;
-        dropout(&linear(&self.classifier[1], &hidden)?.relu()?, self.config.dropout, training, rng)
+        let hidden = dropout(&self.classifier[0].forward(&flat)?.relu()?, self.config.dropout, training, rng)?;
+        dropout(&self.classifier[1].forward(&hidden)?.relu()?, self.config.dropout, training, rng)
     }
 
     /// Every parameter with its torchvision name, features first, in layer order.
@@ -161,15 +161,6 @@ impl Vgg16 {
         parameters.extend(self.classifier.iter().flat_map(|layer| layer.parameters()));
         parameters
     }
-}
-
-/// A Linear layer applied in x's dtype (its f32 parameters cast on the way, gradient cast back).
-fn linear(layer: &Linear, x: &Tensor) -> Result<Tensor> {
-    if x.dtype() == crate::DType::F32 {
-        return layer.forward(x);
-    }
-    let (weight, bias) = (layer.weight().to_dtype(x.dtype())?, layer.bias().to_dtype(x.dtype())?);
-    x.matmul(&weight.t()?)?.add(&bias)
 }
 
 /// The registry's interface: images in, logits out; the embedding is `features` in eval mode.
@@ -184,6 +175,11 @@ impl super::Model for Vgg16 {
 
     fn forward(&self, input: &super::ModelInput, training: bool, rng: &mut Rng) -> anyhow::Result<Tensor> {
         Ok(Vgg16::forward(self, input.images()?, training, rng)?)
+    }
+
+    /// torchvision's files: a 1000-class ImageNet head is replaced by this model's fresh head.
+    fn import_weights(&self, path: &std::path::Path) -> anyhow::Result<crate::io::weights::ImportSummary> {
+        Ok(crate::io::weights::load_vgg16(path, self)?)
     }
 
     fn embed(&self, input: &super::ModelInput) -> anyhow::Result<Tensor> {

@@ -18,9 +18,10 @@ impl Linear {
         Ok(Self { name: name.to_string(), weight, bias })
     }
 
-    /// x: [.., in_features] → [.., out_features].
+    /// x: [.., in_features] → [.., out_features], computed in x's dtype: under mixed precision the
+    /// f32 parameters are cast (and their gradients cast back), as `Conv2d` does.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.linear(&self.weight, &self.bias)
+        x.linear(&self.weight.to_dtype(x.dtype())?, &self.bias.to_dtype(x.dtype())?)
     }
 
     pub fn parameters(&self) -> Vec<(String, Tensor)> {

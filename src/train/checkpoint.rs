@@ -195,15 +195,18 @@ pub fn assign_parameters(parameters: &[(String, Tensor)], loaded: &[(String, Hos
     Ok(missing)
 }
 
-/// The model weights of a `--init` file: a memefuse checkpoint's `model.*` tensors, or every tensor
-/// of any other safetensors file (e.g. converted PyTorch weights).
+/// Whether `path` is a memefuse checkpoint (as opposed to weights saved by another program).
+pub fn is_checkpoint(path: &Path) -> Result<bool> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes).with_context(|| format!("{} is not a safetensors file", path.display()))?;
+    Ok(header.metadata().as_ref().and_then(|m| m.get("format")).map(String::as_str) == Some(CHECKPOINT_FORMAT))
+}
+
+/// The model weights of a memefuse checkpoint used as `--init`: its `model.*` tensors.
 pub fn load_initial_weights(path: &Path) -> Result<NamedHostTensors> {
-    let (metadata, tensors) = read_safetensors(path)?;
-    if metadata.get("format").map(String::as_str) == Some(CHECKPOINT_FORMAT) {
-        let prefix = format!("{MODEL_GROUP}.");
-        return Ok(tensors.into_iter().filter_map(|(name, t)| name.strip_prefix(&prefix).map(|n| (n.to_string(), t))).collect());
-    }
-    Ok(tensors)
+    let (_, tensors) = read_safetensors(path)?;
+    let prefix = format!("{MODEL_GROUP}.");
+    Ok(tensors.into_iter().filter_map(|(name, t)| name.strip_prefix(&prefix).map(|n| (n.to_string(), t))).collect())
 }
 
 /// Tensors on `device`, for `Optimizer::load_state` and `LossScaler::load_state`.

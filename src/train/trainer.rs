@@ -126,10 +126,7 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
         }
         None => {
             if let Some(init) = &config.init {
-                let missing = assign_parameters(&parameters, &checkpoint::load_initial_weights(init)?, init, false)?;
-                if !missing.is_empty() {
-                    eprintln!("memefuse: {} has no values for {missing:?}; they keep their random initialisation", init.display());
-                }
+                initialise_from(model.as_ref(), &parameters, init)?;
             }
         }
     }
@@ -179,6 +176,27 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
         epochs_this_call += 1;
     }
     Ok(TrainSummary { history: History::load(run.history_path())?, progress })
+}
+
+/// `--init FILE`: a memefuse checkpoint's weights (parameters it lacks keep their random start, so
+/// one encoder can be loaded alone), or weights saved from PyTorch, imported by the model itself
+/// (VGG16 replaces an ImageNet head with its fresh 2-class one).
+fn initialise_from(model: &dyn Model, parameters: &[(String, crate::Tensor)], init: &std::path::Path) -> Result<()> {
+    if checkpoint::is_checkpoint(init)? {
+        let missing = assign_parameters(parameters, &checkpoint::load_initial_weights(init)?, init, false)?;
+        if !missing.is_empty() {
+            eprintln!("memefuse: {} has no values for {missing:?}; they keep their random initialisation", init.display());
+        }
+        return Ok(());
+    }
+    let summary = model.import_weights(init).with_context(|| format!("importing --init {}", init.display()))?;
+    if !summary.kept_fresh.is_empty() {
+        eprintln!("memefuse: {}: kept the fresh initialisation of {:?} (a head of another shape)", init.display(), summary.kept_fresh);
+    }
+    if !summary.unused_keys.is_empty() {
+        eprintln!("memefuse: {}: ignored {} tensors the model does not have: {:?}", init.display(), summary.unused_keys.len(), summary.unused_keys);
+    }
+    Ok(())
 }
 
 /// The pieces one optimisation step touches.
