@@ -45,6 +45,11 @@ fn fusion_model_learns_and_the_run_folder_is_complete() {
     let best_auroc = history.records.iter().map(|r| r.val_auroc).fold(f64::MIN, f64::max);
     assert_eq!(best.progress.epoch, best_epoch);
     assert_eq!(history.records[best_epoch - 1].val_auroc, best_auroc, "best is the epoch with the highest validation AUROC");
+    for curve in [run.loss_curve_path(), run.accuracy_curve_path()] {
+        let image = image::open(&curve).unwrap_or_else(|e| panic!("{}: {e}", curve.display())).to_rgb8();
+        let drawn = image.pixels().filter(|p| p.0 != [255, 255, 255]).count();
+        assert!(drawn > 5_000, "{} looks blank ({drawn} non-white pixels)", curve.display());
+    }
 }
 
 #[test]

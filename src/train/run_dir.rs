@@ -7,6 +7,7 @@
 //!   checkpoints/last.safetensors   after every epoch
 //!   checkpoints/best.safetensors   the epoch with the best validation AUROC so far
 //!   cache/<split>.safetensors   prepared splits (+ cache/train.safetensors.vocab.txt)
+//!   loss.png, accuracy.png      training and validation curves, redrawn after every epoch
 //!   eval-<split>.json           written by `memefuse eval`
 //! ```
 use std::path::{Path, PathBuf};
@@ -76,6 +77,12 @@ impl RunDir {
     }
     pub fn prepared_split_path(&self, split: &str) -> PathBuf {
         self.cache_dir().join(format!("{split}.safetensors"))
+    }
+    pub fn loss_curve_path(&self) -> PathBuf {
+        self.root.join("loss.png")
+    }
+    pub fn accuracy_curve_path(&self) -> PathBuf {
+        self.root.join("accuracy.png")
     }
     pub fn eval_path(&self, split: &str) -> PathBuf {
         self.root.join(format!("eval-{split}.json"))

@@ -159,6 +159,7 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
         };
         history_writer.append(&record)?;
         bar.finish(&record);
+        draw_curves(run, &config.model)?;
 
         progress.epoch = epoch;
         let improved = record.val_auroc.is_finite() && progress.best_val_auroc.is_none_or(|best| record.val_auroc > best);
@@ -176,6 +177,14 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
         epochs_this_call += 1;
     }
     Ok(TrainSummary { history: History::load(run.history_path())?, progress })
+}
+
+/// Redraws the run's loss and accuracy curves from its whole history (the seed work's two figures).
+fn draw_curves(run: &RunDir, model_name: &str) -> Result<()> {
+    let history = History::load(run.history_path())?;
+    crate::viz::curves::plot_loss(&history, model_name, run.loss_curve_path())?;
+    crate::viz::curves::plot_accuracy(&history, model_name, run.accuracy_curve_path())?;
+    Ok(())
 }
 
 /// `--init FILE`: a memefuse checkpoint's weights (parameters it lacks keep their random start, so
