@@ -11,16 +11,19 @@
 __device__ __forceinline__ float reduce_identity(unsigned int op) { return op == R_SUM ? 0.0f : -INFINITY; }
 __device__ __forceinline__ float reduce_combine(unsigned int op, float a, float b) { return op == R_SUM ? a + b : fmaxf(a, b); }
 
+// Rows beyond gridDim.y (at most 65535) are taken in turn by the same blocks.
 template <typename T>
-__device__ void reduce_rows_partial_kernel(unsigned int op, size_t reduced, size_t chunk, const T* x, float* partial) {
+__device__ void reduce_rows_partial_kernel(unsigned int op, size_t outer, size_t reduced, size_t chunk, const T* x, float* partial) {
     __shared__ float scratch[32];
-    const size_t row = blockIdx.y, piece = blockIdx.x;
+    const size_t piece = blockIdx.x;
     const size_t begin = piece * chunk, end = min(begin + chunk, reduced);
-    const T* row_x = x + row * reduced;
-    float acc = reduce_identity(op);
-    for (size_t r = begin + threadIdx.x; r < end; r += blockDim.x) acc = reduce_combine(op, acc, to_float(row_x[r]));
-    acc = op == R_SUM ? block_reduce(acc, scratch, 0.0f, SumOp()) : block_reduce(acc, scratch, -INFINITY, MaxOp());
-    if (threadIdx.x == 0) partial[row * gridDim.x + piece] = acc;
+    for (size_t row = blockIdx.y; row < outer; row += gridDim.y) {
+        const T* row_x = x + row * reduced;
+        float acc = reduce_identity(op);
+        for (size_t r = begin + threadIdx.x; r < end; r += blockDim.x) acc = reduce_combine(op, acc, to_float(row_x[r]));
+        acc = op == R_SUM ? block_reduce(acc, scratch, 0.0f, SumOp()) : block_reduce(acc, scratch, -INFINITY, MaxOp());
+        if (threadIdx.x == 0) partial[row * gridDim.x + piece] = acc;
+    }
 }
 
 template <typename T>
@@ -61,9 +64,9 @@ __device__ void argmax_kernel(size_t outer, size_t reduced, size_t inner, const 
 }
 
 #define REDUCE(SUFFIX, T)                                                                                   \
-    extern "C" __global__ void reduce_rows_partial_##SUFFIX(unsigned int op, size_t reduced, size_t chunk,  \
-                                                            const T* x, float* partial) {                   \
-        reduce_rows_partial_kernel<T>(op, reduced, chunk, x, partial);                                      \
+    extern "C" __global__ void reduce_rows_partial_##SUFFIX(unsigned int op, size_t outer, size_t reduced,  \
+                                                            size_t chunk, const T* x, float* partial) {     \
+        reduce_rows_partial_kernel<T>(op, outer, reduced, chunk, x, partial);                               \
     }                                                                                                       \
     extern "C" __global__ void reduce_rows_finish_##SUFFIX(unsigned int op, size_t chunks, const float* partial, \
                                                            T* out) {                                        \

@@ -83,6 +83,8 @@ fn reductions_over_an_axis_and_everything() {
     // A long single row exercises the two-pass row reduction on the GPU.
     check_gpu_parity("sum_all of 100003", &|t: &[Tensor]| t[0].sum_all(), &[random(&[100_003], 6)], &[memefuse::DType::F32]);
     check_gpu_parity("max of 3x70001", &|t: &[Tensor]| t[0].max(1, false), &[random(&[3, 70_001], 7)], &[memefuse::DType::F32]);
+    // More rows than a grid's y dimension holds (65535).
+    check_gpu_parity("sum of 70001x3 rows", &|t: &[Tensor]| t[0].sum(1, false), &[random(&[70_001, 3], 8)], &[memefuse::DType::F32]);
 }
 
 #[test]

@@ -10,6 +10,7 @@ use crate::Result;
 /// Elements each block of the first pass reduces when a row is split: long enough to amortise the
 /// block, short enough that a single row still spreads over the whole GPU.
 const ROW_CHUNK: usize = 16 * 1024;
+const MAX_GRID_Y: usize = 65_535;
 
 pub fn reduce(op: ReduceOp, x: &CudaStorage, layout: &Layout, axis: usize) -> Result<CudaStorage> {
     let device = x.device();
@@ -50,12 +51,13 @@ pub fn reduce(op: ReduceOp, x: &CudaStorage, layout: &Layout, axis: usize) -> Re
     let partial = CudaStorage::alloc_on(device, DType::F32, outer * chunks)?;
     let partial_name = format!("reduce_rows_partial_{suffix}");
     let function = device.function("reduce", &partial_name)?;
-    let (r, c, partial_ptr) = (reduced as u64, chunk as u64, partial.pointer_at(0));
+    let (o, r, c, partial_ptr) = (outer as u64, reduced as u64, chunk as u64, partial.pointer_at(0));
     let mut launch = device.stream().launch_builder(&function);
-    launch.arg(&code).arg(&r).arg(&c).arg(&x_ptr).arg(&partial_ptr);
-    let config = LaunchConfig { grid_dim: (chunks as u32, outer as u32, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 };
-    // SAFETY: block (piece, row) reads elements [piece·chunk, min((piece+1)·chunk, reduced)) of its row
-    // and writes partial[row·chunks + piece]; partial holds outer·chunks floats.
+    launch.arg(&code).arg(&o).arg(&r).arg(&c).arg(&x_ptr).arg(&partial_ptr);
+    // gridDim.y is limited to 65535; the kernel strides over further rows.
+    let config = LaunchConfig { grid_dim: (chunks as u32, outer.min(MAX_GRID_Y) as u32, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 };
+    // SAFETY: block (piece, y) reads elements [piece·chunk, min((piece+1)·chunk, reduced)) of rows
+    // y, y + gridDim.y, … < outer and writes partial[row·chunks + piece]; partial holds outer·chunks floats.
     checked(device, &partial_name, unsafe { launch.launch(config) })?;
 
     let finish_name = format!("reduce_rows_finish_{suffix}");
