@@ -4,9 +4,11 @@
 use memefuse::backend::cuda;
 use memefuse::{Device, Tensor};
 
-/// ("cpu", Cpu) always, ("cuda", Cuda(0)) when a GPU is usable.
+/// ("cpu", Cpu), and ("cuda", Cuda(0)) when a GPU is usable. `MEMEFUSE_BENCH_GPU_ONLY=1` (set by
+/// scripts/gpu/run-on-gpu.sh) leaves the CPU out, to spend the GPU machine's time on the GPU.
 pub fn devices() -> Vec<(&'static str, Device)> {
-    let mut devices = vec![("cpu", Device::Cpu)];
+    let gpu_only = std::env::var("MEMEFUSE_BENCH_GPU_ONLY").is_ok_and(|v| v == "1");
+    let mut devices = if gpu_only { vec![] } else { vec![("cpu", Device::Cpu)] };
     match cuda::probe() {
         Ok(_) => devices.push(("cuda", Device::Cuda(0))),
         Err(reason) => eprintln!("cuda benches skipped: {reason}"),

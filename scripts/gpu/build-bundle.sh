@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Builds, on the development machine, everything the GPU machine needs (it has no Rust toolchain):
-# the release test and bench binaries with every kernel compiled in, plus the run script and the
-# PyTorch reference, in one small folder (default: gpu-bundle/, ignored by git).
+# the release test and bench binaries with every kernel compiled in and the PyTorch reference
+# scripts, in one folder (default: gpu-bundle/, ignored by git) and one archive of it,
+# BUNDLE_DIR.tar.xz (~7 MB: every binary embeds the same ~14 MB of PTX and cubins, which a solid
+# xz archive with a large dictionary stores once; the folder itself is ~300 MB, too big to carry).
 #
 #   scripts/gpu/build-bundle.sh [BUNDLE_DIR]
 #
-# Then, on the GPU machine, from the repository root: scripts/gpu/run-on-gpu.sh BUNDLE_DIR OUT_DIR
+# Then, on the GPU machine, from the repository root:
+#   tar xJf BUNDLE_DIR.tar.xz && scripts/gpu/run-on-gpu.sh BUNDLE_DIR OUT_DIR
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bundle=${1:-gpu-bundle}
@@ -37,5 +40,6 @@ cp scripts/gpu/torch_reference.py "$bundle/"
 cp scripts/gpu/torch_lstm_reference.py "$bundle/"
 cp scripts/gpu/torch_conv_reference.py "$bundle/"
 git rev-parse --short HEAD > "$bundle/COMMIT"
-du -sh "$bundle"
+tar cf - "$bundle" | xz -T2 -6e --lzma2=dict=192MiB > "$bundle.tar.xz"
+du -sh "$bundle" "$bundle.tar.xz"
 ls "$bundle/tests" "$bundle/benches"

@@ -37,7 +37,7 @@ done
 echo -e "\n## Benches (criterion, ${seconds}s per benchmark)" >> "$summary"
 for bench in "$bundle"/benches/*; do
   name=$(basename "$bench")
-  "$bench" --bench --warm-up-time 1 --measurement-time "$seconds" --noplot --discard-baseline > "$logs/bench-$name.log" 2>&1
+  MEMEFUSE_BENCH_GPU_ONLY=1 "$bench" --bench --warm-up-time 1 --measurement-time "$seconds" --noplot --discard-baseline > "$logs/bench-$name.log" 2>&1
   # Keep each benchmark's name and its time/throughput lines.
   grep -E '^[a-z_0-9]+/|time:|thrpt:' "$logs/bench-$name.log" | grep -v 'change:' | sed 's/^/    /' >> "$summary"
 done
