@@ -99,3 +99,26 @@ fn every_optimiser_trains_with_gradient_clipping() {
         assert!(last.train_loss < first.train_loss, "{optimizer:?}: loss {} → {}", first.train_loss, last.train_loss);
     }
 }
+
+#[test]
+fn augmentation_is_on_by_default_recorded_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tiny_dataset(dir.path());
+    let out = dir.path().join("augmented");
+    let mut args = train_args("image-mlp", &data, &out, 1);
+    args.brightness = Some(0.2);
+    run_train(args).unwrap();
+    let config = RunDir::new(&out).read_config().unwrap();
+    assert_eq!(config.augmentation.rotation_degrees, 2.0, "the seed work's ±2° rotation by default");
+    assert_eq!(config.augmentation.brightness, 0.2);
+    assert!(config.augmentation.loader_options().is_some());
+
+    let mut args = train_args("image-mlp", &data, &dir.path().join("bad"), 1);
+    args.hue = Some(0.7);
+    let error = format!("{:#}", run_train(args).unwrap_err());
+    assert!(error.contains("--hue must be between 0 and 0.5"), "{error}");
+    let mut args = memefuse::train::commands::TrainArgs { resume: Some(out), rotation: Some(5.0), device: "cpu".into(), ..Default::default() };
+    args.epochs = Some(2);
+    let error = format!("{:#}", run_train(args).unwrap_err());
+    assert!(error.contains("--rotation cannot change when resuming"), "{error}");
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-use super::config::{OptimizerKind, Precision, TrainConfig, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_IMAGE_SIZE, DEFAULT_SEED, DEFAULT_TRAIN_SPLIT, DEFAULT_VAL_SPLIT};
+use super::config::{Augmentation, OptimizerKind, Precision, TrainConfig, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_IMAGE_SIZE, DEFAULT_SEED, DEFAULT_TRAIN_SPLIT, DEFAULT_VAL_SPLIT};
 use super::data_cache::DataCache;
 use super::demo::{run_demo_with, DemoOptions};
 use super::inference::{evaluation_loader, run_split, SplitOutputs};
@@ -23,7 +23,7 @@ const INFERENCE_BATCH_SIZE: usize = 128;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct TrainArgs {
-    /// Model to train: image-mlp, text-bow or fusion-mlp.
+    /// Model to train (see `models::REGISTRY`: image-mlp, text-bow, fusion-mlp, lstm, vgg16, ...).
     #[arg(long)]
     pub model: Option<String>,
     /// Hateful Memes folder (train.jsonl, dev_seen.jsonl, img/ ...).
@@ -74,6 +74,21 @@ pub struct TrainArgs {
     /// Validation split [default: dev].
     #[arg(long)]
     pub val_split: Option<String>,
+    /// Training images are rotated by a random angle in ±this many degrees [default: 2].
+    #[arg(long)]
+    pub rotation: Option<f32>,
+    /// Colour jitter of training images: brightness factor [default: 0, off].
+    #[arg(long)]
+    pub brightness: Option<f32>,
+    /// Colour jitter: contrast factor [default: 0, off].
+    #[arg(long)]
+    pub contrast: Option<f32>,
+    /// Colour jitter: saturation factor [default: 0, off].
+    #[arg(long)]
+    pub saturation: Option<f32>,
+    /// Colour jitter: hue shift, at most 0.5 [default: 0, off].
+    #[arg(long)]
+    pub hue: Option<f32>,
     /// Start from the weights in this safetensors file (a checkpoint or named weights).
     #[arg(long)]
     pub init: Option<PathBuf>,
@@ -102,6 +117,11 @@ impl TrainArgs {
             ("--precision", self.precision.is_some()),
             ("--val-split", self.val_split.is_some()),
             ("--init", self.init.is_some()),
+            ("--rotation", self.rotation.is_some()),
+            ("--brightness", self.brightness.is_some()),
+            ("--contrast", self.contrast.is_some()),
+            ("--saturation", self.saturation.is_some()),
+            ("--hue", self.hue.is_some()),
         ];
         given.into_iter().filter(|(_, is_given)| *is_given).map(|(name, _)| name).collect()
     }
@@ -138,6 +158,16 @@ impl TrainArgs {
             precision: self.precision.unwrap_or(Precision::default_for(device)),
             seed: self.seed.unwrap_or(DEFAULT_SEED),
             init,
+            augmentation: {
+                let default = Augmentation::default();
+                Augmentation {
+                    rotation_degrees: self.rotation.unwrap_or(default.rotation_degrees),
+                    brightness: self.brightness.unwrap_or(default.brightness),
+                    contrast: self.contrast.unwrap_or(default.contrast),
+                    saturation: self.saturation.unwrap_or(default.saturation),
+                    hue: self.hue.unwrap_or(default.hue),
+                }
+            },
         })
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::data::transforms::{AugmentOptions, ColorJitter};
 use crate::models::ModelConfig;
 use crate::{DType, Device};
 
@@ -72,6 +73,48 @@ impl OptimizerKind {
     }
 }
 
+/// Training-time image augmentation, as in the seed work: a random rotation (±2° by default) and an
+/// optional colour jitter (off by default). Evaluation never augments.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Augmentation {
+    /// The angle is uniform in ±this many degrees.
+    pub rotation_degrees: f32,
+    /// Colour jitter factors, as torchvision's ColorJitter (0 = off).
+    pub brightness: f32,
+    pub contrast: f32,
+    pub saturation: f32,
+    pub hue: f32,
+}
+
+impl Default for Augmentation {
+    fn default() -> Self {
+        Self { rotation_degrees: 2.0, brightness: 0.0, contrast: 0.0, saturation: 0.0, hue: 0.0 }
+    }
+}
+
+impl Augmentation {
+    /// The loader's options, or None when nothing would change an image.
+    pub fn loader_options(&self) -> Option<AugmentOptions> {
+        let jitter = ColorJitter { brightness: self.brightness, contrast: self.contrast, saturation: self.saturation, hue: self.hue };
+        (self.rotation_degrees != 0.0 || !jitter.is_off()).then_some(AugmentOptions { rotation_degrees: self.rotation_degrees, jitter })
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(0.0..=180.0).contains(&self.rotation_degrees) {
+            bail!("--rotation must be between 0 and 180 degrees, got {}", self.rotation_degrees);
+        }
+        for (flag, value) in [("--brightness", self.brightness), ("--contrast", self.contrast), ("--saturation", self.saturation)] {
+            if !(value >= 0.0 && value.is_finite()) {
+                bail!("{flag} must be zero or positive, got {value}");
+            }
+        }
+        if !(0.0..=0.5).contains(&self.hue) {
+            bail!("--hue must be between 0 and 0.5, got {}", self.hue);
+        }
+        Ok(())
+    }
+}
+
 /// Defaults shared by the command line and the demo.
 pub const DEFAULT_EPOCHS: usize = 15;
 pub const DEFAULT_BATCH_SIZE: usize = 32;
@@ -102,6 +145,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// The safetensors file the weights started from, if any.
     pub init: Option<PathBuf>,
+    /// Training-time image augmentation (runs saved before it existed get the default).
+    #[serde(default)]
+    pub augmentation: Augmentation,
 }
 
 impl TrainConfig {
@@ -132,6 +178,7 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.model_config.dropout) {
             bail!("--dropout must be in [0, 1), got {}", self.model_config.dropout);
         }
+        self.augmentation.validate()?;
         if let Some(max_norm) = self.clip_grad_norm {
             if max_norm.is_nan() || max_norm <= 0.0 {
                 bail!("--clip-grad-norm must be positive, got {max_norm}");

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::config::{OptimizerKind, Precision, TrainConfig, DEFAULT_TRAIN_SPLIT};
+use super::config::{Augmentation, OptimizerKind, Precision, TrainConfig, DEFAULT_TRAIN_SPLIT};
 use super::data_cache::DataCache;
 use super::inference::{evaluation_loader, run_split};
 use super::metrics::{Evaluation, TargetNames};
@@ -101,6 +101,7 @@ fn demo_config(model: &str, data_dir: &Path, options: &DemoOptions) -> TrainConf
         precision: Precision::default_for(options.device),
         seed: options.seed,
         init: None,
+        augmentation: Augmentation::default(),
     }
 }
 

@@ -101,9 +101,11 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
     let cache = DataCache::new(run, config);
     let (train_split, _) = cache.train_split()?;
     let val_split = cache.split(&config.val_split)?;
+    // Only models that read images pay for augmenting them.
+    let augment = if models::entry(&config.model)?.needs.image { config.augmentation.loader_options() } else { None };
     let train_loader = BatchLoader::new(
         train_split,
-        LoaderOptions { batch_size: config.batch_size, shuffle: true, seed: config.seed, drop_last: false, augment: None, workers: 1, prefetch: 2, ..LoaderOptions::default() },
+        LoaderOptions { batch_size: config.batch_size, shuffle: true, seed: config.seed, drop_last: false, augment, workers: 1, prefetch: 2, ..LoaderOptions::default() },
     )?;
     let val_loader = evaluation_loader(val_split, config.batch_size.max(64))?;
 
