@@ -103,9 +103,13 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
     let val_split = cache.split(&config.val_split)?;
     // Only models that read images pay for augmenting them.
     let augment = if models::entry(&config.model)?.needs.image { config.augmentation.loader_options() } else { None };
+    // On a GPU the CPU's only job is feeding it: give the loader every core but one. On the CPU the
+    // model needs the cores. Batches do not depend on the worker count (each record has its own RNG).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = if device.is_cuda() { cores.saturating_sub(1).clamp(1, 8) } else { 1 };
     let train_loader = BatchLoader::new(
         train_split,
-        LoaderOptions { batch_size: config.batch_size, shuffle: true, seed: config.seed, drop_last: false, augment, workers: 1, prefetch: 2, ..LoaderOptions::default() },
+        LoaderOptions { batch_size: config.batch_size, shuffle: true, seed: config.seed, drop_last: false, augment, workers, prefetch: 2 * workers, ..LoaderOptions::default() },
     )?;
     let val_loader = evaluation_loader(val_split, config.batch_size.max(64))?;
 
