@@ -46,11 +46,12 @@ __device__ void fill_kernel(size_t n, T* y, float value) {
     GRID_STRIDE_LOOP(i, n) { y[i] = v; }
 }
 
-// y <- alpha * x + beta * y; x may be null (then y <- beta * y).
+// y <- alpha * x + beta * y; x may be null (then y <- beta * y). As in BLAS, beta = 0 does not read
+// y, so assigning over NaN or uninitialised memory works.
 template <typename T>
 __device__ void axpby_kernel(size_t n, float alpha, const T* x, float beta, T* y) {
     GRID_STRIDE_LOOP(i, n) {
-        float value = beta * to_float(y[i]);
+        float value = beta == 0.0f ? 0.0f : beta * to_float(y[i]);
         if (x != nullptr) value += alpha * to_float(x[i]);
         y[i] = from_float<T>(value);
     }

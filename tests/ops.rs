@@ -236,6 +236,12 @@ fn fill_scale_and_axpy_update_in_place() {
             assert!(relative_error(&y.to_vec_f32().unwrap(), &expected.iter().map(|v| 2.0 * v).collect::<Vec<_>>()) < 2.0 * tolerance(dtype));
         }
     }
+    for device in [Device::Cpu].into_iter().chain(gpu("axpby assigns over NaN")) {
+        // beta = 0 assigns without reading y (BLAS's convention), even over NaN.
+        let y = Tensor::full(&[5], f32::NAN, DType::F32, device).unwrap();
+        y.axpby_(2.0, &Tensor::ones(&[5], DType::F32, device).unwrap(), 0.0).unwrap();
+        assert_eq!(y.to_vec_f32().unwrap(), vec![2.0; 5], "{device}");
+    }
     let view = random(&[4, 4], 1).t().unwrap();
     assert!(view.fill_(1.0).is_err(), "in-place ops refuse strided views");
 }

@@ -69,13 +69,20 @@ pub fn fill(storage: &mut CpuStorage, value: f32) {
 }
 
 /// y ← alpha·x + beta·y over whole contiguous buffers (scale_ is beta with alpha = 0 and no x).
+/// As in BLAS, beta = 0 does not read y, so assigning over a NaN (or uninitialised) y works.
 pub fn axpby(y: &mut CpuStorage, alpha: f32, x: Option<&CpuStorage>, beta: f32) {
-    let n = y.len();
-    let mut out: Vec<f32> = (0..n).map(|i| beta * y.get_f32(i)).collect();
-    if let Some(x) = x {
-        for (i, o) in out.iter_mut().enumerate() {
-            *o += alpha * x.get_f32(i);
+    if beta == 0.0 {
+        let out: Vec<f32> = (0..y.len()).map(|i| x.map_or(0.0, |x| alpha * x.get_f32(i))).collect();
+        *y = CpuStorage::from_f32(out, y.dtype());
+        return;
+    }
+    match (y, x) {
+        // The common case (f32 master weights and optimiser state) runs in place.
+        (CpuStorage::F32(y), None) => y.iter_mut().for_each(|v| *v *= beta),
+        (CpuStorage::F32(y), Some(CpuStorage::F32(x))) => y.iter_mut().zip(x).for_each(|(v, &x)| *v = alpha * x + beta * *v),
+        (y, x) => {
+            let out: Vec<f32> = (0..y.len()).map(|i| beta * y.get_f32(i) + x.map_or(0.0, |x| alpha * x.get_f32(i))).collect();
+            *y = CpuStorage::from_f32(out, y.dtype());
         }
     }
-    *y = CpuStorage::from_f32(out, y.dtype());
 }
