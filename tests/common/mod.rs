@@ -50,11 +50,18 @@ pub fn assert_close(actual: &Tensor, expected: &Tensor, tolerance: f64, what: &s
     assert!(error <= tolerance, "{what}: relative error {error:.3e} > {tolerance:.1e}");
 }
 
-/// The GPU to test on, or None after printing why the GPU half of a test is skipped.
+/// The GPU to test on, or None after saying why the GPU half of a test is skipped. The first skip
+/// of a test binary is written straight to stderr, past libtest's capture, so a plain `cargo test`
+/// shows it; each test's own skip line stays in its captured output.
 pub fn gpu(test: &str) -> Option<Device> {
+    static ANNOUNCED: std::sync::Once = std::sync::Once::new();
     match cuda::probe() {
         Ok(_) => Some(Device::Cuda(0)),
         Err(reason) => {
+            ANNOUNCED.call_once(|| {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "GPU parity skipped in this test binary (no GPU: {reason})");
+            });
             eprintln!("{test}: GPU parity skipped: {reason}");
             None
         }
