@@ -64,7 +64,7 @@ fn matches_pytorch_on_the_fixture() {
     for (split, reference) in expected["splits"].as_object().unwrap() {
         let size = reference["image_size"].as_u64().unwrap() as u32;
         let (records, _) = HatefulMemes::open(fixture()).unwrap().read_split(split, &ReadOptions::default()).unwrap();
-        let predictions = predict_records(&model, &records, size, 2, Device::Cpu).unwrap();
+        let predictions = predict_records(&model, &records, size, 2, Device::Cpu, memefuse::DType::F32).unwrap();
         let reference = reference["records"].as_array().unwrap();
         assert_eq!(predictions.len(), reference.len());
         for (ours, theirs) in predictions.iter().zip(reference) {
@@ -75,6 +75,24 @@ fn matches_pytorch_on_the_fixture() {
                 let b = b.as_f64().unwrap();
                 assert!((*a as f64 - b).abs() < 1e-4, "{split} {}: logits {:?} vs PyTorch {b}", ours.id, ours.logits);
             }
+        }
+    }
+}
+
+/// In f16 (the GPU's default for predict) the same weights stay within the 2e-2 of PyTorch's
+/// f32 probabilities; here the CPU emulates f16 storage by rounding every op's output.
+#[test]
+fn half_precision_prediction_stays_near_pytorch() {
+    let model = Vgg16::new(Vgg16Config::small(), &mut Rng::new(2), Device::Cpu).unwrap();
+    load_vgg16(fixture().join("weights.safetensors"), &model).unwrap();
+    let reference = &expected()["splits"]["dev_seen"];
+    let (records, _) = HatefulMemes::open(fixture()).unwrap().read_split("dev_seen", &ReadOptions::default()).unwrap();
+    let size = reference["image_size"].as_u64().unwrap() as u32;
+    for dtype in [memefuse::DType::F16, memefuse::DType::BF16] {
+        let predictions = predict_records(&model, &records, size, 2, Device::Cpu, dtype).unwrap();
+        for (ours, theirs) in predictions.iter().zip(reference["records"].as_array().unwrap()) {
+            let proba = theirs["proba"].as_f64().unwrap();
+            assert!((ours.proba - proba).abs() < 2e-2, "{dtype} {}: proba {} vs PyTorch {proba}", ours.id, ours.proba);
         }
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! Images are resized to the model size (bilinear stretch; an image already at that size is used
 //! bit for bit) and normalised with ImageNet's mean and std, then run through the network in eval
-//! mode (no dropout) in f32. The flags live in train::commands::PredictArgs, shared with the
+//! mode (no dropout) in the chosen dtype: f32, or f16/bf16 (the f32 weights are cast by the layers;
+//! `--precision` defaults to fp16 on a GPU, whose tensor-core kernels want it, and fp32 on the CPU). The flags live in train::commands::PredictArgs, shared with the
 //! `predict --run RUN_DIR` and `--model lstm` forms.
 use std::path::PathBuf;
 
@@ -15,7 +16,7 @@ use crate::data::transforms::ImageTransform;
 use crate::data::{HatefulMemes, ReadOptions, Record};
 use crate::models::vgg16::{Vgg16, Vgg16Config};
 use crate::util::Rng;
-use crate::{Device, Tensor};
+use crate::{DType, Device, Tensor};
 
 /// One record's prediction.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -32,8 +33,8 @@ pub fn hateful_probability(logits: &[f32]) -> f64 {
     exps[1] / exps.iter().sum::<f64>()
 }
 
-/// Runs `model` in eval mode over `records`, `batch_size` images at a time.
-pub fn predict_records(model: &Vgg16, records: &[Record], image_size: u32, batch_size: usize, device: Device) -> anyhow::Result<Vec<Prediction>> {
+/// Runs `model` in eval mode over `records`, `batch_size` images at a time, computing in `dtype`.
+pub fn predict_records(model: &Vgg16, records: &[Record], image_size: u32, batch_size: usize, device: Device, dtype: DType) -> anyhow::Result<Vec<Prediction>> {
     let transform = ImageTransform::eval(image_size);
     let side = image_size as usize;
     let mut rng = Rng::new(0); // unused: eval transforms and eval-mode dropout draw nothing
@@ -45,7 +46,7 @@ pub fn predict_records(model: &Vgg16, records: &[Record], image_size: u32, batch
             let image = decode_rgb(&record.image_path).map_err(anyhow::Error::msg).with_context(|| format!("record {}", record.id))?;
             pixels.extend(transform.apply(&image, &mut rng));
         }
-        let images = Tensor::from_vec(pixels, &[batch.len(), side, side, 3], device)?;
+        let images = Tensor::from_vec(pixels, &[batch.len(), side, side, 3], device)?.to_dtype(dtype)?;
         let logits = model.forward(&images, false, &mut rng)?;
         let classes = logits.shape()[1];
         for (record, row) in batch.iter().zip(logits.to_vec_f32()?.chunks(classes)) {
@@ -68,6 +69,8 @@ pub struct Vgg16PredictOptions {
     pub output: PathBuf,
     pub batch_size: usize,
     pub device: Device,
+    /// The compute dtype (F32, F16 or BF16).
+    pub dtype: DType,
 }
 
 /// Loads the weights, predicts every record of the split, writes the JSON lines; returns the count.
@@ -84,7 +87,7 @@ pub fn predict_vgg16(options: &Vgg16PredictOptions) -> anyhow::Result<usize> {
     if !report.issues.is_empty() {
         eprintln!("memefuse: {} record(s) of {} skipped or changed; see `memefuse inspect`", report.issues.len(), options.split);
     }
-    let predictions = predict_records(&model, &records, options.image_size, options.batch_size, options.device)?;
+    let predictions = predict_records(&model, &records, options.image_size, options.batch_size, options.device, options.dtype)?;
     let mut lines = String::new();
     for prediction in &predictions {
         lines.push_str(&serde_json::to_string(prediction)?);

@@ -317,6 +317,9 @@ pub struct PredictArgs {
     /// lstm: which time step the head reads: last-step (as the seed) or last-real-token.
     #[arg(long, default_value = "last-step")]
     pub readout: crate::models::text_lstm::SequenceReadout,
+    /// vgg16: fp32, fp16 or bf16 [default: fp16 on a GPU, fp32 on the CPU] (with --run: the run's).
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
     /// vgg16: side of the square network input (64 or 224).
     #[arg(long, default_value_t = 224)]
     pub image_size: u32,
@@ -340,6 +343,7 @@ impl PredictArgs {
             vocab: None,
             max_len: 64,
             readout: Default::default(),
+            precision: None,
             image_size: 224,
             batch_size: 64,
         }
@@ -381,16 +385,20 @@ fn predict_with_weights(args: PredictArgs) -> Result<()> {
                 device: crate::backend::resolve_device(&args.device)?,
             })?
         }
-        "vgg16" | "vgg16-small" => crate::models::vgg16_predict::predict_vgg16(&crate::models::vgg16_predict::Vgg16PredictOptions {
-            model: model.to_string(),
-            weights,
-            data,
-            split: args.split.clone(),
-            image_size: args.image_size,
-            output: args.output.clone(),
-            batch_size: args.batch_size,
-            device: crate::backend::resolve_device(&args.device)?,
-        })?,
+        "vgg16" | "vgg16-small" => {
+            let device = crate::backend::resolve_device(&args.device)?;
+            crate::models::vgg16_predict::predict_vgg16(&crate::models::vgg16_predict::Vgg16PredictOptions {
+                model: model.to_string(),
+                weights,
+                data,
+                split: args.split.clone(),
+                image_size: args.image_size,
+                output: args.output.clone(),
+                batch_size: args.batch_size,
+                device,
+                dtype: args.precision.unwrap_or(Precision::default_for(device)).compute_dtype(),
+            })?
+        }
         other => bail!("predict --weights: no importer for model {other:?}; available: lstm, vgg16, vgg16-small"),
     };
     eprintln!("memefuse: wrote {count} predictions to {}", args.output.display());
