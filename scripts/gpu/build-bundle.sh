@@ -28,11 +28,11 @@ for line in sys.stdin:
 '
 }
 
-cargo test --release --no-run --message-format=json 2>/dev/null | executables | while read -r kind name path; do
+cargo test --release --no-run --message-format=json | executables | while read -r kind name path; do
   [ "$kind" = bench ] && continue
   cp "$path" "$bundle/tests/$name"
 done
-cargo bench --no-run --message-format=json 2>/dev/null | executables | while read -r kind name path; do
+cargo bench --no-run --message-format=json | executables | while read -r kind name path; do
   [ "$kind" = bench ] && cp "$path" "$bundle/benches/$name"
 done
 strip "$bundle"/tests/* "$bundle"/benches/* 2>/dev/null || true
