@@ -35,7 +35,11 @@ done
 cargo bench --no-run --message-format=json | executables | while read -r kind name path; do
   [ "$kind" = bench ] && cp "$path" "$bundle/benches/$name"
 done
-strip "$bundle"/tests/* "$bundle"/benches/* 2>/dev/null || true
+# Tests find their fixtures and the memefuse binary through paths fixed at compile time
+# (CARGO_MANIFEST_DIR, CARGO_BIN_EXE_memefuse): the run script recreates them on the GPU machine.
+cp target/release/memefuse "$bundle/memefuse"
+pwd > "$bundle/MANIFEST_DIR"
+strip "$bundle"/tests/* "$bundle"/benches/* "$bundle/memefuse" 2>/dev/null || true
 cp scripts/gpu/torch_reference.py "$bundle/"
 cp scripts/gpu/torch_lstm_reference.py "$bundle/"
 cp scripts/gpu/torch_conv_reference.py "$bundle/"

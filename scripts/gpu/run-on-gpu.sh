@@ -21,6 +21,14 @@ mkdir -p "$logs"
   echo "## Tests"
 } > "$summary"
 
+# The test binaries look for tests/fixtures and target/release/memefuse under the folder they were
+# built in; make that folder this checkout (a link) when it is elsewhere here.
+manifest=$(cat "$bundle/MANIFEST_DIR")
+if [ "$manifest" != "$PWD" ] && [ ! -e "$manifest" ]; then
+  mkdir -p "$(dirname "$manifest")" && ln -s "$PWD" "$manifest"
+fi
+mkdir -p "$manifest/target/release" && cp "$bundle/memefuse" "$manifest/target/release/memefuse"
+
 failed=0
 for test in "$bundle"/tests/*; do
   name=$(basename "$test")
