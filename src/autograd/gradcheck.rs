@@ -55,7 +55,9 @@ pub fn check_gradients(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor
             };
             let numeric = ((evaluate(options.epsilon)? - evaluate(-options.epsilon)?) / (2.0 * options.epsilon as f64)) as f32;
             let difference = (analytic[element] - numeric).abs();
-            if !(difference <= options.absolute_tolerance + options.relative_tolerance * numeric.abs()) {
+            let tolerance = options.absolute_tolerance + options.relative_tolerance * numeric.abs();
+            // NaN on either side is a mismatch too.
+            if difference.is_nan() || difference > tolerance {
                 return Err(Error::Autograd(format!(
                     "gradient mismatch for input {input_index} (shape {:?}) at element {element}: analytic {} vs numeric {numeric}",
                     leaf.shape(),

@@ -15,7 +15,11 @@ pub(super) fn as_batched_matrix(x: &Tensor) -> Result<(Tensor, usize, MatrixStri
     let rank = x.rank();
     let (shape, strides) = (x.shape(), x.layout().strides());
     let batch: usize = shape[..rank - 2].iter().product();
-    let batch_stride = if batch > 1 { strides[..rank - 2].iter().zip(&shape[..rank - 2]).filter(|(_, &n)| n > 1).map(|(&s, _)| s).last().unwrap_or(0) } else { 0 };
+    // The merged batch axis steps like the innermost leading axis that is longer than 1.
+    let batch_stride = match batch {
+        0 | 1 => 0,
+        _ => strides[..rank - 2].iter().zip(&shape[..rank - 2]).filter(|(_, &n)| n > 1).map(|(&s, _)| s).next_back().unwrap_or(0),
+    };
     let matrix = MatrixStrides {
         offset: x.layout().offset(),
         batch_stride,

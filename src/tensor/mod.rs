@@ -3,6 +3,8 @@ mod dtype;
 mod device;
 pub(crate) mod layout;
 mod storage;
+// The Tensor type itself; the folder holds what it is made of.
+#[allow(clippy::module_inception)]
 mod tensor;
 
 pub use device::Device;
