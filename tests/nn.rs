@@ -218,11 +218,11 @@ fn run_optimiser(optimiser: &mut dyn Optimizer, device: Device) -> Vec<Vec<f32>>
 #[test]
 fn fused_optimisers_match_the_cpu_reference_on_gpu() {
     let Some(device) = gpu("fused_optimisers_match_the_cpu_reference_on_gpu") else { return };
-    let configs: Vec<(&str, Box<dyn Fn() -> Box<dyn Optimizer>>)> = vec![
-        ("adam", Box::new(|| Box::new(Adam::new(AdamConfig { learning_rate: 0.01, weight_decay: 0.1, ..Default::default() })))),
-        ("adamw", Box::new(|| Box::new(Adam::new(AdamConfig { learning_rate: 0.01, weight_decay: 0.1, decoupled_weight_decay: true, ..Default::default() })))),
-        ("sgd", Box::new(|| Box::new(Sgd::new(SgdConfig { learning_rate: 0.1, momentum: 0.9, weight_decay: 0.01 })))),
-        ("sgd without momentum", Box::new(|| Box::new(Sgd::new(SgdConfig { learning_rate: 0.1, momentum: 0.0, weight_decay: 0.0 })))),
+    let configs: [(&str, fn() -> Box<dyn Optimizer>); 4] = [
+        ("adam", || Box::new(Adam::new(AdamConfig { learning_rate: 0.01, weight_decay: 0.1, ..Default::default() }))),
+        ("adamw", || Box::new(Adam::new(AdamConfig { learning_rate: 0.01, weight_decay: 0.1, decoupled_weight_decay: true, ..Default::default() }))),
+        ("sgd", || Box::new(Sgd::new(SgdConfig { learning_rate: 0.1, momentum: 0.9, weight_decay: 0.01 }))),
+        ("sgd without momentum", || Box::new(Sgd::new(SgdConfig { learning_rate: 0.1, momentum: 0.0, weight_decay: 0.0 }))),
     ];
     for (name, make) in configs {
         let cpu = run_optimiser(make().as_mut(), Device::Cpu);
