@@ -245,3 +245,15 @@ fn fill_scale_and_axpy_update_in_place() {
     let view = random(&[4, 4], 1).t().unwrap();
     assert!(view.fill_(1.0).is_err(), "in-place ops refuse strided views");
 }
+
+#[test]
+fn concatenation_along_any_axis() {
+    let (a, b, c) = (random(&[2, 3, 4], 30), random(&[2, 5, 4], 31), random(&[2, 1, 4], 32));
+    check_op("cat axis 1", |t| Tensor::cat(&[&t[0], &t[1], &t[2]], 1), &[a.clone(), b, c]);
+    check_op("cat axis -1 of views", |t| Tensor::cat(&[&t[0].t()?, &t[1]], -1), &[random(&[4, 3], 33), random(&[3, 2], 34)]);
+    let joined = Tensor::cat(&[&a, &a], 0).unwrap();
+    assert_eq!(joined.shape(), &[4, 3, 4]);
+    assert_eq!(joined.narrow(0, 2, 2).unwrap().to_vec_f32().unwrap(), a.to_vec_f32().unwrap());
+    let err = Tensor::cat(&[&a, &random(&[2, 3, 5], 35)], 1).unwrap_err().to_string();
+    assert!(err.contains("tensor 1 is [2, 3, 5]") && err.contains("except along axis 1"), "{err}");
+}

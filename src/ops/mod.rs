@@ -1,6 +1,7 @@
 //! Ops: each file holds one family's forward (shape checks + dispatch to a backend) and its backward
 //! rule on the tape. The op codes below are shared with the CUDA kernels (kernels/common.cuh).
 mod cast;
+mod concat;
 pub mod conv;
 mod elementwise;
 mod embedding;
