@@ -1,5 +1,6 @@
 //! Storage: the flat buffer a tensor views. CPU storage is a typed `Vec`; CUDA storage is a block from
 //! the caching device allocator (see `backend::cuda`).
+use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 
 use super::DType;
@@ -54,8 +55,17 @@ impl CpuStorage {
     pub fn from_f32(values: Vec<f32>, dtype: DType) -> Self {
         match dtype {
             DType::F32 => CpuStorage::F32(values),
-            DType::F16 => CpuStorage::F16(values.iter().map(|&v| f16::from_f32(v)).collect()),
-            DType::BF16 => CpuStorage::BF16(values.iter().map(|&v| bf16::from_f32(v)).collect()),
+            // Slice-wise conversion (SIMD where the CPU has it), rounding to nearest even.
+            DType::F16 => {
+                let mut out = vec![f16::ZERO; values.len()];
+                out.convert_from_f32_slice(&values);
+                CpuStorage::F16(out)
+            }
+            DType::BF16 => {
+                let mut out = vec![bf16::ZERO; values.len()];
+                out.convert_from_f32_slice(&values);
+                CpuStorage::BF16(out)
+            }
             DType::I32 => CpuStorage::I32(values.iter().map(|&v| v as i32).collect()),
         }
     }

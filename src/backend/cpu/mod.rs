@@ -21,11 +21,17 @@ pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 15;
 
 /// The elements of `layout` as contiguous f32, borrowing when the storage already is exactly that.
 pub fn read_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> Cow<'a, [f32]> {
-    if let CpuStorage::F32(values) = storage {
-        if layout.is_contiguous() {
-            return Cow::Borrowed(&values[layout.offset()..layout.offset() + layout.elem_count()]);
-        }
-        return Cow::Owned(layout.storage_indices().map(|i| values[i]).collect());
+    let range = layout.offset()..layout.offset() + layout.elem_count();
+    match storage {
+        CpuStorage::F32(values) if layout.is_contiguous() => Cow::Borrowed(&values[range]),
+        CpuStorage::F32(values) => Cow::Owned(layout.storage_indices().map(|i| values[i]).collect()),
+        // Contiguous half-precision data converts slice-wise (SIMD where the CPU has it).
+        CpuStorage::F16(values) if layout.is_contiguous() => Cow::Owned(widen(&values[range])),
+        CpuStorage::BF16(values) if layout.is_contiguous() => Cow::Owned(widen(&values[range])),
+        _ => Cow::Owned(layout.storage_indices().map(|i| storage.get_f32(i)).collect()),
     }
-    Cow::Owned(layout.storage_indices().map(|i| storage.get_f32(i)).collect())
+}
+
+fn widen<T: half::slice::HalfFloatSliceExt + ?Sized>(values: &T) -> Vec<f32> {
+    values.to_f32_vec()
 }
