@@ -152,6 +152,22 @@ fn matmul_in_every_arrangement() {
 }
 
 #[test]
+fn matmul_merges_batch_axes_only_when_their_strides_allow() {
+    // [1, 3, 2, 5, 7] permuted to [2, 1, 3, 5, 7]: strides [35, 210, 70, 7, 1]. The size-1 axis's stride
+    // (210) happens to equal 3·70, but the outer axis (35) does not continue the progression, so the
+    // three leading axes are not one batch axis of stride 70 (they were merged that way: wrong values).
+    for (lhs_permuted, seed) in [(true, 40), (false, 42)] {
+        let permuted = random(&[1, 3, 2, 5, 7], seed).permute(&[2, 0, 1, 3, 4]).unwrap();
+        let other = random(&[2, 1, 3, 7, 5], seed + 1);
+        let (lhs, rhs) = if lhs_permuted { (permuted.clone(), other.clone()) } else { (other.transpose(3, 4).unwrap().contiguous().unwrap(), permuted.transpose(3, 4).unwrap()) };
+        let actual = lhs.matmul(&rhs).unwrap();
+        let expected = lhs.contiguous().unwrap().matmul(&rhs.contiguous().unwrap()).unwrap();
+        assert_close(&actual, &expected, 1e-6, "matmul of a permuted batch");
+        check_op("matmul of a permuted batch", |t| t[0].matmul(&t[1]), &[lhs, rhs]);
+    }
+}
+
+#[test]
 fn matmul_matches_a_naive_product() {
     let (m, k, n) = (9, 11, 13);
     let (a, b) = (random(&[m, k], 17), random(&[k, n], 18));

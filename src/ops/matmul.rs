@@ -7,9 +7,14 @@ use crate::{Error, Result};
 /// Describes the last two axes of `x` as a matrix and all leading axes as one batch axis,
 /// copying `x` first when its leading axes cannot be merged into one stride.
 pub(super) fn as_batched_matrix(x: &Tensor) -> Result<(Tensor, usize, MatrixStrides)> {
+    // The leading axes merge when, ignoring size-1 axes (whose strides are arbitrary and never used),
+    // each one steps by the next one's stride times its size. (Skipping a size-1 axis must compare its
+    // neighbours with each other: comparing only with the size-1 axis let [2, 1, 3] with strides
+    // [35, 210, 70], a permuted view, pass as one batch axis of stride 70.)
     let mergeable = |t: &Tensor| {
         let (shape, strides) = (t.shape(), t.layout().strides());
-        (0..t.rank().saturating_sub(3)).all(|d| shape[d + 1] == 1 || strides[d] == strides[d + 1] * shape[d + 1])
+        let leading: Vec<(usize, usize)> = (0..t.rank().saturating_sub(2)).filter(|&d| shape[d] != 1).map(|d| (shape[d], strides[d])).collect();
+        leading.windows(2).all(|pair| pair[0].1 == pair[1].1 * pair[1].0)
     };
     let x = if mergeable(x) { x.clone() } else { x.contiguous()? };
     let rank = x.rank();
