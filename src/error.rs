@@ -17,6 +17,8 @@ pub enum Error {
     Cuda { context: String, message: String },
     #[error("autograd: {0}")]
     Autograd(String),
+    #[error("optimiser: {0}")]
+    Optimizer(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

@@ -232,7 +232,7 @@ pub fn adam_update(slots: &[[&Tensor; 4]], hyper: &AdamHyper) -> Result<()> {
     }
     if !cuda_slots.is_empty() {
         if cuda_slots.len() != guards.len() {
-            return Err(Error::Autograd("adam: parameters, gradients and state must all be on the same device".into()));
+            return Err(Error::Optimizer("adam: parameters, gradients and state must all be on the same device".into()));
         }
         return cuda::optim::adam(&cuda_slots, hyper);
     }
@@ -242,7 +242,7 @@ pub fn adam_update(slots: &[[&Tensor; 4]], hyper: &AdamHyper) -> Result<()> {
             (Storage::Cpu(p), Storage::Cpu(g), Storage::Cpu(m), Storage::Cpu(v)) => {
                 cpu::optim::adam(whole_f32_mut(p, "adam")?, whole_f32(g, "adam")?, whole_f32_mut(m, "adam")?, whole_f32_mut(v, "adam")?, hyper)
             }
-            _ => return Err(Error::Autograd("adam: parameters, gradients and state must all be on the same device".into())),
+            _ => return Err(Error::Optimizer("adam: parameters, gradients and state must all be on the same device".into())),
         }
     }
     Ok(())
@@ -256,7 +256,7 @@ pub fn sgd_update(slots: &[(&Tensor, &Tensor, Option<&Tensor>)], hyper: &SgdHype
         if let (Storage::Cuda(p), Storage::Cuda(g)) = (&**p, &**g) {
             let velocity = match v.as_deref() {
                 Some(Storage::Cuda(v)) => Some(v),
-                Some(Storage::Cpu(_)) => return Err(Error::Autograd("sgd: velocity on another device".into())),
+                Some(Storage::Cpu(_)) => return Err(Error::Optimizer("sgd: velocity on another device".into())),
                 None => None,
             };
             cuda_slots.push((p, g, velocity));
@@ -264,7 +264,7 @@ pub fn sgd_update(slots: &[(&Tensor, &Tensor, Option<&Tensor>)], hyper: &SgdHype
     }
     if !cuda_slots.is_empty() {
         if cuda_slots.len() != guards.len() {
-            return Err(Error::Autograd("sgd: parameters and gradients must all be on the same device".into()));
+            return Err(Error::Optimizer("sgd: parameters and gradients must all be on the same device".into()));
         }
         return cuda::optim::sgd(&cuda_slots, hyper);
     }
@@ -274,12 +274,12 @@ pub fn sgd_update(slots: &[(&Tensor, &Tensor, Option<&Tensor>)], hyper: &SgdHype
             (Storage::Cpu(p), Storage::Cpu(g)) => {
                 let velocity = match v.as_deref_mut() {
                     Some(Storage::Cpu(v)) => Some(whole_f32_mut(v, "sgd")?),
-                    Some(Storage::Cuda(_)) => return Err(Error::Autograd("sgd: velocity on another device".into())),
+                    Some(Storage::Cuda(_)) => return Err(Error::Optimizer("sgd: velocity on another device".into())),
                     None => None,
                 };
                 cpu::optim::sgd(whole_f32_mut(p, "sgd")?, whole_f32(g, "sgd")?, velocity, hyper)
             }
-            _ => return Err(Error::Autograd("sgd: parameters and gradients must all be on the same device".into())),
+            _ => return Err(Error::Optimizer("sgd: parameters and gradients must all be on the same device".into())),
         }
     }
     Ok(())

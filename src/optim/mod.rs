@@ -26,7 +26,7 @@ pub trait Optimizer {
 
 /// The state tensor named `name` in a saved state list, on `like`'s device.
 fn find_state(state: &[(String, Tensor)], name: &str, like: &Tensor) -> Result<Tensor> {
-    let (_, tensor) = state.iter().find(|(n, _)| n == name).ok_or_else(|| crate::Error::Autograd(format!("optimiser state has no tensor named {name}")))?;
+    let (_, tensor) = state.iter().find(|(n, _)| n == name).ok_or_else(|| crate::Error::Optimizer(format!("the saved state has no tensor named {name}")))?;
     if tensor.shape() != like.shape() {
         return Err(crate::Error::shape("load optimiser state", format!("{name} has shape {:?}, the parameter has {:?}", tensor.shape(), like.shape())));
     }
