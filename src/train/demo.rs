@@ -57,12 +57,18 @@ pub fn run_demo_with(options: &DemoOptions) -> Result<PathBuf> {
     }
     let mut reports = Vec::new();
     let mut tsne_figures = Vec::new();
+    // Every demo model reads the same data at the same size: the first run prepares it, the
+    // others start with links to its prepared splits instead of decoding every image again.
+    let mut prepared_cache: Option<PathBuf> = None;
     for model in &options.models {
         let model_started = Instant::now();
         let run = RunDir::new(options.out.join("runs").join(model));
         // The demo owns its run folders: a second demo replaces them.
         if run.root().exists() {
             std::fs::remove_dir_all(run.root()).with_context(|| format!("removing the previous demo run {}", run.root().display()))?;
+        }
+        if let Some(source) = &prepared_cache {
+            link_prepared_splits(source, &run.cache_dir())?;
         }
         let config = demo_config(model, &data_dir, options);
         let train_options = TrainOptions { device: options.device, progress: options.progress, stop_after_epochs: None };
@@ -75,6 +81,7 @@ pub fn run_demo_with(options: &DemoOptions) -> Result<PathBuf> {
             evaluation.accuracy(),
             evaluation.auroc.map_or("undefined".into(), |a| format!("{a:.3}"))
         );
+        prepared_cache.get_or_insert_with(|| run.cache_dir());
         reports.push(ModelReport::new(model.clone(), summary.history, evaluation));
         tsne_figures.push((model.clone(), figure));
     }
@@ -82,6 +89,19 @@ pub fn run_demo_with(options: &DemoOptions) -> Result<PathBuf> {
     append_tsne_section(&report, &tsne_figures)?;
     eprintln!("demo: finished in {:.1} s; report: {}", started.elapsed().as_secs_f64(), report.display());
     Ok(report)
+}
+
+/// Hard-links (or, across filesystems, copies) every prepared file of `source` into `target`.
+fn link_prepared_splits(source: &Path, target: &Path) -> Result<()> {
+    std::fs::create_dir_all(target).with_context(|| format!("creating {}", target.display()))?;
+    for entry in std::fs::read_dir(source).with_context(|| format!("reading {}", source.display()))? {
+        let from = entry?.path();
+        let to = target.join(from.file_name().expect("directory entries have names"));
+        if std::fs::hard_link(&from, &to).is_err() {
+            std::fs::copy(&from, &to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+        }
+    }
+    Ok(())
 }
 
 fn demo_config(model: &str, data_dir: &Path, options: &DemoOptions) -> TrainConfig {
