@@ -33,10 +33,12 @@ failed=0
 for test in "$bundle"/tests/*; do
   name=$(basename "$test")
   # MEMEFUSE_CUDA_SYNC=1 makes a faulting kernel fail the test that launched it.
-  MEMEFUSE_CUDA_SYNC=1 "$test" --test-threads=2 --nocapture > "$logs/test-$name.log" 2>&1
+  # A hung kernel must not eat the whole (short) GPU session: each binary gets at most 3 minutes.
+  MEMEFUSE_CUDA_SYNC=1 timeout 180 "$test" --test-threads=2 --nocapture > "$logs/test-$name.log" 2>&1
   status=$?
   result=$(grep -E '^test result:' "$logs/test-$name.log" | tail -1)
   skipped=$(grep -c 'GPU parity skipped' "$logs/test-$name.log")
+  [ $status -eq 124 ] && result="TIMED OUT after 180 s"
   echo "- $name: ${result:-no result line} (exit $status; GPU-skip lines: $skipped)" >> "$summary"
   grep -E '^test .* FAILED$|panicked at' "$logs/test-$name.log" | head -20 | sed 's/^/    /' >> "$summary"
   [ $status -ne 0 ] && failed=1
@@ -45,7 +47,7 @@ done
 echo -e "\n## Benches (criterion, ${seconds}s per benchmark)" >> "$summary"
 for bench in "$bundle"/benches/*; do
   name=$(basename "$bench")
-  MEMEFUSE_BENCH_GPU_ONLY=1 "$bench" --bench --warm-up-time 1 --measurement-time "$seconds" --noplot --discard-baseline > "$logs/bench-$name.log" 2>&1
+  MEMEFUSE_BENCH_GPU_ONLY=1 timeout 180 "$bench" --bench --warm-up-time 1 --measurement-time "$seconds" --noplot --discard-baseline > "$logs/bench-$name.log" 2>&1
   # Keep each benchmark's name and its time/throughput lines.
   grep -E '^[a-z_0-9]+/|time:|thrpt:' "$logs/bench-$name.log" | grep -v 'change:' | sed 's/^/    /' >> "$summary"
 done
