@@ -158,3 +158,23 @@ fn gradient_check_default_is_used_for_conv_without_bias_at_tiny_size() {
     let (x, w) = (random(&[1, 1, 1, 1], 1), random(&[1, 1, 1, 1], 2));
     check_gradients(|t| t[0].conv2d(&t[1], None, Conv2dOptions::new(1, 0)), &[x, w], &GradCheck::default()).unwrap();
 }
+
+/// The CPU weight gradient sums partial results in a fixed grouping, so training on the CPU is
+/// reproducible to the last bit whatever the thread count (resume depends on it).
+#[test]
+fn weight_gradient_is_bitwise_reproducible_across_thread_counts() {
+    let (x, w) = (random(&[3, 40, 40, 8], 41), random(&[16, 8, 3, 3], 42));
+    let weights = random(&[3, 40, 40, 16], 43);
+    let gradient = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let leaf = w.with_grad();
+            let y = x.conv2d(&leaf, None, Conv2dOptions::new(1, 1)).unwrap();
+            let grads = y.mul(&weights).unwrap().sum_all().unwrap().backward().unwrap();
+            grads.get(&leaf).unwrap().to_vec_f32().unwrap()
+        })
+    };
+    let single = gradient(1);
+    assert_eq!(single, gradient(3));
+    assert_eq!(single, gradient(8));
+}

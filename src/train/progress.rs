@@ -37,8 +37,12 @@ impl EpochProgress {
         let bar = (mode == ProgressMode::Bar).then(|| {
             let bar = ProgressBar::new(samples as u64);
             bar.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} samples, {per_sec}, ETA {eta} {msg}")
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} samples, {rate} samples/s, ETA {eta} {msg}")
                     .expect("a valid progress template")
+                    // indicatif's own {per_sec} prints four decimals; whole samples/s read better.
+                    .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0}", state.per_sec());
+                    })
                     .progress_chars("=> "),
             );
             bar.set_prefix(label.clone());

@@ -122,27 +122,35 @@ pub fn conv2d_backward_data(dy: &CpuStorage, dy_layout: &Layout, w: &CpuStorage,
     CpuStorage::from_f32(dx, dtype)
 }
 
+/// Partial weight gradients summed in parallel: a fixed number, so that the grouping of the float
+/// additions (and so the result, to the last bit) does not depend on the thread count or on
+/// work stealing — a rayon fold/reduce would make training on the CPU irreproducible.
+const WEIGHT_GRADIENT_GROUPS: usize = 8;
+
 /// dw = Σ_images dyᵀ · im2col(x): the gradient with respect to the KRSC weight.
 pub fn conv2d_backward_weight(x: &CpuStorage, x_layout: &Layout, dy: &CpuStorage, dy_layout: &Layout, g: &ConvGeometry) -> CpuStorage {
     let dtype = x.dtype();
     let (x, dy) = (read_f32(x, x_layout), read_f32(dy, dy_layout));
     let (taps, k, image_len, pixels) = (g.filter_len(), g.out_c, g.in_h * g.in_w * g.in_c, g.out_h * g.out_w);
-    let dw = pixel_blocks(g)
-        .into_par_iter()
-        .fold(
-            || (vec![0.0f32; k * taps], Vec::new()),
-            |(mut dw, mut col), (n, first, rows)| {
+    let blocks = pixel_blocks(g);
+    let group_len = blocks.len().div_ceil(WEIGHT_GRADIENT_GROUPS).max(1);
+    let partials: Vec<Vec<f32>> = blocks
+        .par_chunks(group_len)
+        .map(|group| {
+            let (mut dw, mut col) = (vec![0.0f32; k * taps], Vec::new());
+            for &(n, first, rows) in group {
                 col.resize(rows * taps, 0.0);
                 im2col(&x[n * image_len..][..image_len], g, first, rows, &mut col);
                 // dw (k×taps) += dyᵀ (k×rows) · col (rows×taps).
                 sgemm(k, rows, taps, &dy[(n * pixels + first) * k..], (1, k), &col, (taps, 1), 1.0, &mut dw, taps);
-                (dw, col)
-            },
-        )
-        .map(|(dw, _)| dw)
-        .reduce(|| vec![0.0f32; k * taps], |mut a, b| {
-            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-            a
-        });
+            }
+            dw
+        })
+        .collect();
+    // Summed in group order.
+    let mut dw = vec![0.0f32; k * taps];
+    for partial in &partials {
+        dw.iter_mut().zip(partial).for_each(|(a, b)| *a += b);
+    }
     CpuStorage::from_f32(dw, dtype)
 }
