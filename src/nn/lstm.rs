@@ -2,8 +2,8 @@
 //! `{name}.weight_ih_lK` [4H, in], `{name}.weight_hh_lK` [4H, H], `{name}.bias_ih_lK` and
 //! `{name}.bias_hh_lK` [4H], gate rows in the order (i, f, g, o). Initial states are zero.
 //!
-//! Each layer is two steps: the input projection of every time step at once (one matmul over
-//! [B·T, in], plus both biases), then the recurrence, which is a single op on the tape
+//! Each layer is two steps: the input projection of every time step at once (`Tensor::linear`
+//! over [B·T, in], both biases folded into its bias), then the recurrence, which is a single op on the tape
 //! (`Tensor::lstm_recurrence`) with its own backpropagation through time.
 use crate::util::Rng;
 use crate::{Device, Error, Result, Tensor};
@@ -19,7 +19,8 @@ pub struct LstmLayer {
 impl LstmLayer {
     /// x [B, T, in] → hidden states [B, T, H].
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x_proj = x.matmul(&self.weight_ih.t()?)?.add(&self.bias_ih)?.add(&self.bias_hh)?;
+        // The linear op: one GEMM with both biases (summed, a 4H vector) added in its epilogue.
+        let x_proj = x.linear(&self.weight_ih, &self.bias_ih.add(&self.bias_hh)?)?;
         x_proj.lstm_recurrence(&self.weight_hh)
     }
 
