@@ -5,6 +5,7 @@
 //! Inputs are contiguous NHWC, weights contiguous KRSC (see ops/conv.rs), all read as f32.
 use rayon::prelude::*;
 
+use super::matmul::{gemm, Strided};
 use super::read_f32;
 use crate::ops::ConvGeometry;
 use crate::tensor::{CpuStorage, Layout};
@@ -52,20 +53,6 @@ fn col2im_add(col: &[f32], g: &ConvGeometry, first: usize, rows: usize, image: &
     }
 }
 
-/// c (m×n, row stride ldc) = alpha·a·b + beta·c with explicit strides.
-#[allow(clippy::too_many_arguments)]
-fn sgemm(m: usize, k: usize, n: usize, a: &[f32], a_strides: (usize, usize), b: &[f32], b_strides: (usize, usize), beta: f32, c: &mut [f32], ldc: usize) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    assert!(c.len() >= (m - 1) * ldc + n);
-    // SAFETY: callers pass slices covering every index i·row + j·col of each operand for i < rows,
-    // j < cols (checked by the assert above for c and by construction for a and b).
-    unsafe {
-        matrixmultiply::sgemm(m, k, n, 1.0, a.as_ptr(), a_strides.0 as isize, a_strides.1 as isize, b.as_ptr(), b_strides.0 as isize, b_strides.1 as isize, beta, c.as_mut_ptr(), ldc as isize, 1);
-    }
-}
-
 /// Output-pixel blocks of every image: (image, first pixel, pixel count).
 fn pixel_blocks(g: &ConvGeometry) -> Vec<(usize, usize, usize)> {
     let pixels = g.out_h * g.out_w;
@@ -91,7 +78,7 @@ pub fn conv2d_forward(x: &CpuStorage, x_layout: &Layout, w: &CpuStorage, w_layou
         let mut col = vec![0.0f32; rows * taps];
         im2col(&x[n * image_len..][..image_len], g, first, rows, &mut col);
         // y (rows×k) = col (rows×taps) · wᵀ (taps×k); w is [k, taps] row-major.
-        sgemm(rows, taps, k, &col, (taps, 1), &w, (1, taps), 0.0, y, k);
+        gemm(rows, taps, k, &col, Strided::rows(0, taps), &w, Strided::transposed_rows(0, taps), 0.0, y, Strided::rows(0, k));
         for pixel in y.chunks_mut(k.max(1)) {
             if let Some(b) = &bias {
                 pixel.iter_mut().zip(b.iter()).for_each(|(v, b)| *v += b);
@@ -115,7 +102,7 @@ pub fn conv2d_backward_data(dy: &CpuStorage, dy_layout: &Layout, w: &CpuStorage,
         for first in (0..pixels).step_by(PIXELS_PER_BLOCK) {
             let rows = PIXELS_PER_BLOCK.min(pixels - first);
             // col (rows×taps) = dy (rows×k) · w (k×taps).
-            sgemm(rows, k, taps, &dy[(n * pixels + first) * k..], (k, 1), &w, (taps, 1), 0.0, &mut col, taps);
+            gemm(rows, k, taps, &dy, Strided::rows((n * pixels + first) * k, k), &w, Strided::rows(0, taps), 0.0, &mut col, Strided::rows(0, taps));
             col2im_add(&col, g, first, rows, image);
         }
     });
@@ -142,7 +129,7 @@ pub fn conv2d_backward_weight(x: &CpuStorage, x_layout: &Layout, dy: &CpuStorage
                 col.resize(rows * taps, 0.0);
                 im2col(&x[n * image_len..][..image_len], g, first, rows, &mut col);
                 // dw (k×taps) += dyᵀ (k×rows) · col (rows×taps).
-                sgemm(k, rows, taps, &dy[(n * pixels + first) * k..], (1, k), &col, (taps, 1), 1.0, &mut dw, taps);
+                gemm(k, rows, taps, &dy, Strided::transposed_rows((n * pixels + first) * k, k), &col, Strided::rows(0, taps), 1.0, &mut dw, Strided::rows(0, taps));
             }
             dw
         })
