@@ -128,3 +128,49 @@ pub fn gemm(m: usize, k: usize, n: usize, a: &[f32], a_at: Strided, b: &[f32], b
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{gemm, Strided};
+
+    /// c[i][j] = Σ_p a(i, p)·b(p, j) + beta·c[i][j], written out by hand.
+    fn naive(m: usize, k: usize, n: usize, a: impl Fn(usize, usize) -> f32, b: impl Fn(usize, usize) -> f32, beta: f32, c: &[f32]) -> Vec<f32> {
+        (0..m * n).map(|index| (0..k).map(|p| a(index / n, p) * b(p, index % n)).sum::<f32>() + beta * c[index]).collect()
+    }
+
+    #[test]
+    fn strided_views_transposes_offsets_and_beta() {
+        let (m, k, n) = (3, 5, 4);
+        // a is the 3×5 block at column 2 of a 4×9 row-major buffer; b is the transpose of a 4×5 one.
+        let a_buffer: Vec<f32> = (0..36).map(|v| v as f32 * 0.25 - 3.0).collect();
+        let b_buffer: Vec<f32> = (0..20).map(|v| (v as f32).sin()).collect();
+        let a_at = Strided::rows(2, 9);
+        let b_at = Strided::transposed_rows(0, 5);
+        let mut c = vec![1.5f32; m * n];
+        let expected = naive(m, k, n, |i, p| a_buffer[2 + i * 9 + p], |p, j| b_buffer[j * 5 + p], 0.5, &c);
+        gemm(m, k, n, &a_buffer, a_at, &b_buffer, b_at, 0.5, &mut c, Strided::rows(0, n));
+        for (got, want) in c.iter().zip(&expected) {
+            assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        }
+        // beta = 0 must ignore what c held, NaN included.
+        let mut c = vec![f32::NAN; m * n];
+        gemm(m, k, n, &a_buffer, a_at, &b_buffer, b_at, 0.0, &mut c, Strided::rows(0, n));
+        let expected = naive(m, k, n, |i, p| a_buffer[2 + i * 9 + p], |p, j| b_buffer[j * 5 + p], 0.0, &[0.0; 12]);
+        assert!(c.iter().zip(&expected).all(|(got, want)| (got - want).abs() < 1e-5));
+    }
+
+    #[test]
+    fn empty_inner_dimension_scales_c() {
+        let mut c = vec![2.0f32, f32::NAN];
+        gemm(1, 0, 2, &[], Strided::rows(0, 0), &[], Strided::rows(0, 2), 0.0, &mut c, Strided::rows(0, 2));
+        assert_eq!(c, vec![0.0, 0.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "gemm operand a")]
+    fn a_view_past_its_slice_is_refused() {
+        let mut c = vec![0.0f32; 4];
+        // 2×3 rows 4 apart from offset 2 would reach index 2 + 4 + 2 = 8 of a 8-element slice.
+        gemm(2, 3, 2, &[0.0; 8], Strided::rows(2, 4), &[0.0; 6], Strided::rows(0, 2), 0.0, &mut c, Strided::rows(0, 2));
+    }
+}
