@@ -1,12 +1,13 @@
 //! `fusion-mlp`: an image encoder (8×8 pool → Linear → ReLU) and a text encoder (bag of words →
-//! Linear → ReLU), each projected to a shared width and summed (there is no concat op; a sum of
-//! projections equals a projection of the concatenation), then ReLU → dropout → Linear(2).
+//! Linear → ReLU), each projected to a shared width and summed (a sum of projections equals a
+//! projection of the concatenation, without materialising it), then ReLU → dropout → Linear(2).
 //! The ReLU after the sum is what lets the head express "image cue AND text cue".
 use anyhow::Result;
 
 use super::image_mlp::POOL_GRID;
-use super::{average_pool_nhwc, bag_of_words, Model, ModelConfig, ModelInput, Needs, NUM_CLASSES};
-use crate::nn::{dropout, Linear};
+use super::dropout_head::DropoutHead;
+use super::{average_pool_nhwc, bag_of_words, Model, ModelConfig, ModelInput, Needs};
+use crate::nn::Linear;
 use crate::util::Rng;
 use crate::{Device, Tensor};
 
@@ -15,9 +16,8 @@ pub struct FusionMlp {
     text_encoder: Linear,
     image_projection: Linear,
     text_projection: Linear,
-    head: Linear,
+    head: DropoutHead,
     vocab_size: usize,
-    dropout: f32,
 }
 
 impl FusionMlp {
@@ -28,9 +28,8 @@ impl FusionMlp {
             text_encoder: Linear::new("text.hidden", config.vocab_size, hidden, rng, device)?,
             image_projection: Linear::new("fusion.image", hidden, hidden, rng, device)?,
             text_projection: Linear::new("fusion.text", hidden, hidden, rng, device)?,
-            head: Linear::new("head", hidden, NUM_CLASSES, rng, device)?,
+            head: DropoutHead::new(hidden, config.dropout, rng, device)?,
             vocab_size: config.vocab_size,
-            dropout: config.dropout,
         })
     }
 
@@ -54,8 +53,7 @@ impl Model for FusionMlp {
     }
 
     fn forward(&self, input: &ModelInput, training: bool, rng: &mut Rng) -> Result<Tensor> {
-        let hidden = dropout(&self.features(input)?, self.dropout, training, rng)?;
-        Ok(self.head.forward(&hidden)?)
+        self.head.forward(&self.features(input)?, training, rng)
     }
 
     fn embed(&self, input: &ModelInput) -> Result<Tensor> {

@@ -1,8 +1,9 @@
 //! `image-mlp`: the image average-pooled to 8×8×3, then Linear → ReLU → dropout → Linear(2).
 use anyhow::Result;
 
-use super::{average_pool_nhwc, Model, ModelConfig, ModelInput, Needs, NUM_CLASSES};
-use crate::nn::{dropout, Linear};
+use super::dropout_head::DropoutHead;
+use super::{average_pool_nhwc, Model, ModelConfig, ModelInput, Needs};
+use crate::nn::Linear;
 use crate::util::Rng;
 use crate::{Device, Tensor};
 
@@ -11,16 +12,14 @@ pub const POOL_GRID: usize = 8;
 
 pub struct ImageMlp {
     hidden: Linear,
-    head: Linear,
-    dropout: f32,
+    head: DropoutHead,
 }
 
 impl ImageMlp {
     pub fn new(config: &ModelConfig, rng: &mut Rng, device: Device) -> Result<Self> {
         Ok(Self {
             hidden: Linear::new("image.hidden", POOL_GRID * POOL_GRID * 3, config.hidden, rng, device)?,
-            head: Linear::new("head", config.hidden, NUM_CLASSES, rng, device)?,
-            dropout: config.dropout,
+            head: DropoutHead::new(config.hidden, config.dropout, rng, device)?,
         })
     }
 
@@ -40,8 +39,7 @@ impl Model for ImageMlp {
     }
 
     fn forward(&self, input: &ModelInput, training: bool, rng: &mut Rng) -> Result<Tensor> {
-        let hidden = dropout(&self.features(input)?, self.dropout, training, rng)?;
-        Ok(self.head.forward(&hidden)?)
+        self.head.forward(&self.features(input)?, training, rng)
     }
 
     fn embed(&self, input: &ModelInput) -> Result<Tensor> {

@@ -16,6 +16,7 @@
 //! input tensors (see [`ModelInput::dtype`]): its f32 weights are cast to that dtype inside the
 //! forward pass, which is how mixed precision keeps f32 master weights.
 mod bag_of_words;
+mod dropout_head;
 mod fusion_mlp;
 mod image_mlp;
 mod lstm_classifier;

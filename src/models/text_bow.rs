@@ -1,25 +1,24 @@
 //! `text-bow`: bag-of-words counts over the vocabulary, then Linear → ReLU → dropout → Linear(2).
 use anyhow::Result;
 
-use super::{bag_of_words, Model, ModelConfig, ModelInput, Needs, NUM_CLASSES};
-use crate::nn::{dropout, Linear};
+use super::dropout_head::DropoutHead;
+use super::{bag_of_words, Model, ModelConfig, ModelInput, Needs};
+use crate::nn::Linear;
 use crate::util::Rng;
 use crate::{Device, Tensor};
 
 pub struct TextBow {
     hidden: Linear,
-    head: Linear,
+    head: DropoutHead,
     vocab_size: usize,
-    dropout: f32,
 }
 
 impl TextBow {
     pub fn new(config: &ModelConfig, rng: &mut Rng, device: Device) -> Result<Self> {
         Ok(Self {
             hidden: Linear::new("text.hidden", config.vocab_size, config.hidden, rng, device)?,
-            head: Linear::new("head", config.hidden, NUM_CLASSES, rng, device)?,
+            head: DropoutHead::new(config.hidden, config.dropout, rng, device)?,
             vocab_size: config.vocab_size,
-            dropout: config.dropout,
         })
     }
 
@@ -39,8 +38,7 @@ impl Model for TextBow {
     }
 
     fn forward(&self, input: &ModelInput, training: bool, rng: &mut Rng) -> Result<Tensor> {
-        let hidden = dropout(&self.features(input)?, self.dropout, training, rng)?;
-        Ok(self.head.forward(&hidden)?)
+        self.head.forward(&self.features(input)?, training, rng)
     }
 
     fn embed(&self, input: &ModelInput) -> Result<Tensor> {
