@@ -30,6 +30,8 @@ for line in sys.stdin:
 
 cargo test --release --no-run --message-format=json | executables | while read -r kind name path; do
   [ "$kind" = bench ] && continue
+  # The library's and the binary's unit tests are both named memefuse: keep them apart.
+  [ "$kind" = test ] || name="$kind-$name"
   cp "$path" "$bundle/tests/$name"
 done
 cargo bench --no-run --message-format=json | executables | while read -r kind name path; do

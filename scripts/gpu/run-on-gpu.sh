@@ -1,24 +1,54 @@
 #!/usr/bin/env bash
-# Runs on the GPU machine, from the repository root, over a bundle made by build-bundle.sh:
-# every test binary (the GPU parity tests run there instead of printing "skipped"), every criterion
-# bench, and the PyTorch reference for the same shapes; writes OUT_DIR/summary.md and every full log
-# in OUT_DIR/logs.tar.gz (two files: the device tool brings back at most eight).
+# Runs on the GPU machine, from the repository root, over a bundle made by build-bundle.sh, in this
+# order (most important first, so that running out of time loses the least):
+#   1. the test binaries with GPU parity tests (the CPU-only ones are CI's: they are listed, not run);
+#   2. the criterion benches of the GPU kernels (the loader bench is CPU-only);
+#   3. the PyTorch/cuBLAS/cuDNN references for the same shapes;
+#   4. an end-to-end `memefuse demo --device cuda` (fp16 training of every demo model and VGG16).
+# Writes OUT_DIR/summary.md and every log in OUT_DIR/logs.tar.gz: two files, since the device tool
+# brings back at most eight.
 #
-#   scripts/gpu/run-on-gpu.sh BUNDLE_DIR OUT_DIR [BENCH_SECONDS]
+#   scripts/gpu/run-on-gpu.sh BUNDLE_DIR OUT_DIR [BENCH_SECONDS] [DEADLINE_SECONDS]
+#
+# DEADLINE_SECONDS (default 480) bounds the whole script: each step gets what is left, less a reserve
+# for packing the logs, and steps that no longer fit are reported as skipped. Give the device call a
+# timeout above it: a command killed from outside returns no logs.
 set -uo pipefail
 bundle=$1
 out=$2
 seconds=${3:-2}
+deadline=$(( $(date +%s) + ${4:-480} ))
+reserve=15
 summary=$out/summary.md
 logs=$out/logs
 mkdir -p "$logs"
+
+seconds_left() { echo $(( deadline - $(date +%s) - reserve )); }
+
+# capped CAP LOG COMMAND...: runs COMMAND with its output in LOG, for at most CAP seconds and never past
+# the deadline; returns its status, 124 on a timeout, 125 when no time was left to start it.
+capped() {
+  local cap=$1 log=$2 left
+  shift 2
+  left=$(seconds_left)
+  [ "$left" -lt 10 ] && { echo "skipped: out of time" > "$log"; return 125; }
+  [ "$left" -lt "$cap" ] && cap=$left
+  timeout "$cap" "$@" > "$log" 2>&1
+}
+
+finish() {
+  tar czf "$out/logs.tar.gz" -C "$out" logs && rm -rf "$logs"
+  echo -e "\n(finished with $(( deadline - $(date +%s) )) s of the deadline left)" >> "$summary"
+  cat "$summary"
+}
+
 {
   echo "# memefuse GPU run"
   echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
   echo "- commit: $(cat "$bundle/COMMIT" 2>/dev/null || echo unknown)"
   echo "- card: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi failed')"
   echo
-  echo "## Tests"
+  echo "## Tests with GPU parity"
 } > "$summary"
 
 # The test binaries look for tests/fixtures and target/release/memefuse under the folder they were
@@ -30,48 +60,68 @@ fi
 mkdir -p "$manifest/target/release" && cp "$bundle/memefuse" "$manifest/target/release/memefuse"
 
 failed=0
+cpu_only=()
 for test in "$bundle"/tests/*; do
   name=$(basename "$test")
-  # MEMEFUSE_CUDA_SYNC=1 makes a faulting kernel fail the test that launched it.
-  # A hung kernel must not eat the whole (short) GPU session: each binary gets at most 3 minutes.
-  MEMEFUSE_CUDA_SYNC=1 timeout 180 "$test" --test-threads=2 --nocapture > "$logs/test-$name.log" 2>&1
+  # A test file that never mentions the GPU has nothing to check here.
+  if ! grep -qiE 'gpu|cuda' "tests/$name.rs" 2>/dev/null; then
+    cpu_only+=("$name")
+    continue
+  fi
+  # MEMEFUSE_CUDA_SYNC=1 makes a faulting kernel fail the test that launched it; a hung kernel
+  # must not eat the whole (short) GPU session, so each binary gets at most 150 s.
+  MEMEFUSE_CUDA_SYNC=1 capped 150 "$logs/test-$name.log" "$test" --test-threads=2 --nocapture
   status=$?
   result=$(grep -E '^test result:' "$logs/test-$name.log" | tail -1)
   skipped=$(grep -c 'GPU parity skipped' "$logs/test-$name.log")
-  [ $status -eq 124 ] && result="TIMED OUT after 180 s"
+  [ $status -eq 124 ] && result="TIMED OUT"
+  [ $status -eq 125 ] && result="NOT RUN: out of time"
   echo "- $name: ${result:-no result line} (exit $status; GPU-skip lines: $skipped)" >> "$summary"
   grep -E '^test .* FAILED$|panicked at' "$logs/test-$name.log" | head -20 | sed 's/^/    /' >> "$summary"
   [ $status -ne 0 ] && failed=1
 done
+echo "- CPU-only, left to CI: ${cpu_only[*]:-none}" >> "$summary"
 
-echo -e "\n## Benches (criterion, ${seconds}s per benchmark)" >> "$summary"
-for bench in "$bundle"/benches/*; do
-  name=$(basename "$bench")
-  MEMEFUSE_BENCH_GPU_ONLY=1 timeout 180 "$bench" --bench --warm-up-time 1 --measurement-time "$seconds" --noplot --discard-baseline > "$logs/bench-$name.log" 2>&1
+echo -e "\n## Benches (criterion, ${seconds}s per benchmark, GPU only)" >> "$summary"
+for name in elementwise softmax reduce gemm conv lstm; do
+  bench=$bundle/benches/$name
+  [ -x "$bench" ] || { echo "    $name: not in the bundle" >> "$summary"; continue; }
+  MEMEFUSE_BENCH_GPU_ONLY=1 capped 150 "$logs/bench-$name.log" "$bench" --bench --warm-up-time 1 --measurement-time "$seconds" --noplot --discard-baseline
+  status=$?
+  [ $status -ne 0 ] && echo "    $name: exit $status$([ $status -eq 124 ] && echo ' (timed out)')$([ $status -eq 125 ] && echo ' (not run: out of time)')" >> "$summary"
   # Keep each benchmark's name and its time/throughput lines.
   grep -E '^[a-z_0-9]+/|time:|thrpt:' "$logs/bench-$name.log" | grep -v 'change:' | sed 's/^/    /' >> "$summary"
 done
 
-echo -e "\n## PyTorch on the same machine" >> "$summary"
-if python3 "$bundle/torch_reference.py" > "$logs/torch.json" 2> "$logs/torch.log"; then
-  python3 -c 'import json,sys; [print(f"    {k}: {v:.1f} GB/s") for k,v in json.load(open(sys.argv[1])).items()]' "$logs/torch.json" >> "$summary"
+# reference TITLE SCRIPT UNIT: runs a PyTorch reference script (it prints one JSON object) and
+# lists its figures.
+reference() {
+  local title=$1 script=$2 unit=$3 name
+  name=$(basename "$script" .py)
+  echo -e "\n## $title" >> "$summary"
+  # The JSON alone on stdout; torch's warnings go to the log.
+  if capped 120 "$logs/$name.log" bash -c 'python3 "$1" > "$2"' _ "$script" "$logs/$name.json"; then
+    python3 -c 'import json,sys; [print(f"    {k}: {v:.1f} {sys.argv[2]}") for k,v in json.load(open(sys.argv[1])).items()]' "$logs/$name.json" "$unit" >> "$summary"
+  else
+    echo "    $name failed or was cut short: see $name.log in the logs" >> "$summary"
+    tail -3 "$logs/$name.log" | sed 's/^/    /' >> "$summary"
+  fi
+}
+reference "PyTorch elementwise, reductions, softmax" "$bundle/torch_reference.py" "GB/s"
+reference "PyTorch/cuDNN convolution (TFLOP/s) and VGG16 (images/s), fp16 channels_last" "$bundle/torch_conv_reference.py" ""
+reference "PyTorch/cuDNN LSTM classifier" "$bundle/torch_lstm_reference.py" "samples/s"
+
+# End to end: fp16 training on the GPU of every demo model plus the full VGG16 at 64 px, briefly.
+echo -e "\n## memefuse demo --device cuda" >> "$summary"
+demo_out=$(mktemp -d)
+if MEMEFUSE_CUDA_SYNC=0 capped 120 "$logs/demo.log" "$bundle/memefuse" demo --device cuda --epochs 3 --train-size 1200 \
+  --models image-mlp,text-bow,fusion-mlp,lstm,lstm-last-token,vgg16-small,vgg16 --out "$demo_out"; then
+  cp "$demo_out/report.md" "$logs/demo-report.md" 2>/dev/null
+  grep -iE 'auroc|accuracy' "$demo_out/report.md" | head -20 | sed 's/^/    /' >> "$summary"
 else
-  echo "    torch reference failed: see torch.log" >> "$summary"
+  echo "    demo failed or was cut short (exit $?): see demo.log" >> "$summary"
+  tail -5 "$logs/demo.log" | sed 's/^/    /' >> "$summary"
 fi
-# Convolution / VGG16: cuDNN at the shapes of benches/conv.rs (TFLOP/s; images/s for inference).
-echo -e "\n## PyTorch/cuDNN convolution and VGG16 (fp16, channels_last)" >> "$summary"
-conv_ref=$bundle/torch_conv_reference.py; [ -f "$conv_ref" ] || conv_ref=scripts/gpu/torch_conv_reference.py
-if python3 "$conv_ref" > "$logs/torch-conv.json" 2> "$logs/torch-conv.log"; then
-  python3 -c 'import json,sys; [print(f"    {k}: {v:.1f}") for k,v in json.load(open(sys.argv[1])).items()]' "$logs/torch-conv.json" >> "$summary"
-else
-  echo "    torch conv reference failed: see torch-conv.log" >> "$summary"
-fi
-# LSTM classifier: PyTorch/cuDNN samples/s for benches/lstm.rs's shapes.
-if python3 "$bundle/torch_lstm_reference.py" > "$logs/torch-lstm.json" 2> "$logs/torch-lstm.log"; then
-  python3 -c 'import json,sys; [print(f"    {k}: {v:.0f} samples/s") for k,v in json.load(open(sys.argv[1])).items()]' "$logs/torch-lstm.json" >> "$summary"
-else
-  echo "    torch LSTM reference failed: see torch-lstm.log" >> "$summary"
-fi
-tar czf "$out/logs.tar.gz" -C "$out" logs && rm -rf "$logs"
-cat "$summary"
+
+finish
 exit $failed
