@@ -32,7 +32,8 @@ __device__ void softmax_kernel(size_t cols, const T* x, T* y, int log_output) {
         for (size_t c = threadIdx.x; c < cols; c += blockDim.x) {
             float v = to_float(row_x[c]);
             if (v > local_max) { local_sum *= __expf(local_max - v); local_max = v; }
-            local_sum += __expf(v - local_max);
+            // A masked (−∞) element adds nothing; exp(−∞ − (−∞)) would be NaN while local_max is −∞.
+            local_sum += v == -INFINITY ? 0.0f : __expf(v - local_max);
         }
     }
     const float row_max = block_reduce(local_max, scratch, -INFINITY, MaxOp());

@@ -114,17 +114,48 @@ fn argmax_matches_on_gpu() {
 
 #[test]
 fn softmax_and_log_softmax() {
-    for shape in [&[1usize, 1][..], &[5, 3], &[3, 7, 129], &[2, 5000]] {
+    // [2, 5000] still fits the kernel's register cache (16 per thread at 320 threads); rows over
+    // 16 × 1024 columns, as [2, 20000], take its re-reading path.
+    for shape in [&[1usize, 1][..], &[5, 3], &[3, 7, 129], &[2, 5000], &[2, 20000]] {
         let x = random(shape, 9).scale(3.0).unwrap();
         if shape.iter().product::<usize>() <= 2000 {
             check_op(&format!("softmax {shape:?}"), |t| t[0].softmax_last(), &[x.clone()]);
             check_op(&format!("log_softmax {shape:?}"), |t| t[0].log_softmax_last(), &[x.clone()]);
         } else {
-            // Rows longer than the kernel's register cache take its re-reading path.
             let all = [memefuse::DType::F32, memefuse::DType::F16, memefuse::DType::BF16];
-            check_gpu_parity("softmax long rows", &|t: &[Tensor]| t[0].softmax_last(), &[x.clone()], &all);
-            check_gpu_parity("log_softmax long rows", &|t: &[Tensor]| t[0].log_softmax_last(), &[x.clone()], &all);
+            check_gpu_parity(&format!("softmax {shape:?}"), &|t: &[Tensor]| t[0].softmax_last(), &[x.clone()], &all);
+            check_gpu_parity(&format!("log_softmax {shape:?}"), &|t: &[Tensor]| t[0].log_softmax_last(), &[x.clone()], &all);
         }
+    }
+}
+
+/// A row with masked (−∞) logits, cached or re-read by the GPU kernel.
+fn masked_rows(columns: usize) -> Tensor {
+    let mut values = random(&[2, columns], 10).scale(3.0).unwrap().to_vec_f32().unwrap();
+    // Every third element masked, the row's first ones included (where a thread's running maximum
+    // is still −∞).
+    values.iter_mut().step_by(3).for_each(|v| *v = f32::NEG_INFINITY);
+    Tensor::from_vec(values, &[2, columns], memefuse::Device::Cpu).unwrap()
+}
+
+#[test]
+fn softmax_of_masked_rows_ignores_the_masked_logits() {
+    for columns in [301, 20000] {
+        let x = masked_rows(columns);
+        let y = x.softmax_last().unwrap().to_vec_f32().unwrap();
+        let logits = x.to_vec_f32().unwrap();
+        for (row_y, row_x) in y.chunks(columns).zip(logits.chunks(columns)) {
+            // The softmax of the unmasked logits alone, with zeros where the mask is.
+            let kept: Vec<f64> = row_x.iter().filter(|v| v.is_finite()).map(|&v| v as f64).collect();
+            let max = kept.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let total: f64 = kept.iter().map(|v| (v - max).exp()).sum();
+            for (&out, &logit) in row_y.iter().zip(row_x) {
+                let expected = if logit.is_finite() { ((logit as f64 - max).exp() / total) as f32 } else { 0.0 };
+                assert!((out - expected).abs() < 1e-6, "softmax {out} vs {expected}");
+            }
+        }
+        let all = [memefuse::DType::F32, memefuse::DType::F16, memefuse::DType::BF16];
+        check_gpu_parity(&format!("softmax masked [2, {columns}]"), &|t: &[Tensor]| t[0].softmax_last(), &[x], &all);
     }
 }
 
@@ -260,6 +291,10 @@ fn fill_scale_and_axpy_update_in_place() {
     }
     let view = random(&[4, 4], 1).t().unwrap();
     assert!(view.fill_(1.0).is_err(), "in-place ops refuse strided views");
+    let whole = random(&[4, 4], 2);
+    let head = whole.narrow(0, 0, 2).unwrap();
+    assert!(head.scale_(0.0).is_err(), "in-place ops refuse a contiguous view of part of a storage");
+    assert!(whole.to_vec_f32().unwrap().iter().all(|v| *v != 0.0), "a refused update leaves the storage alone");
 }
 
 #[test]
@@ -272,4 +307,37 @@ fn concatenation_along_any_axis() {
     assert_eq!(joined.narrow(0, 2, 2).unwrap().to_vec_f32().unwrap(), a.to_vec_f32().unwrap());
     let err = Tensor::cat(&[&a, &random(&[2, 3, 5], 35)], 1).unwrap_err().to_string();
     assert!(err.contains("tensor 1 is [2, 3, 5]") && err.contains("except along axis 1"), "{err}");
+}
+
+#[test]
+fn reductions_of_empty_tensors() {
+    // No rows: nothing to reduce, an empty result. An empty axis: the identity (0 for sums, −∞ for
+    // max) and index 0 for argmax, as on the CPU.
+    let no_rows = Tensor::zeros(&[0, 5], memefuse::DType::F32, memefuse::Device::Cpu).unwrap();
+    assert_eq!(no_rows.sum(1, false).unwrap().shape(), &[0]);
+    let empty_axis = Tensor::zeros(&[3, 0], memefuse::DType::F32, memefuse::Device::Cpu).unwrap();
+    assert_eq!(empty_axis.sum(1, false).unwrap().to_vec_f32().unwrap(), vec![0.0; 3]);
+    assert_eq!(empty_axis.max(1, false).unwrap().to_vec_f32().unwrap(), vec![f32::NEG_INFINITY; 3]);
+    assert_eq!(empty_axis.argmax(1, false).unwrap().to_vec_i32().unwrap(), vec![0; 3]);
+
+    let Some(device) = gpu("reductions_of_empty_tensors") else { return };
+    for x in [&no_rows, &empty_axis] {
+        let on_gpu = x.to_device(device).unwrap();
+        for axis in [0isize, 1] {
+            let what = format!("{:?} along {axis}", x.shape());
+            assert_eq!(on_gpu.sum(axis, false).unwrap().to_vec_f32().unwrap(), x.sum(axis, false).unwrap().to_vec_f32().unwrap(), "sum {what}");
+            assert_eq!(on_gpu.max(axis, false).unwrap().to_vec_f32().unwrap(), x.max(axis, false).unwrap().to_vec_f32().unwrap(), "max {what}");
+            assert_eq!(on_gpu.argmax(axis, false).unwrap().to_vec_i32().unwrap(), x.argmax(axis, false).unwrap().to_vec_i32().unwrap(), "argmax {what}");
+        }
+    }
+}
+
+#[test]
+fn contiguous_operands_of_any_rank_run_on_the_gpu() {
+    // The kernels read a contiguous operand directly, so a rank above their strided-layout limit
+    // of 8 must still work (only strided views of such ranks are refused).
+    let shape = [2, 1, 3, 1, 2, 1, 2, 1, 3];
+    let all = [memefuse::DType::F32, memefuse::DType::F16, memefuse::DType::BF16];
+    check_gpu_parity("rank-9 exp", &|t: &[Tensor]| t[0].exp(), &[random(&shape, 30)], &all);
+    check_gpu_parity("rank-9 mul", &|t: &[Tensor]| t[0].mul(&t[1]), &[random(&shape, 31), random(&shape, 32)], &all);
 }
