@@ -53,7 +53,7 @@ __device__ void argmax_kernel(size_t outer, size_t reduced, size_t inner, const 
     GRID_STRIDE_LOOP(index, outer * inner) {
         const size_t o = index / inner, i = index % inner;
         const T* column = x + o * reduced * inner + i;
-        float best = to_float(column[0]);
+        float best = reduced > 0 ? to_float(column[0]) : 0.0f;  // an empty axis answers index 0
         int best_index = 0;
         for (size_t r = 1; r < reduced; ++r) {
             float v = to_float(column[r * inner]);

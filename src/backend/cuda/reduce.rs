@@ -19,6 +19,10 @@ pub fn reduce(op: ReduceOp, x: &CudaStorage, layout: &Layout, axis: usize) -> Re
     let suffix = x.dtype().kernel_suffix();
     let x_ptr = x.pointer_at(layout.offset());
     let outputs = outer * inner;
+    if outputs == 0 {
+        // Nothing to write, and a launch with an empty grid would be an error.
+        return CudaStorage::alloc_on(device, if op == ReduceOp::ArgMax { DType::I32 } else { x.dtype() }, 0);
+    }
 
     if op == ReduceOp::ArgMax {
         let out = CudaStorage::alloc_on(device, DType::I32, outputs)?;
