@@ -154,11 +154,11 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor, grad_scale: f32) -> Resu
             let (loss, grad) = cpu::loss::cross_entropy(x, logits.layout(), t, grad_scale);
             (Storage::Cpu(loss), Storage::Cpu(grad))
         }
-        (Storage::Cuda(x), Storage::Cuda(t)) => {
-            let (loss, grad) = cuda::loss::cross_entropy(x, logits.layout(), t, grad_scale)?;
+        (Storage::Cuda(x), Storage::Cuda(t)) if t.dtype() == DType::I32 => {
+            let (loss, grad) = cuda::loss::cross_entropy(x, logits.layout(), t, targets.layout().offset(), grad_scale)?;
             (Storage::Cuda(loss), Storage::Cuda(grad))
         }
-        (Storage::Cpu(_), Storage::Cpu(_)) => return Err(Error::dtype("cross_entropy", "targets must be i32")),
+        (Storage::Cpu(_), Storage::Cpu(_)) | (Storage::Cuda(_), Storage::Cuda(_)) => return Err(Error::dtype("cross_entropy", "targets must be i32")),
         _ => return Err(device_mismatch("cross_entropy", logits, targets)),
     })
 }
@@ -444,4 +444,35 @@ pub fn adaptive_avg_pool2d_backward(dy: &Tensor, input_shape: &[usize]) -> Resul
         Storage::Cpu(s) => Storage::Cpu(cpu::pool::adaptive_avg_pool2d_backward(s, dy.layout(), input_shape)),
         Storage::Cuda(s) => Storage::Cuda(cuda::pool::adaptive_avg_pool2d_backward(s, dy.layout(), input_shape)?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Device;
+
+    /// Targets that start inside their storage (a view) are read from their offset on every device.
+    #[test]
+    fn cross_entropy_reads_targets_from_their_offset() {
+        let logits = Tensor::from_vec(vec![2.0, 0.0, -1.0, 0.5, 0.5, 3.0], &[2, 3], Device::Cpu).unwrap();
+        let targets = Tensor::from_i32(vec![9, 2, 0], &[3], Device::Cpu).unwrap().narrow(0, 1, 2).unwrap();
+        let losses = |logits: &Tensor, targets: &Tensor| -> Vec<f32> {
+            let (loss, _) = cross_entropy(logits, targets, 1.0).unwrap();
+            Tensor::from_storage(loss, Layout::contiguous(&[2]), false).to_vec_f32().unwrap()
+        };
+        let cpu = losses(&logits, &targets);
+        // Row 0 with target 2 and row 1 with target 0: −log softmax at those classes.
+        let expected = [(2f32.exp() + 1.0 + (-1f32).exp()).ln() + 1.0, (2.0 * 0.5f32.exp() + 3f32.exp()).ln() - 0.5];
+        assert!(cpu.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-5), "{cpu:?} vs {expected:?}");
+        match cuda::probe() {
+            Ok(_) => {
+                // The view is taken on the GPU, so its storage there starts with the unused 9.
+                let device = Device::Cuda(0);
+                let gpu_targets = Tensor::from_i32(vec![9, 2, 0], &[3], device).unwrap().narrow(0, 1, 2).unwrap();
+                let gpu = losses(&logits.to_device(device).unwrap(), &gpu_targets);
+                assert!(gpu.iter().zip(&cpu).all(|(a, b)| (a - b).abs() < 1e-5), "{gpu:?} vs {cpu:?}");
+            }
+            Err(reason) => eprintln!("GPU parity skipped (no GPU: {reason})"),
+        }
+    }
 }

@@ -6,8 +6,9 @@ use super::CudaStorage;
 use crate::tensor::{DType, Layout};
 use crate::Result;
 
-/// Per-row losses (f32) and the scaled gradient of [rows, cols] contiguous logits.
-pub fn cross_entropy(logits: &CudaStorage, layout: &Layout, targets: &CudaStorage, grad_scale: f32) -> Result<(CudaStorage, CudaStorage)> {
+/// Per-row losses (f32) and the scaled gradient of [rows, cols] contiguous logits; `targets` holds
+/// the rows' i32 class indices from element `target_offset` on.
+pub fn cross_entropy(logits: &CudaStorage, layout: &Layout, targets: &CudaStorage, target_offset: usize, grad_scale: f32) -> Result<(CudaStorage, CudaStorage)> {
     let device = logits.device();
     let cols = *layout.shape().last().unwrap_or(&1);
     let rows = layout.elem_count() / cols.max(1);
@@ -18,7 +19,7 @@ pub fn cross_entropy(logits: &CudaStorage, layout: &Layout, targets: &CudaStorag
     }
     let name = format!("cross_entropy_{}", logits.dtype().kernel_suffix());
     let function = device.function("loss", &name)?;
-    let (c, x, t, l, g) = (cols as u64, logits.pointer_at(layout.offset()), targets.pointer_at(0), losses.pointer_at(0), grad.pointer_at(0));
+    let (c, x, t, l, g) = (cols as u64, logits.pointer_at(layout.offset()), targets.pointer_at(target_offset), losses.pointer_at(0), grad.pointer_at(0));
     let mut launch = device.stream().launch_builder(&function);
     launch.arg(&c).arg(&x).arg(&t).arg(&l).arg(&g).arg(&grad_scale);
     let threads = (cols.next_multiple_of(32)).clamp(32, 256) as u32;
