@@ -52,7 +52,7 @@ pub fn cast(x: &CudaStorage, layout: &Layout, dtype: DType) -> Result<CudaStorag
     }
     let name = format!("cast_{}_{}", x.dtype().kernel_suffix(), dtype.kernel_suffix());
     let function = device.function("copy", &name)?;
-    let (count, xl, contiguous) = (n as u64, StridedLayout::new(layout)?, layout.is_contiguous() as i32);
+    let (count, (xl, contiguous)) = (n as u64, StridedLayout::unless_contiguous(layout)?);
     let (x_ptr, out_ptr) = (x.pointer_at(layout.offset()), out.pointer_at(0));
     let mut launch = device.stream().launch_builder(&function);
     launch.arg(&count).arg(&x_ptr).arg(&xl).arg(&contiguous).arg(&out_ptr);

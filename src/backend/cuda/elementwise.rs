@@ -14,7 +14,7 @@ pub fn unary(op: UnaryOp, x: &CudaStorage, layout: &Layout) -> Result<CudaStorag
     let name = format!("unary_{}", x.dtype().kernel_suffix());
     let function = device.function("elementwise", &name)?;
     let (code, (p0, p1)) = (op.code(), op.params());
-    let (count, x_layout, contiguous) = (n as u64, StridedLayout::new(layout)?, layout.is_contiguous() as i32);
+    let (count, (x_layout, contiguous)) = (n as u64, StridedLayout::unless_contiguous(layout)?);
     let (x_ptr, out_ptr) = (x.pointer_at(layout.offset()), out.pointer_at(0));
     let mut launch = device.stream().launch_builder(&function);
     launch.arg(&code).arg(&p0).arg(&p1).arg(&count).arg(&x_ptr).arg(&x_layout).arg(&contiguous).arg(&out_ptr);
@@ -35,8 +35,7 @@ pub fn binary(op: BinaryOp, a: &CudaStorage, a_layout: &Layout, b: &CudaStorage,
     let name = format!("binary_{}", a.dtype().kernel_suffix());
     let function = device.function("elementwise", &name)?;
     let (code, count) = (op as u32, n as u64);
-    let (al, bl) = (StridedLayout::new(a_layout)?, StridedLayout::new(b_layout)?);
-    let (a_contiguous, b_contiguous) = (a_layout.is_contiguous() as i32, b_layout.is_contiguous() as i32);
+    let ((al, a_contiguous), (bl, b_contiguous)) = (StridedLayout::unless_contiguous(a_layout)?, StridedLayout::unless_contiguous(b_layout)?);
     let (a_ptr, b_ptr, out_ptr) = (a.pointer_at(a_layout.offset()), b.pointer_at(b_layout.offset()), out.pointer_at(0));
     let mut launch = device.stream().launch_builder(&function);
     launch.arg(&code).arg(&count).arg(&a_ptr).arg(&al).arg(&a_contiguous).arg(&b_ptr).arg(&bl).arg(&b_contiguous).arg(&out_ptr);

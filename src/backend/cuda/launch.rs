@@ -42,6 +42,16 @@ impl StridedLayout {
         }
         Ok(strided)
     }
+
+    /// The layout argument and the `contiguous` flag of kernels that index a contiguous operand
+    /// directly: such an operand's layout is never read, so its rank and sizes need not fit.
+    pub fn unless_contiguous(layout: &Layout) -> Result<(Self, i32)> {
+        if layout.is_contiguous() {
+            Ok((Self { rank: 0, shape: [1; MAX_RANK], strides: [0; MAX_RANK] }, 1))
+        } else {
+            Ok((Self::new(layout)?, 0))
+        }
+    }
 }
 
 /// Turns a launch's result into our error, naming the kernel. With MEMEFUSE_CUDA_SYNC=1 it also
