@@ -7,7 +7,7 @@ use super::launch::checked;
 use super::gemm::{gemm, Epilogue};
 use super::CudaStorage;
 use crate::backend::dispatch::{MatmulDims, MatrixStrides};
-use crate::Result;
+use crate::{Error, Result};
 
 const TILE: u32 = 16;
 
@@ -51,6 +51,11 @@ pub fn matmul_reference(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims) -> 
     }
     let name = format!("matmul_{}", a.dtype().kernel_suffix());
     let function = device.function("matmul", &name)?;
+    // The grid's y and z sides hold at most 65535 blocks; this kernel is a debugging aid, so a
+    // clear error does instead of a batch loop.
+    if dims.batch > 65_535 || dims.m.div_ceil(TILE as usize) > 65_535 || dims.n > u32::MAX as usize || dims.k > u32::MAX as usize {
+        return Err(Error::shape("matmul (reference kernel)", format!("batch {}, m {}, n {}, k {} exceed its limits (batch and m/16 at most 65535, n and k below 2^32)", dims.batch, dims.m, dims.n, dims.k)));
+    }
     let (m, n, k) = (dims.m as u32, dims.n as u32, dims.k as u32);
     let (sa, sb) = (KernelStrides::from(&dims.a), KernelStrides::from(&dims.b));
     let (a_ptr, b_ptr, c_ptr) = (a.pointer_at(dims.a.offset), b.pointer_at(dims.b.offset), out.pointer_at(0));
