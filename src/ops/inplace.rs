@@ -6,7 +6,9 @@ use crate::{Error, Result};
 
 impl Tensor {
     fn check_whole_buffer(&self, op: &'static str) -> Result<()> {
-        if !self.is_contiguous() || self.layout().offset() != 0 {
+        // The kernels update the storage from its start to its end, so a view of part of it (even a
+        // contiguous one from offset 0, like narrow(0, 0, k)) is refused.
+        if !self.is_contiguous() || self.layout().offset() != 0 || self.elem_count() != self.storage().len() {
             return Err(Error::shape(op, "in-place updates need a tensor that owns its whole contiguous storage"));
         }
         Ok(())
