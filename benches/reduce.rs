@@ -1,5 +1,5 @@
 //! Reductions, in GB/s of input read: all 16M elements to one value, rows of a 4096×4096 matrix,
-//! and columns of it.
+//! columns of it, and the columns of a tall 64-wide matrix (a conv bias gradient).
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -18,6 +18,9 @@ fn reduce(c: &mut Criterion) {
         group.bench_function(format!("max_rows_4096x{}", n / 4096), |b| b.iter(|| common::run_and_wait(device, || matrix.max(1, false))));
         group.bench_function(format!("sum_columns_4096x{}", n / 4096), |b| b.iter(|| common::run_and_wait(device, || matrix.sum(0, false))));
         group.bench_function(format!("argmax_rows_4096x{}", n / 4096), |b| b.iter(|| common::run_and_wait(device, || matrix.argmax(1, false))));
+        // A conv bias gradient: [N·H·W, C] summed over its rows, a long axis over few outputs.
+        let bias_gradient = x.reshape(&[n / 64, 64]).unwrap();
+        group.bench_function(format!("sum_columns_{}x64", n / 64), |b| b.iter(|| common::run_and_wait(device, || bias_gradient.sum(0, false))));
         group.finish();
     }
 }

@@ -85,6 +85,12 @@ fn reductions_over_an_axis_and_everything() {
     check_gpu_parity("max of 3x70001", &|t: &[Tensor]| t[0].max(1, false), &[random(&[3, 70_001], 7)], &[memefuse::DType::F32]);
     // More rows than a grid's y dimension holds (65535).
     check_gpu_parity("sum of 70001x3 rows", &|t: &[Tensor]| t[0].sum(1, false), &[random(&[70_001, 3], 8)], &[memefuse::DType::F32]);
+    // Columns: a long axis over few outputs (a bias gradient) is split into chunks; 70 columns leave
+    // a partial tile of 32; 70001 outer slices exceed the grid's z side.
+    let all = [memefuse::DType::F32, memefuse::DType::F16, memefuse::DType::BF16];
+    check_gpu_parity("sum of 50001x70 over rows", &|t: &[Tensor]| t[0].sum(0, false), &[random(&[50_001, 70], 9)], &all);
+    check_gpu_parity("max of 3x20001x5 along 1", &|t: &[Tensor]| t[0].max(1, false), &[random_distinct(&[3, 20_001, 5], 10)], &[memefuse::DType::F32]);
+    check_gpu_parity("sum of 70001x3x2 along 1", &|t: &[Tensor]| t[0].sum(1, false), &[random(&[70_001, 3, 2], 11)], &[memefuse::DType::F32]);
 }
 
 #[test]
