@@ -13,13 +13,18 @@ struct StridedLayout {
     unsigned int strides[MAX_RANK];
 };
 
-// Storage position of the `linear`-th element (row-major over the shape).
+// Storage position of the `linear`-th element (row-major over the shape). The loop runs over all
+// MAX_RANK axes, fully unrolled, so every subscript is a constant: a loop bounded by `rank` would
+// index the struct at run time and make every thread copy it to local memory first.
 __device__ __forceinline__ size_t strided_index(size_t linear, const StridedLayout& layout) {
     size_t position = 0;
-    for (int d = (int)layout.rank - 1; d >= 0; --d) {
-        unsigned int extent = layout.shape[d];
-        position += (linear % extent) * layout.strides[d];
-        linear /= extent;
+#pragma unroll
+    for (int d = MAX_RANK - 1; d >= 0; --d) {
+        if (d < (int)layout.rank) {
+            unsigned int extent = layout.shape[d];
+            position += (linear % extent) * layout.strides[d];
+            linear /= extent;
+        }
     }
     return position;
 }
