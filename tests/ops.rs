@@ -347,3 +347,17 @@ fn contiguous_operands_of_any_rank_run_on_the_gpu() {
     check_gpu_parity("rank-9 exp", &|t: &[Tensor]| t[0].exp(), &[random(&shape, 30)], &all);
     check_gpu_parity("rank-9 mul", &|t: &[Tensor]| t[0].mul(&t[1]), &[random(&shape, 31), random(&shape, 32)], &all);
 }
+
+#[test]
+fn elementwise_over_views_at_any_alignment() {
+    // The kernels move 16-byte packs when every operand is contiguous and 16-byte aligned, element by
+    // element otherwise: views starting 1 and 8 elements in take one path or the other, and 1001 − offset
+    // elements leave a tail that fills no whole pack.
+    let all = [memefuse::DType::F32, memefuse::DType::F16, memefuse::DType::BF16];
+    for offset in [1usize, 8] {
+        let count = 1001 - offset;
+        let inputs = [random(&[1001], 40), random(&[1001], 41)];
+        check_gpu_parity(&format!("gelu from {offset}"), &|t: &[Tensor]| t[0].narrow(0, offset, count)?.gelu(), &inputs[..1], &all);
+        check_gpu_parity(&format!("sub from {offset} and 0"), &|t: &[Tensor]| t[0].narrow(0, offset, count)?.sub(&t[1].narrow(0, 0, count)?), &inputs, &all);
+    }
+}
