@@ -29,6 +29,15 @@ __device__ __forceinline__ size_t strided_index(size_t linear, const StridedLayo
     return position;
 }
 
+// N elements of T read or written as one unit: a 16-byte Pack is one 128-bit access, where 2-byte
+// elements one at a time would use an eighth of each.
+template <typename T, int N>
+struct alignas(sizeof(T) * N) Pack {
+    T values[N];
+};
+
+__device__ __forceinline__ bool is_aligned(const void* p, size_t bytes) { return ((size_t)p & (bytes - 1)) == 0; }
+
 __device__ __forceinline__ float to_float(float x) { return x; }
 __device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
 __device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }

@@ -39,27 +39,18 @@ __device__ __forceinline__ float apply_binary(unsigned int op, float a, float b)
     }
 }
 
-// 16 bytes of elements, moved by one 128-bit load or store: 2-byte elements one at a time would
-// leave most of each memory transaction unused.
-template <typename T>
-struct alignas(16) Pack16 {
-    static constexpr int count = 16 / sizeof(T);
-    T values[count];
-};
-
-__device__ __forceinline__ bool aligned16(const void* p) { return ((size_t)p & 15) == 0; }
-
 template <typename T>
 __device__ void unary_kernel(unsigned int op, float p0, float p1, size_t n, const T* x, StridedLayout x_layout,
                              int x_contiguous, T* y) {
     size_t done = 0;
-    if (x_contiguous && aligned16(x) && aligned16(y)) {
-        // Whole packs vectorised; the tail (fewer than a pack) falls through to the loop below.
-        constexpr int N = Pack16<T>::count;
-        const Pack16<T>* x_packs = reinterpret_cast<const Pack16<T>*>(x);
-        Pack16<T>* y_packs = reinterpret_cast<Pack16<T>*>(y);
+    constexpr int N = 16 / sizeof(T);
+    using Pack16 = Pack<T, N>;
+    if (x_contiguous && is_aligned(x, 16) && is_aligned(y, 16)) {
+        // Whole 16-byte packs first; the tail (less than a pack) falls through to the loop below.
+        const Pack16* x_packs = reinterpret_cast<const Pack16*>(x);
+        Pack16* y_packs = reinterpret_cast<Pack16*>(y);
         GRID_STRIDE_LOOP(p, n / N) {
-            Pack16<T> in = x_packs[p], result;
+            Pack16 in = x_packs[p], result;
 #pragma unroll
             for (int k = 0; k < N; ++k) result.values[k] = from_float<T>(apply_unary(op, to_float(in.values[k]), p0, p1));
             y_packs[p] = result;
@@ -77,13 +68,14 @@ template <typename T>
 __device__ void binary_kernel(unsigned int op, size_t n, const T* a, StridedLayout a_layout, int a_contiguous,
                               const T* b, StridedLayout b_layout, int b_contiguous, T* out) {
     size_t done = 0;
-    if (a_contiguous && b_contiguous && aligned16(a) && aligned16(b) && aligned16(out)) {
-        constexpr int N = Pack16<T>::count;
-        const Pack16<T>* a_packs = reinterpret_cast<const Pack16<T>*>(a);
-        const Pack16<T>* b_packs = reinterpret_cast<const Pack16<T>*>(b);
-        Pack16<T>* out_packs = reinterpret_cast<Pack16<T>*>(out);
+    constexpr int N = 16 / sizeof(T);
+    using Pack16 = Pack<T, N>;
+    if (a_contiguous && b_contiguous && is_aligned(a, 16) && is_aligned(b, 16) && is_aligned(out, 16)) {
+        const Pack16* a_packs = reinterpret_cast<const Pack16*>(a);
+        const Pack16* b_packs = reinterpret_cast<const Pack16*>(b);
+        Pack16* out_packs = reinterpret_cast<Pack16*>(out);
         GRID_STRIDE_LOOP(p, n / N) {
-            Pack16<T> left = a_packs[p], right = b_packs[p], result;
+            Pack16 left = a_packs[p], right = b_packs[p], result;
 #pragma unroll
             for (int k = 0; k < N; ++k) result.values[k] = from_float<T>(apply_binary(op, to_float(left.values[k]), to_float(right.values[k])));
             out_packs[p] = result;

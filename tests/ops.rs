@@ -350,7 +350,7 @@ fn contiguous_operands_of_any_rank_run_on_the_gpu() {
 
 #[test]
 fn elementwise_over_views_at_any_alignment() {
-    // The kernels move 16-byte packs when every operand is contiguous and 16-byte aligned, element by
+    // The elementwise kernels move 16-byte packs when every operand is contiguous and 16-byte aligned, element by
     // element otherwise: views starting 1 and 8 elements in take one path or the other, and 1001 − offset
     // elements leave a tail that fills no whole pack.
     let all = [memefuse::DType::F32, memefuse::DType::F16, memefuse::DType::BF16];
@@ -359,5 +359,8 @@ fn elementwise_over_views_at_any_alignment() {
         let inputs = [random(&[1001], 40), random(&[1001], 41)];
         check_gpu_parity(&format!("gelu from {offset}"), &|t: &[Tensor]| t[0].narrow(0, offset, count)?.gelu(), &inputs[..1], &all);
         check_gpu_parity(&format!("sub from {offset} and 0"), &|t: &[Tensor]| t[0].narrow(0, offset, count)?.sub(&t[1].narrow(0, 0, count)?), &inputs, &all);
+        // Casts move packs of 8 elements on the same condition.
+        let round_trip = |t: &[Tensor]| t[0].narrow(0, offset, count)?.to_dtype(memefuse::DType::BF16)?.to_dtype(memefuse::DType::F32)?.to_dtype(t[0].dtype());
+        check_gpu_parity(&format!("casts from {offset}"), &round_trip, &inputs[..1], &all);
     }
 }
