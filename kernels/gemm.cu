@@ -337,3 +337,33 @@ extern "C" __global__ void __launch_bounds__(simt::THREADS) gemm_f32(GemmParams 
         }
     }
 }
+
+// =====================================================================================================
+// Split-K finish: the host cut k into `splits` slices whose products (alpha applied, no bias, no
+// activation) sit in fp32 `partials` [splits, m, n]; this sums them in slice order, so the result does
+// not depend on scheduling, then adds the bias and applies the activation: the same epilogue as
+// store_pair, once per output.
+// =====================================================================================================
+template <typename In, typename Out>
+__device__ void split_k_finish(unsigned int splits, unsigned long long outputs, unsigned int n, const float* partials,
+                               unsigned long long bias, unsigned int activation, Out* c) {
+    GRID_STRIDE_LOOP(i, outputs) {
+        float v = 0.0f;
+        for (unsigned int s = 0; s < splits; ++s) v += partials[s * outputs + i];
+        if (bias) v += to_float(reinterpret_cast<const In*>(bias)[i % n]);
+        c[i] = from_float<Out>(apply_activation(v, activation));
+    }
+}
+
+// gemm_split_k_finish_<input dtype>_<output dtype>: the output is the inputs' dtype or fp32.
+#define SPLIT_K_FINISH(IN_SUFFIX, IN, OUT_SUFFIX, OUT)                                                           \
+    extern "C" __global__ void gemm_split_k_finish_##IN_SUFFIX##_##OUT_SUFFIX(                                   \
+        unsigned int splits, unsigned long long outputs, unsigned int n, const float* partials,                \
+        unsigned long long bias, unsigned int activation, OUT* c) {                                            \
+        split_k_finish<IN, OUT>(splits, outputs, n, partials, bias, activation, c);                            \
+    }
+SPLIT_K_FINISH(f32, float, f32, float)
+SPLIT_K_FINISH(f16, __half, f16, __half)
+SPLIT_K_FINISH(f16, __half, f32, float)
+SPLIT_K_FINISH(bf16, __nv_bfloat16, bf16, __nv_bfloat16)
+SPLIT_K_FINISH(bf16, __nv_bfloat16, f32, float)

@@ -1,7 +1,8 @@
 //! The GEMM of kernels/gemm.cu against the CPU: odd sizes (edges of every tile), all four transpose
 //! cases, batched and broadcast operands, aligned shapes (cp.async path) and misaligned ones (element
 //! loads), f32/f16/bf16, and the fused epilogue (alpha, bias, ReLU, GELU, fp32 output) against the same
-//! ops composed on the CPU. Without a GPU each test prints that its GPU part was skipped.
+//! ops composed on the CPU, also when a long k is split (split-K). Without a GPU each test prints that
+//! its GPU part was skipped.
 mod common;
 
 use common::*;
@@ -38,7 +39,8 @@ fn aligned_sizes_take_the_cp_async_path() {
 #[test]
 fn every_transpose_case() {
     // Stored shapes such that the views are m×k and k×n; aligned (cp.async) and odd (element loads).
-    for (m, k, n) in [(96, 80, 144), (33, 17, 21)] {
+    // The last two have few output tiles and a long k: the GEMM is split along k (split-K).
+    for (m, k, n) in [(96, 80, 144), (33, 17, 21), (40, 2056, 24), (33, 1501, 21)] {
         let a_rows = random(&[m, k], 11);
         let a_cols = random(&[k, m], 12);
         let b_rows = random(&[k, n], 13);
@@ -101,7 +103,8 @@ fn gpu_gemm(a: &Tensor, b: &Tensor, bias: Option<&Tensor>, alpha: f32, activatio
 #[test]
 fn fused_epilogue_matches_composed_ops() {
     let Some(device) = gpu("fused epilogue") else { return };
-    let cases: [(&[usize], &[usize]); 4] = [(&[17, 33], &[33, 65]), (&[128, 96], &[96, 136]), (&[3, 20, 24], &[24, 40]), (&[1, 1], &[1, 1])];
+    // The last two are split along k, the second with a remainder slice.
+    let cases: [(&[usize], &[usize]); 6] = [(&[17, 33], &[33, 65]), (&[128, 96], &[96, 136]), (&[3, 20, 24], &[24, 40]), (&[1, 1], &[1, 1]), (&[37, 3000], &[3000, 45]), (&[64, 1100], &[1100, 136])];
     for (a_shape, b_shape) in cases {
         let n = b_shape[b_shape.len() - 1];
         let (a, b, bias) = (random(a_shape, 41), random(b_shape, 42), random(&[n], 43));

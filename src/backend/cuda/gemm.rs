@@ -214,11 +214,24 @@ pub fn gemm(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims, epilogue: &Epil
     }
     validate(dtype, dims, out_dtype, epilogue.bias.map(|bias| (bias.storage.dtype(), bias.offset, bias.storage.len())))?;
     let device = a.device();
-    let outputs_per_batch = dims.m * dims.n;
-    let out = CudaStorage::alloc_on(device, out_dtype, dims.batch * outputs_per_batch)?;
-    if dims.batch * outputs_per_batch == 0 {
+    let out = CudaStorage::alloc_on(device, out_dtype, dims.batch * dims.m * dims.n)?;
+    if out.is_empty() {
         return Ok(out);
     }
+    match split_k_plan(device.multiprocessors() as usize, dims) {
+        Some(plan) => gemm_split_k(a, b, dims, epilogue, &plan, out),
+        None => {
+            launch(a, b, dims, epilogue, &out, 0)?;
+            Ok(out)
+        }
+    }
+}
+
+/// The kernel launches of one GEMM, writing C (m·n per batch, `out`'s dtype) from element
+/// `out_offset` of `out` on. The caller validated `dims` and sized `out`.
+fn launch(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims, epilogue: &Epilogue, out: &CudaStorage, out_offset: usize) -> Result<()> {
+    let (device, dtype, out_dtype) = (a.device(), a.dtype(), out.dtype());
+    let outputs_per_batch = dims.m * dims.n;
     let element_size = dtype.size_in_bytes();
     let a_plan = plan_operand(&dims.a, dims.batch, a.pointer_at(dims.a.offset), element_size);
     let b_plan = plan_operand(&dims.b, dims.batch, b.pointer_at(dims.b.offset), element_size);
@@ -228,7 +241,7 @@ pub fn gemm(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims, epilogue: &Epil
     let params = GemmParams {
         a: kernel_operand(a, &dims.a),
         b: kernel_operand(b, &dims.b),
-        c: out.pointer_at(0),
+        c: out.pointer_at(out_offset),
         bias: epilogue.bias.map_or(0, |bias| bias.storage.pointer_at(bias.offset)),
         m: dims.m as u32,
         n: dims.n as u32,
@@ -250,15 +263,84 @@ pub fn gemm(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims, epilogue: &Epil
         let mut launch = device.stream().launch_builder(&function);
         launch.arg(&chunk);
         // SAFETY: MatmulDims came from the operands' layouts (checked against their storages when the
-        // views were made), so every element (batch, i < m, k' < k) of A and (batch, k' < k, j < n) of B
-        // lies in a and b; the kernels read nothing else (edges are predicated, cp.async reads only the
-        // in-bounds prefix of a chunk and is only chosen when plan_operand found the 16-byte alignment it
-        // needs). The chunk's pointers start at batch `first` and gridDim.z = count covers batches
-        // first..first+count <= dims.batch. C receives exactly m·n elements per batch, all inside `out`
-        // (batch·m·n elements of out_dtype); the bias is read at indices < n, inside its storage (validated).
+        // views were made), or was cut from such dims by gemm_split_k, so every element
+        // (batch, i < m, k' < k) of A and (batch, k' < k, j < n) of B lies in a and b; the kernels read
+        // nothing else (edges are predicated, cp.async reads only the in-bounds prefix of a chunk and is
+        // only chosen when plan_operand found the 16-byte alignment it needs). The chunk's pointers start
+        // at batch `first` and gridDim.z = count covers batches first..first+count <= dims.batch. C
+        // receives exactly m·n elements per batch from out_offset on, inside `out` (the callers size it);
+        // the bias is read at indices < n, inside its storage (validated).
         checked(device, &name, unsafe { launch.launch(config) })?;
         first += count;
     }
+    Ok(())
+}
+
+/// k below which a slice of a split GEMM would be too short to amortise its block.
+const MIN_SPLIT_K: usize = 256;
+
+/// How `gemm_split_k` cuts k: `whole` slices of `slice` (a multiple of 64, so 16-byte alignment of
+/// the operands carries over to every slice) and a last one of `remainder` (possibly 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SplitK {
+    pub slice: usize,
+    pub whole: usize,
+    pub remainder: usize,
+}
+
+/// Split-K, for a single GEMM with fewer 128×128 output tiles than the GPU has multiprocessors and a
+/// long k (weight gradients, where k = batch·steps; VGG16's classifier at batch 64): one block per
+/// tile walking all of k would leave most of the GPU idle. Aims at two blocks per multiprocessor.
+/// `MEMEFUSE_GEMM_SPLIT_K=0` turns it off (to isolate it when a parity test fails).
+pub fn split_k_plan(multiprocessors: usize, dims: &MatmulDims) -> Option<SplitK> {
+    static DISABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *DISABLED.get_or_init(|| std::env::var("MEMEFUSE_GEMM_SPLIT_K").is_ok_and(|v| v == "0")) {
+        return None;
+    }
+    let tiles = dims.m.div_ceil(BLOCK_M) * dims.n.div_ceil(BLOCK_N);
+    if dims.batch != 1 || tiles >= multiprocessors || dims.k < 4 * MIN_SPLIT_K {
+        return None;
+    }
+    let splits = (2 * multiprocessors).div_ceil(tiles).min(dims.k / MIN_SPLIT_K);
+    let slice = dims.k.div_ceil(splits).next_multiple_of(64);
+    let whole = dims.k / slice;
+    Some(SplitK { slice, whole, remainder: dims.k - whole * slice })
+}
+
+/// The slices' products (alpha applied) as the batches of one launch into fp32 partials, the
+/// remainder in a second, then one kernel summing them in order with the bias and activation.
+fn gemm_split_k(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims, epilogue: &Epilogue, plan: &SplitK, out: CudaStorage) -> Result<CudaStorage> {
+    let device = a.device();
+    let outputs = dims.m * dims.n;
+    let splits = plan.whole + usize::from(plan.remainder > 0);
+    let partials = CudaStorage::alloc_on(device, DType::F32, splits * outputs)?;
+    let product = Epilogue { alpha: epilogue.alpha, bias: None, activation: Activation::None };
+
+    // Batch s of the sliced GEMM reads columns [s·slice, (s+1)·slice) of A and the same rows of B.
+    let mut sliced = dims.clone();
+    (sliced.batch, sliced.k, sliced.a.cols, sliced.b.rows) = (plan.whole, plan.slice, plan.slice, plan.slice);
+    sliced.a.batch_stride = plan.slice * dims.a.col_stride;
+    sliced.b.batch_stride = plan.slice * dims.b.row_stride;
+    launch(a, b, &sliced, &product, &partials, 0)?;
+    if plan.remainder > 0 {
+        let start = plan.whole * plan.slice;
+        let mut rest = dims.clone();
+        (rest.k, rest.a.cols, rest.b.rows) = (plan.remainder, plan.remainder, plan.remainder);
+        rest.a.offset += start * dims.a.col_stride;
+        rest.b.offset += start * dims.b.row_stride;
+        launch(a, b, &rest, &product, &partials, plan.whole * outputs)?;
+    }
+
+    let name = format!("gemm_split_k_finish_{}_{}", a.dtype().kernel_suffix(), out.dtype().kernel_suffix());
+    let function = device.function("gemm", &name)?;
+    let (split_count, output_count, n) = (splits as u32, outputs as u64, dims.n as u32);
+    let bias = epilogue.bias.map_or(0u64, |bias| bias.storage.pointer_at(bias.offset));
+    let (activation, partials_ptr, out_ptr) = (epilogue.activation.code(), partials.pointer_at(0), out.pointer_at(0));
+    let mut finish = device.stream().launch_builder(&function);
+    finish.arg(&split_count).arg(&output_count).arg(&n).arg(&partials_ptr).arg(&bias).arg(&activation).arg(&out_ptr);
+    // SAFETY: reads splits·m·n partials (all written above: `whole` batches, then the remainder's
+    // slot) and the bias at indices < n (validated); writes the m·n elements of `out`.
+    checked(device, &name, unsafe { finish.launch(super::launch::grid_for(device, outputs)) })?;
     Ok(out)
 }
 
@@ -272,6 +354,30 @@ mod tests {
 
     fn dims(m: usize, n: usize, k: usize) -> MatmulDims {
         MatmulDims { batch: 1, m, n, k, a: strides(m, k, k, 1, 0), b: strides(k, n, n, 1, 0) }
+    }
+
+    #[test]
+    fn split_k_covers_k_exactly_in_aligned_slices() {
+        // The LSTM weight gradients of the bench shapes, VGG16's fc6 at batch 64, odd sizes.
+        for (m, n, k) in [(256, 64, 4032), (256, 100, 4096), (2048, 512, 32_512), (64, 4096, 25_088), (5, 3, 4096), (37, 45, 1024), (1, 1, 100_003)] {
+            let plan = split_k_plan(132, &dims(m, n, k)).unwrap_or_else(|| panic!("{m}×{n}×{k} should split"));
+            assert_eq!(plan.whole * plan.slice + plan.remainder, k, "{plan:?}");
+            assert!(plan.slice.is_multiple_of(64) && plan.slice >= MIN_SPLIT_K && plan.remainder < plan.slice, "{plan:?}");
+            assert!(plan.whole + usize::from(plan.remainder > 0) >= 2, "{m}×{n}×{k}: {plan:?} does not split");
+            // At most about two blocks per multiprocessor in all.
+            let tiles = m.div_ceil(BLOCK_M) * n.div_ceil(BLOCK_N);
+            assert!(tiles * (plan.whole + 1) <= 2 * 132 + tiles, "{m}×{n}×{k}: {plan:?}");
+        }
+    }
+
+    #[test]
+    fn split_k_only_when_the_grid_is_small_and_k_long() {
+        assert_eq!(split_k_plan(132, &dims(64, 4096, 1023)), None, "short k");
+        assert_eq!(split_k_plan(132, &dims(4096, 4096, 4096)), None, "enough tiles already");
+        assert_eq!(split_k_plan(132, &dims(128 * 12, 128 * 11, 8192)), None, "132 tiles fill 132 multiprocessors");
+        let mut batched = dims(64, 64, 8192);
+        batched.batch = 2;
+        assert_eq!(split_k_plan(132, &batched), None, "batched GEMMs keep their batch axis");
     }
 
     #[test]
