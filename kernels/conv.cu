@@ -61,6 +61,9 @@ __device__ void conv_forward_tc_kernel(ConvGeometry g, const T* __restrict__ x, 
     const int block_m = blockIdx.x * TC_BM, block_n = blockIdx.y * TC_BN;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int warp_m = warp >> 2, warp_n = warp & 3;  // 2 × 4 warps, each 64 (M) × 32 (N)
+    // A warp whose sub-tile lies wholly past M or N (N = 64 output channels fills half the block's
+    // 128) would only multiply padding zeros: it still helps load, but skips the MMAs.
+    const bool warp_has_outputs = block_m + warp_m * 64 < M && block_n + warp_n * 32 < N;
 
     // Each thread copies 2 chunks of A and 2 of B per stage: rows tid/4 and tid/4 + 64, chunk tid%4.
     // The output pixel of each A row is fixed for the whole reduction, so decode it once.
@@ -120,6 +123,7 @@ __device__ void conv_forward_tc_kernel(ConvGeometry g, const T* __restrict__ x, 
 
         const T* a_tile = a_tiles + (kt % TC_STAGES) * TC_BM * TC_BK;
         const T* b_tile = b_tiles + (kt % TC_STAGES) * TC_BN * TC_BK;
+        if (!warp_has_outputs) continue;  // warp-uniform, and no barrier follows before the next k-tile
 #pragma unroll
         for (int k16 = 0; k16 < TC_BK / 16; ++k16) {
             unsigned a_frag[4][4], b_frag[4][2];
@@ -185,6 +189,8 @@ __device__ void conv_backward_weight_tc_kernel(ConvGeometry g, const T* __restri
     const int block_m = blockIdx.x * TC_BM, block_n = blockIdx.y * TC_BN;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int warp_m = warp >> 2, warp_n = warp & 3;
+    // As in the forward: a warp wholly past K (64 output channels) or the taps skips its MMAs.
+    const bool warp_has_outputs = block_m + warp_m * 64 < K && block_n + warp_n * 32 < taps;
 
     // Each thread copies rows tid/16 and tid/16 + 16, chunk tid%16, of both tiles.
     const int load_chunk = tid & 15;
@@ -238,6 +244,7 @@ __device__ void conv_backward_weight_tc_kernel(ConvGeometry g, const T* __restri
 
         const T* a_tile = a_tiles + (kt % TC_STAGES) * TC_BK * TC_BM;
         const T* b_tile = b_tiles + (kt % TC_STAGES) * TC_BK * TC_BN;
+        if (!warp_has_outputs) continue;  // warp-uniform, and no barrier follows before the next k-tile
 #pragma unroll
         for (int k16 = 0; k16 < TC_BK / 16; ++k16) {
             unsigned a_frag[4][4], b_frag[4][2];

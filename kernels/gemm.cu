@@ -168,6 +168,9 @@ __device__ __forceinline__ void gemm_tc(const GemmParams& p) {
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int warp_m = warp / 4, warp_n = warp % 4;  // 2 × 4 warps
+    // A warp whose 64×32 sub-tile lies wholly past m or n (m = 64 at batch 64, say) would only
+    // multiply the zeros its tile was padded with: it still helps load, but skips the MMAs.
+    const bool warp_has_outputs = block_m + warp_m * WARP_M < m && block_n + warp_n * WARP_N < n;
 
     // Issues the loads of k-tile `k_tile` into stage `stage` (nothing past the last k-tile).
     auto load_stage = [&](int stage, int k_tile) {
@@ -206,6 +209,7 @@ __device__ __forceinline__ void gemm_tc(const GemmParams& p) {
 
         const T* a_tile = a_tiles[k_tile % STAGES];
         const T* b_tile = b_tiles[k_tile % STAGES];
+        if (!warp_has_outputs) continue;  // warp-uniform, and no barrier follows before the next k-tile
 #pragma unroll
         for (int kk = 0; kk < BLOCK_K; kk += 16) {
             unsigned int a_frag[M_FRAGS][4], b_frag[N_FRAGS][2];

@@ -97,6 +97,8 @@ def forward_tc(x, w, stride, pad, out_hw):
                     b_s[swizzle_k32(row, chunk):swizzle_k32(row, chunk) + 8] = wf[nn_ * taps + j:nn_ * taps + j + 8] if bv else 0
             for warp in range(8):
                 wm, wn = warp >> 2, warp & 3
+                if not (block_m + wm * 64 < M and block_n + wn * 32 < N):
+                    continue  # warp_has_outputs: a warp wholly past M or N skips its MMAs
                 for k16 in range(BK // 16):
                     a_frag = [ldmatrix(a_s, [swizzle_k32(wm * 64 + mi * 16 + (l & 15), k16 * 2 + (l >> 4)) for l in range(32)], False) for mi in range(4)]
                     b_frag = {}
@@ -155,6 +157,8 @@ def backward_weight(x, dy, kernel, stride, pad, tiles_per_split):
                     b_s[swizzle_n128(row, chunk):swizzle_n128(row, chunk) + 8] = xf[src:src + 8] if bv else 0
             for warp in range(8):
                 wm, wn = warp >> 2, warp & 3
+                if not (block_m + wm * 64 < K and block_n + wn * 32 < taps):
+                    continue  # warp_has_outputs: a warp wholly past K or the taps skips its MMAs
                 for k16 in range(BK // 16):
                     a_frag = []
                     for mi in range(4):

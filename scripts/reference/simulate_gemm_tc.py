@@ -353,6 +353,9 @@ def gemm_tc(p, memory, blockIdx_x, blockIdx_z, A_K_CONTIGUOUS, B_K_CONTIGUOUS, A
     # Per-warp views [8 warps, 32 lanes] of the same quantities (ldmatrix is per warp).
     warp_m8, warp_n8 = warp_m.reshape(8, 32), warp_n.reshape(8, 32)
     lane8 = lane.reshape(8, 32)
+    # Warps whose 64×32 sub-tile lies wholly past m or n skip their ldmatrix/mma (warp_has_outputs).
+    warp_ids = np.arange(8)
+    idle_warps = ~((block_m + (warp_ids // 4) * WARP_M < m) & (block_n + (warp_ids % 4) * WARP_N < n))
 
     written_stage = {}  # k_tile -> stage it was loaded into (to check against the stage it is read from)
 
@@ -404,8 +407,10 @@ def gemm_tc(p, memory, blockIdx_x, blockIdx_z, A_K_CONTIGUOUS, B_K_CONTIGUOUS, A
                     r = ldmatrix_x4(b_tiles, b_tile + tile_offset(BLOCK_N, kk + row8 + (quad % 2) * 8, n_base + (quad // 2) * 8), trans=True)
                 b_frag[:, j, :, 0], b_frag[:, j, :, 1] = r[:, :, 0], r[:, :, 1]
                 b_frag[:, j + 1, :, 0], b_frag[:, j + 1, :, 1] = r[:, :, 2], r[:, :, 3]
-            # for i, j: mma_16x8x16(acc[i][j], a_frag[i], b_frag[j])  (all 16 at once)
+            # for i, j: mma_16x8x16(acc[i][j], a_frag[i], b_frag[j])  (all 16 at once), idle warps left alone
+            idle_acc = acc[idle_warps].copy()
             mma_m16n8k16(acc, a_frag[:, :, None], b_frag[:, None, :])
+            acc[idle_warps] = idle_acc
     ctx.copies.wait(0)
     check(not any(ctx.copies.committed), "copies still in flight at exit")
 
