@@ -127,11 +127,19 @@ impl CudaDevice {
             return Ok(Arc::clone(m));
         }
         let source = KERNEL_MODULES.iter().find(|m| m.name == name).ok_or_else(|| Error::cuda("loading kernels", format!("no compiled module {name}")))?;
-        let image = match source.sm90a_cubin {
-            Some(cubin) if self.compute_capability == (9, 0) => Ptx::from_binary(cubin.to_vec()),
-            _ => Ptx::from_src(source.ptx),
+        let load_ptx = || self.context.load_module(Ptx::from_src(source.ptx)).map_err(|e| Error::cuda(format!("loading module {name}"), e));
+        let module = match source.sm90a_cubin {
+            // A cubin the driver refuses (an older driver, a different sm_90 part) still has the
+            // PTX, which the driver compiles for whatever GPU this is.
+            Some(cubin) if self.compute_capability == (9, 0) => match self.context.load_module(Ptx::from_binary(cubin.to_vec())) {
+                Ok(module) => module,
+                Err(cubin_error) => {
+                    eprintln!("memefuse: the sm_90a build of {name} did not load ({cubin_error}); using its PTX");
+                    load_ptx()?
+                }
+            },
+            _ => load_ptx()?,
         };
-        let module = self.context.load_module(image).map_err(|e| Error::cuda(format!("loading module {name}"), e))?;
         modules.insert(name, Arc::clone(&module));
         Ok(module)
     }
