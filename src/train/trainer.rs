@@ -233,13 +233,16 @@ fn train_epoch(step: &mut Step, loader: &BatchLoader, config: &TrainConfig, epoc
         // The loss is always computed in f32, whatever the compute dtype.
         let logits = step.model.forward(&input, true, &mut dropout)?.to_dtype(DType::F32)?;
         let loss = cross_entropy(&logits, &targets)?;
+        // Backward and the optimiser step are queued before the loss and logits are read back, so
+        // the GPU is not left idle while the host waits for them. A diverged step has then been
+        // applied, but the run stops right here and only earlier epochs were checkpointed.
+        apply_gradients(step, &loss)?;
         let loss_value = loss.to_scalar()? as f64;
         if !loss_value.is_finite() && step.loss_scaler.is_none() {
             bail!("training diverged: the loss of epoch {epoch}, batch {} is {loss_value}; try a lower --lr", batch_index + 1);
         }
         let predictions = logits.to_vec_f32()?;
         correct += predictions.chunks_exact(2).zip(&targets).filter(|(row, &target)| u32::from(row[1] > row[0]) == target).count();
-        apply_gradients(step, &loss)?;
         loss_sum += loss_value * batch.batch_size as f64;
         seen += batch.batch_size;
         bar.advance(batch.batch_size, loss_sum / seen as f64);
