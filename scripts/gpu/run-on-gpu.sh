@@ -2,6 +2,8 @@
 # Runs on the GPU machine, from the repository root, over a bundle made by build-bundle.sh, in this
 # order (most important first, so that running out of time loses the least):
 #   1. the test binaries with GPU parity tests (the CPU-only ones are CI's: they are listed, not run);
+#      a failing test is rerun at once with the reference GEMM, without split-K and with the direct
+#      convolutions, one at a time, so the summary already says which path is at fault;
 #   2. the criterion benches of the GPU kernels (the loader bench is CPU-only);
 #   3. the PyTorch/cuBLAS/cuDNN references for the same shapes;
 #   4. an end-to-end `memefuse demo --device cuda` (fp16 training of every demo model and VGG16).
@@ -78,7 +80,21 @@ for test in "$bundle"/tests/*; do
   [ $status -eq 125 ] && result="NOT RUN: out of time"
   echo "- $name: ${result:-no result line} (exit $status; GPU-skip lines: $skipped)" >> "$summary"
   grep -E '^test .* FAILED$|panicked at' "$logs/test-$name.log" | head -20 | sed 's/^/    /' >> "$summary"
-  [ $status -ne 0 ] && failed=1
+  if [ $status -ne 0 ] && [ $status -ne 125 ]; then
+    failed=1
+    # Bisect in the same call (a second device call costs minutes): rerun the failing tests (the
+    # whole binary when it crashed before naming any) with one suspect path switched off at a time;
+    # a pass names the culprit.
+    failing=$(grep -E '^test .* FAILED$' "$logs/test-$name.log" | sed -E 's/^test (.*) \.\.\. FAILED$/\1/' | head -5)
+    for switch in MEMEFUSE_MATMUL=reference MEMEFUSE_GEMM_SPLIT_K=0 MEMEFUSE_CONV_DIRECT=1; do
+      for test_name in ${failing:-ALL}; do
+        filter=(--exact "$test_name"); [ "$test_name" = ALL ] && filter=()
+        (export "$switch" MEMEFUSE_CUDA_SYNC=1; capped 60 "$logs/bisect-$name-${switch%%=*}-${test_name//:/_}.log" "$test" "${filter[@]}" --test-threads=1)
+        verdict=$([ $? -eq 0 ] && echo passes || echo "still fails")
+        echo "    with $switch: $test_name $verdict" >> "$summary"
+      done
+    done
+  fi
 done
 echo "- CPU-only, left to CI: ${cpu_only[*]:-none}" >> "$summary"
 
