@@ -51,10 +51,12 @@ fn u32_dims(dims: LstmDims) -> Result<(u32, u32, u32)> {
 
 fn persistent_config(device: &CudaDevice, function: &cudarc::driver::CudaFunction, name: &str, dims: LstmDims, shared_bytes: usize) -> Result<LaunchConfig> {
     let rows = rows_per_block(device, dims.batch);
-    // Above 48 KB of dynamic shared memory a kernel must opt in.
+    // Above 48 KB of dynamic shared memory a kernel must opt in. Always to the same limit, whatever this
+    // launch needs: the function is shared, and a smaller value set by another thread between this
+    // call and the launch would make the launch fail.
     function
-        .set_attribute(FunctionAttribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, shared_bytes as i32)
-        .map_err(|e| Error::cuda(format!("allowing {shared_bytes} B of shared memory for {name}"), e))?;
+        .set_attribute(FunctionAttribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, PERSISTENT_SHARED_LIMIT as i32)
+        .map_err(|e| Error::cuda(format!("allowing {PERSISTENT_SHARED_LIMIT} B of shared memory for {name}"), e))?;
     Ok(LaunchConfig { grid_dim: (dims.batch.div_ceil(rows) as u32, 1, 1), block_dim: (THREADS, 1, 1), shared_mem_bytes: shared_bytes as u32 })
 }
 
