@@ -1,9 +1,17 @@
 //! Batched matrix multiply through matrixmultiply's sgemm, which takes arbitrary row and column
-//! strides: transposed views cost no copy.
+//! strides: transposed views cost no copy. Parallelism is rayon's alone (matrixmultiply is built
+//! without its own thread pool): a large product is cut into blocks of output rows, one task each,
+//! and the convolutions, which call `gemm` from inside their own rayon tasks, do not oversubscribe
+//! the cores with a second pool.
 use std::borrow::Cow;
+
+use rayon::prelude::*;
 
 use crate::backend::dispatch::{MatmulDims, MatrixStrides};
 use crate::tensor::{CpuStorage, Layout};
+
+/// Multiply-adds below which a product stays on one thread.
+const PARALLEL_WORK: usize = 1 << 18;
 
 pub fn matmul(a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layout, dims: &MatmulDims) -> CpuStorage {
     // f16/bf16 operands are widened into packed copies; f32 ones are used in place with their strides.
@@ -11,31 +19,45 @@ pub fn matmul(a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layo
     let (b_values, b_dims) = widen(b, b_layout, &dims.b);
     let (m, n, k) = (dims.m, dims.n, dims.k);
     let mut out = vec![0.0f32; dims.batch * m * n];
-    for batch in 0..dims.batch {
-        let a_start = a_dims.offset + batch * a_dims.batch_stride;
-        let b_start = b_dims.offset + batch * b_dims.batch_stride;
-        // SAFETY: MatmulDims was derived from the layouts, so every index
-        // start + i*row + j*col (i < m or k, j < k or n) lies inside the operand's storage;
-        // `out` holds batch*m*n elements and is written with row stride n.
-        unsafe {
-            matrixmultiply::sgemm(
-                m,
-                k,
-                n,
-                1.0,
-                a_values.as_ptr().add(a_start),
-                a_dims.row_stride as isize,
-                a_dims.col_stride as isize,
-                b_values.as_ptr().add(b_start),
-                b_dims.row_stride as isize,
-                b_dims.col_stride as isize,
-                0.0,
-                out.as_mut_ptr().add(batch * m * n),
-                n as isize,
-                1,
-            );
-        }
+    if out.is_empty() {
+        return CpuStorage::from_f32(out, a.dtype());
     }
+    // Products big enough are cut into blocks of whole rows of C, or of whole columns when C is much
+    // wider than tall (64×4096 at batch 64: row blocks would each repack all of B), enough blocks to
+    // keep every thread busy. Each output element is still one sgemm's sum over k in the same order,
+    // so the result does not depend on the split or the thread count.
+    let blocks_wanted = if m * n * k < PARALLEL_WORK { 1 } else { (4 * rayon::current_num_threads()).div_ceil(dims.batch) };
+    out.par_chunks_mut(m * n).enumerate().for_each(|(batch, batch_out)| {
+        let a_at = Strided { offset: a_dims.offset + batch * a_dims.batch_stride, row_stride: a_dims.row_stride, col_stride: a_dims.col_stride };
+        let b_at = Strided { offset: b_dims.offset + batch * b_dims.batch_stride, row_stride: b_dims.row_stride, col_stride: b_dims.col_stride };
+        if n >= 4 * m && blocks_wanted > 1 {
+            // Column blocks: each task writes its m×cols block to a buffer of its own, copied in after.
+            let cols_per_block = n.div_ceil(blocks_wanted);
+            let blocks: Vec<(usize, Vec<f32>)> = (0..n.div_ceil(cols_per_block))
+                .into_par_iter()
+                .map(|block| {
+                    let first_col = block * cols_per_block;
+                    let cols = cols_per_block.min(n - first_col);
+                    let mut values = vec![0.0f32; m * cols];
+                    let b_block = Strided { offset: b_at.offset + first_col * b_at.col_stride, ..b_at };
+                    gemm(m, k, cols, &a_values, a_at, &b_values, b_block, 0.0, &mut values, Strided::rows(0, cols));
+                    (first_col, values)
+                })
+                .collect();
+            for (first_col, values) in blocks {
+                let cols = values.len() / m;
+                for (row, block_row) in values.chunks(cols).enumerate() {
+                    batch_out[row * n + first_col..][..cols].copy_from_slice(block_row);
+                }
+            }
+        } else {
+            let rows_per_block = m.div_ceil(blocks_wanted);
+            batch_out.par_chunks_mut(rows_per_block * n).enumerate().for_each(|(block, rows_out)| {
+                let a_block = Strided { offset: a_at.offset + block * rows_per_block * a_at.row_stride, ..a_at };
+                gemm(rows_out.len() / n, k, n, &a_values, a_block, &b_values, b_at, 0.0, rows_out, Strided::rows(0, n));
+            });
+        }
+    });
     CpuStorage::from_f32(out, a.dtype())
 }
 
@@ -157,6 +179,28 @@ mod tests {
         gemm(m, k, n, &a_buffer, a_at, &b_buffer, b_at, 0.0, &mut c, Strided::rows(0, n));
         let expected = naive(m, k, n, |i, p| a_buffer[2 + i * 9 + p], |p, j| b_buffer[j * 5 + p], 0.0, &[0.0; 12]);
         assert!(c.iter().zip(&expected).all(|(got, want)| (got - want).abs() < 1e-5));
+    }
+
+    #[test]
+    fn split_products_do_not_depend_on_the_thread_count() {
+        use crate::util::Rng;
+        use crate::{Device, Tensor};
+        // Row blocks, then column blocks (C at least 4× wider than tall); the thread count changes how
+        // many blocks there are, never a bit of the result.
+        for (m, k, n) in [(200, 300, 40), (16, 300, 500)] {
+            let a = Tensor::randn(&[m, k], 1.0, &mut Rng::new(1), Device::Cpu).unwrap();
+            let b = Tensor::randn(&[k, n], 1.0, &mut Rng::new(2), Device::Cpu).unwrap();
+            let product_on = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| a.matmul(&b).unwrap().to_vec_f32().unwrap())
+            };
+            let one_thread = product_on(1);
+            assert_eq!(one_thread, product_on(3), "{m}×{k}×{n}");
+            assert_eq!(one_thread, product_on(8), "{m}×{k}×{n}");
+            let (a, b) = (a.to_vec_f32().unwrap(), b.to_vec_f32().unwrap());
+            let expected = naive(m, k, n, |i, p| a[i * k + p], |p, j| b[p * n + j], 0.0, &vec![0.0; m * n]);
+            assert!(one_thread.iter().zip(&expected).all(|(got, want)| (got - want).abs() < 1e-3), "{m}×{k}×{n}");
+        }
     }
 
     #[test]
