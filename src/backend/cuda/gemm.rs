@@ -221,7 +221,7 @@ pub fn gemm(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims, epilogue: &Epil
     match split_k_plan(device.multiprocessors() as usize, dims) {
         Some(plan) => gemm_split_k(a, b, dims, epilogue, &plan, out),
         None => {
-            launch(a, b, dims, epilogue, &out, 0)?;
+            launch_gemm(a, b, dims, epilogue, &out, 0)?;
             Ok(out)
         }
     }
@@ -229,7 +229,7 @@ pub fn gemm(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims, epilogue: &Epil
 
 /// The kernel launches of one GEMM, writing C (m·n per batch, `out`'s dtype) from element
 /// `out_offset` of `out` on. The caller validated `dims` and sized `out`.
-fn launch(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims, epilogue: &Epilogue, out: &CudaStorage, out_offset: usize) -> Result<()> {
+fn launch_gemm(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims, epilogue: &Epilogue, out: &CudaStorage, out_offset: usize) -> Result<()> {
     let (device, dtype, out_dtype) = (a.device(), a.dtype(), out.dtype());
     let outputs_per_batch = dims.m * dims.n;
     let element_size = dtype.size_in_bytes();
@@ -321,14 +321,14 @@ fn gemm_split_k(a: &CudaStorage, b: &CudaStorage, dims: &MatmulDims, epilogue: &
     (sliced.batch, sliced.k, sliced.a.cols, sliced.b.rows) = (plan.whole, plan.slice, plan.slice, plan.slice);
     sliced.a.batch_stride = plan.slice * dims.a.col_stride;
     sliced.b.batch_stride = plan.slice * dims.b.row_stride;
-    launch(a, b, &sliced, &product, &partials, 0)?;
+    launch_gemm(a, b, &sliced, &product, &partials, 0)?;
     if plan.remainder > 0 {
         let start = plan.whole * plan.slice;
         let mut rest = dims.clone();
         (rest.k, rest.a.cols, rest.b.rows) = (plan.remainder, plan.remainder, plan.remainder);
         rest.a.offset += start * dims.a.col_stride;
         rest.b.offset += start * dims.b.row_stride;
-        launch(a, b, &rest, &product, &partials, plan.whole * outputs)?;
+        launch_gemm(a, b, &rest, &product, &partials, plan.whole * outputs)?;
     }
 
     let name = format!("gemm_split_k_finish_{}_{}", a.dtype().kernel_suffix(), out.dtype().kernel_suffix());
