@@ -189,7 +189,8 @@ LSTM_PERSISTENT(4)
 
 #define TILE_ROWS 32
 #define TILE_UNITS 32
-#define TILE_K 16
+#define TILE_K 16            // forward: 4 gates × 4 rows = 16 FMAs per thread per k between barriers
+#define BACKWARD_TILE_K 64   // backward: 4 rows per k, so a longer slice of W_hh per barrier pair
 #define ROWS_PER_THREAD 4   // TILE_ROWS / (256 / TILE_UNITS)
 #define ROW_GROUPS 8        // 256 / TILE_UNITS
 
@@ -269,8 +270,8 @@ extern "C" __global__ void __launch_bounds__(256) lstm_forward_step(unsigned int
 extern "C" __global__ void __launch_bounds__(256) lstm_backward_step(unsigned int batch, unsigned int steps, unsigned int hidden, unsigned int t,
                                                                      const float* d_outputs, const float* gates, const float* cells,
                                                                      const float* w_hh, float* d_gates, float* dc_carry) {
-    __shared__ float da_tile[TILE_ROWS][TILE_K + 1];
-    __shared__ float w_tile[TILE_K][TILE_UNITS];
+    __shared__ float da_tile[TILE_ROWS][BACKWARD_TILE_K + 1];
+    __shared__ float w_tile[BACKWARD_TILE_K][TILE_UNITS];
     const unsigned int G = 4 * hidden;
     const unsigned int unit_in_tile = threadIdx.x % TILE_UNITS, row_group = threadIdx.x / TILE_UNITS;
     const unsigned int first_unit = blockIdx.x * TILE_UNITS, first_row = blockIdx.y * TILE_ROWS;
@@ -279,20 +280,20 @@ extern "C" __global__ void __launch_bounds__(256) lstm_backward_step(unsigned in
     for (int m = 0; m < ROWS_PER_THREAD; ++m) acc[m] = 0.0f;
 
     if (t + 1 < steps) {  // uniform across the block
-        for (unsigned int r0 = 0; r0 < G; r0 += TILE_K) {
-            for (unsigned int e = threadIdx.x; e < TILE_ROWS * TILE_K; e += blockDim.x) {
-                const unsigned int row = e / TILE_K, rr = e % TILE_K;
+        for (unsigned int r0 = 0; r0 < G; r0 += BACKWARD_TILE_K) {
+            for (unsigned int e = threadIdx.x; e < TILE_ROWS * BACKWARD_TILE_K; e += blockDim.x) {
+                const unsigned int row = e / BACKWARD_TILE_K, rr = e % BACKWARD_TILE_K;
                 const unsigned int b = first_row + row, r = r0 + rr;
                 da_tile[row][rr] = (b < batch && r < G) ? d_gates[((size_t)b * steps + t + 1) * G + r] : 0.0f;
             }
-            for (unsigned int e = threadIdx.x; e < TILE_K * TILE_UNITS; e += blockDim.x) {
+            for (unsigned int e = threadIdx.x; e < BACKWARD_TILE_K * TILE_UNITS; e += blockDim.x) {
                 const unsigned int rr = e / TILE_UNITS, u = e % TILE_UNITS;
                 const unsigned int r = r0 + rr, j = first_unit + u;
                 w_tile[rr][u] = (r < G && j < hidden) ? w_hh[(size_t)r * hidden + j] : 0.0f;
             }
             __syncthreads();
 #pragma unroll
-            for (int rr = 0; rr < TILE_K; ++rr) {
+            for (int rr = 0; rr < BACKWARD_TILE_K; ++rr) {
                 const float w = w_tile[rr][unit_in_tile];
 #pragma unroll
                 for (int m = 0; m < ROWS_PER_THREAD; ++m) acc[m] += da_tile[row_group + ROW_GROUPS * m][rr] * w;

@@ -402,6 +402,7 @@ def lstm_backward_persistent(BB, batch, steps, hidden, d_outputs, gates, cells, 
 # kernels/lstm.cu, per-step kernels (static shared memory), grid (ceil(H/32), ceil(B/32)).
 
 TILE_ROWS, TILE_UNITS, TILE_K, ROWS_PER_THREAD, ROW_GROUPS = 32, 32, 16, 4, 8
+BACKWARD_TILE_K = 64
 
 
 def step_grid(batch, hidden):
@@ -468,8 +469,8 @@ def lstm_backward_step(batch, steps, hidden, t, d_outputs, gates, cells, w_hh, d
     L = Launch(f"lstm_backward_step(t={t})", gx * gy, THREADS)
     for buf in (d_outputs, gates, cells, w_hh, d_gates, dc_carry):
         buf.attach(L)
-    da_tile = Shared(L, "da_tile", (TILE_ROWS, TILE_K + 1))
-    w_tile = Shared(L, "w_tile", (TILE_K, TILE_UNITS))
+    da_tile = Shared(L, "da_tile", (TILE_ROWS, BACKWARD_TILE_K + 1))
+    w_tile = Shared(L, "w_tile", (BACKWARD_TILE_K, TILE_UNITS))
     tid, all_ = L.tid, L.everyone()
     bx, by = L.block % gx, L.block // gx
     G = 4 * hidden
@@ -477,19 +478,19 @@ def lstm_backward_step(batch, steps, hidden, t, d_outputs, gates, cells, w_hh, d
     first_unit, first_row = bx * TILE_UNITS, by * TILE_ROWS
     acc = np.zeros((ROWS_PER_THREAD, L.lanes), F32)
     if t + 1 < steps:
-        for r0 in range(0, G, TILE_K):
-            for e, m in strided_trips(tid, TILE_ROWS * TILE_K, THREADS):
-                row, rr = e // TILE_K, e % TILE_K
+        for r0 in range(0, G, BACKWARD_TILE_K):
+            for e, m in strided_trips(tid, TILE_ROWS * BACKWARD_TILE_K, THREADS):
+                row, rr = e // BACKWARD_TILE_K, e % BACKWARD_TILE_K
                 b, r = first_row + row, r0 + rr
                 ok = m & (b < batch) & (r < G)
                 da_tile.store((row, rr), np.where(ok, d_gates.load((b * steps + t + 1) * G + r, ok), F32(0)), m)
-            for e, m in strided_trips(tid, TILE_K * TILE_UNITS, THREADS):
+            for e, m in strided_trips(tid, BACKWARD_TILE_K * TILE_UNITS, THREADS):
                 rr, u = e // TILE_UNITS, e % TILE_UNITS
                 r, j = r0 + rr, first_unit + u
                 ok = m & (r < G) & (j < hidden)
                 w_tile.store((rr, u), np.where(ok, w_hh.load(r * hidden + j, ok), F32(0)), m)
             L.syncthreads(all_)
-            for rr in range(TILE_K):
+            for rr in range(BACKWARD_TILE_K):
                 w = w_tile.load((rr, unit_in_tile), all_)
                 for mm in range(ROWS_PER_THREAD):
                     acc[mm] += da_tile.load((row_group + ROW_GROUPS * mm, rr), all_) * w
