@@ -16,16 +16,28 @@ const PIXELS_PER_BLOCK: usize = 1024;
 /// (r, s, c) in KRSC order; taps in the padding are zero.
 fn im2col(image: &[f32], g: &ConvGeometry, first: usize, rows: usize, col: &mut [f32]) {
     let taps = g.filter_len();
+    let filter_row = g.kernel_w * g.in_c;
     for row in 0..rows {
         let (p, q) = ((first + row) / g.out_w, (first + row) % g.out_w);
+        let first_iw = (q * g.stride_w) as isize - g.pad_w as isize;
         for r in 0..g.kernel_h {
-            for s in 0..g.kernel_w {
-                let target = &mut col[row * taps + (r * g.kernel_w + s) * g.in_c..][..g.in_c];
-                let (ih, iw) = ((p * g.stride_h + r) as isize - g.pad_h as isize, (q * g.stride_w + s) as isize - g.pad_w as isize);
-                if ih < 0 || iw < 0 || ih as usize >= g.in_h || iw as usize >= g.in_w {
-                    target.fill(0.0);
-                } else {
-                    target.copy_from_slice(&image[(ih as usize * g.in_w + iw as usize) * g.in_c..][..g.in_c]);
+            let target = &mut col[row * taps + r * filter_row..][..filter_row];
+            let ih = (p * g.stride_h + r) as isize - g.pad_h as isize;
+            if ih < 0 || ih as usize >= g.in_h {
+                target.fill(0.0);
+            } else if first_iw >= 0 && first_iw as usize + g.kernel_w <= g.in_w {
+                // The whole filter row lies inside the image: its kernel_w pixels are contiguous in
+                // NHWC, and in (s, c) order in the column, so one copy does (few channels made the
+                // per-pixel copies the bulk of the CPU convolution).
+                target.copy_from_slice(&image[(ih as usize * g.in_w + first_iw as usize) * g.in_c..][..filter_row]);
+            } else {
+                for (s, pixel) in target.chunks_mut(g.in_c.max(1)).enumerate() {
+                    let iw = first_iw + s as isize;
+                    if iw < 0 || iw as usize >= g.in_w {
+                        pixel.fill(0.0);
+                    } else {
+                        pixel.copy_from_slice(&image[(ih as usize * g.in_w + iw as usize) * g.in_c..][..g.in_c]);
+                    }
                 }
             }
         }
@@ -35,19 +47,25 @@ fn im2col(image: &[f32], g: &ConvGeometry, first: usize, rows: usize, col: &mut 
 /// The adjoint of `im2col`: adds each column entry back onto the input pixel it was read from.
 fn col2im_add(col: &[f32], g: &ConvGeometry, first: usize, rows: usize, image: &mut [f32]) {
     let taps = g.filter_len();
+    let filter_row = g.kernel_w * g.in_c;
     for row in 0..rows {
         let (p, q) = ((first + row) / g.out_w, (first + row) % g.out_w);
+        let first_iw = (q * g.stride_w) as isize - g.pad_w as isize;
         for r in 0..g.kernel_h {
-            for s in 0..g.kernel_w {
-                let (ih, iw) = ((p * g.stride_h + r) as isize - g.pad_h as isize, (q * g.stride_w + s) as isize - g.pad_w as isize);
-                if ih < 0 || iw < 0 || ih as usize >= g.in_h || iw as usize >= g.in_w {
-                    continue;
-                }
-                let source = &col[row * taps + (r * g.kernel_w + s) * g.in_c..][..g.in_c];
-                let target = &mut image[(ih as usize * g.in_w + iw as usize) * g.in_c..][..g.in_c];
-                for (t, v) in target.iter_mut().zip(source) {
-                    *t += v;
-                }
+            let ih = (p * g.stride_h + r) as isize - g.pad_h as isize;
+            if ih < 0 || ih as usize >= g.in_h {
+                continue;
+            }
+            let source = &col[row * taps + r * filter_row..][..filter_row];
+            // As in im2col: a filter row inside the image is one contiguous run of pixels.
+            let (first_s, last_s) = ((-first_iw).max(0) as usize, (g.in_w as isize - first_iw).clamp(0, g.kernel_w as isize) as usize);
+            if first_s >= last_s {
+                continue;
+            }
+            let start = (ih as usize * g.in_w + (first_iw + first_s as isize) as usize) * g.in_c;
+            let target = &mut image[start..][..(last_s - first_s) * g.in_c];
+            for (t, v) in target.iter_mut().zip(&source[first_s * g.in_c..]) {
+                *t += v;
             }
         }
     }
