@@ -103,8 +103,10 @@ fn gpu_gemm(a: &Tensor, b: &Tensor, bias: Option<&Tensor>, alpha: f32, activatio
 #[test]
 fn fused_epilogue_matches_composed_ops() {
     let Some(device) = gpu("fused epilogue") else { return };
-    // The last two are split along k, the second with a remainder slice.
-    let cases: [(&[usize], &[usize]); 6] = [(&[17, 33], &[33, 65]), (&[128, 96], &[96, 136]), (&[3, 20, 24], &[24, 40]), (&[1, 1], &[1, 1]), (&[37, 3000], &[3000, 45]), (&[64, 1100], &[1100, 136])];
+    // The last three are split along k: with element loads, then with a remainder slice, then with
+    // 16-byte aligned operands (the cp.async path).
+    let cases: [(&[usize], &[usize]); 7] =
+        [(&[17, 33], &[33, 65]), (&[128, 96], &[96, 136]), (&[3, 20, 24], &[24, 40]), (&[1, 1], &[1, 1]), (&[37, 3000], &[3000, 45]), (&[64, 1100], &[1100, 136]), (&[64, 2048], &[2048, 136])];
     for (a_shape, b_shape) in cases {
         let n = b_shape[b_shape.len() - 1];
         let (a, b, bias) = (random(a_shape, 41), random(b_shape, 42), random(&[n], 43));

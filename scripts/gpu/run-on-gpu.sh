@@ -2,8 +2,8 @@
 # Runs on the GPU machine, from the repository root, over a bundle made by build-bundle.sh, in this
 # order (most important first, so that running out of time loses the least):
 #   1. the test binaries with GPU parity tests (the CPU-only ones are CI's: they are listed, not run);
-#      a failing test is rerun at once with the reference GEMM, without split-K and with the direct
-#      convolutions, one at a time, so the summary already says which path is at fault;
+#      a failing test is then rerun alone, and with the reference GEMM, without split-K and with the
+#      direct convolutions, one at a time, so the summary already says which path is at fault;
 #   2. the criterion benches of the GPU kernels (the loader bench is CPU-only);
 #   3. the PyTorch/cuBLAS/cuDNN references for the same shapes;
 #   4. an end-to-end `memefuse demo --device cuda` (fp16 training of every demo model and VGG16).
@@ -35,7 +35,37 @@ capped() {
   left=$(seconds_left)
   [ "$left" -lt 10 ] && { echo "skipped: out of time" > "$log"; return 125; }
   [ "$left" -lt "$cap" ] && cap=$left
-  timeout "$cap" "$@" > "$log" 2>&1
+  timeout -k 10 "$cap" "$@" > "$log" 2>&1
+}
+
+# verdict STATUS: what a rerun's exit status says.
+verdict() {
+  case $1 in
+    0) echo "passes" ;;
+    124) echo "timed out" ;;
+    125) echo "not run (out of time)" ;;
+    *) echo "fails" ;;
+  esac
+}
+
+# bisect NAME BINARY: reruns the failing tests of a test binary (the whole binary when it crashed
+# before naming any), first alone and unchanged (a failure that does not reproduce alone depends on
+# its neighbours), then with one suspect path switched off at a time: a pass names the culprit.
+bisect() {
+  local name=$1 test=$2 failing test_name switch filter status
+  failing=$(grep -E '^test .* FAILED$' "$logs/test-$name.log" | sed -E 's/^test (.*) \.\.\. FAILED$/\1/' | head -3)
+  for test_name in ${failing:-ALL}; do
+    filter=(--exact "$test_name"); [ "$test_name" = ALL ] && filter=()
+    local log_stem="$logs/bisect-$name-${test_name//:/_}"
+    MEMEFUSE_CUDA_SYNC=1 capped 45 "$log_stem-alone.log" "$test" "${filter[@]}" --test-threads=1
+    status=$?
+    echo "    $test_name alone: $(verdict $status)" >> "$summary"
+    [ $status -eq 0 ] && continue
+    for switch in MEMEFUSE_MATMUL=reference MEMEFUSE_GEMM_SPLIT_K=0 MEMEFUSE_CONV_DIRECT=1; do
+      (export "$switch" MEMEFUSE_CUDA_SYNC=1; capped 45 "$log_stem-${switch%%=*}.log" "$test" "${filter[@]}" --test-threads=1)
+      echo "    $test_name with $switch: $(verdict $?)" >> "$summary"
+    done
+  done
 }
 
 finish() {
@@ -63,6 +93,7 @@ mkdir -p "$manifest/target/release" && cp "$bundle/memefuse" "$manifest/target/r
 
 failed=0
 cpu_only=()
+to_bisect=()
 for test in "$bundle"/tests/*; do
   name=$(basename "$test")
   # A test file that never mentions the GPU has nothing to check here; the library's unit tests
@@ -84,21 +115,22 @@ for test in "$bundle"/tests/*; do
     # (Only on failure: should_panic tests print "panicked at" when they pass.)
     grep -E '^test .* FAILED$|panicked at' "$logs/test-$name.log" | head -20 | sed 's/^/    /' >> "$summary"
     failed=1
-    # Bisect in the same call (a second device call costs minutes): rerun the failing tests (the
-    # whole binary when it crashed before naming any) with one suspect path switched off at a time;
-    # a pass names the culprit.
-    failing=$(grep -E '^test .* FAILED$' "$logs/test-$name.log" | sed -E 's/^test (.*) \.\.\. FAILED$/\1/' | head -5)
-    for switch in MEMEFUSE_MATMUL=reference MEMEFUSE_GEMM_SPLIT_K=0 MEMEFUSE_CONV_DIRECT=1; do
-      for test_name in ${failing:-ALL}; do
-        filter=(--exact "$test_name"); [ "$test_name" = ALL ] && filter=()
-        (export "$switch" MEMEFUSE_CUDA_SYNC=1; capped 60 "$logs/bisect-$name-${switch%%=*}-${test_name//:/_}.log" "$test" "${filter[@]}" --test-threads=1)
-        verdict=$([ $? -eq 0 ] && echo passes || echo "still fails")
-        echo "    with $switch: $test_name $verdict" >> "$summary"
-      done
-    done
+    # A hung binary would only hang again; the others are bisected once every binary has run.
+    [ $status -ne 124 ] && to_bisect+=("$name")
   fi
 done
 echo "- CPU-only, left to CI: ${cpu_only[*]:-none}" >> "$summary"
+if [ ${#to_bisect[@]} -gt 0 ]; then
+  # Bisected in the same call (a second device call costs minutes), within at most 150 s, so that
+  # the benches still run.
+  echo -e "\n## Bisecting the failures" >> "$summary"
+  bisect_deadline=$(( $(date +%s) + 150 ))
+  for name in "${to_bisect[@]}"; do
+    [ "$(date +%s)" -ge $bisect_deadline ] && { echo "- $name: not bisected (bisect time spent)" >> "$summary"; continue; }
+    echo "- $name:" >> "$summary"
+    bisect "$name" "$bundle/tests/$name"
+  done
+fi
 
 echo -e "\n## Benches (criterion, ${seconds}s per benchmark, GPU only)" >> "$summary"
 for name in elementwise softmax reduce gemm conv lstm; do
