@@ -1,9 +1,8 @@
 //! Batched matrix multiply through matrixmultiply's sgemm, which takes arbitrary row and column
 //! strides: transposed views cost no copy. Parallelism is rayon's alone (matrixmultiply is built
 //! without its own thread pool): a large product is cut into blocks of output rows (or columns, for
-//! wide outputs), one task each,
-//! and the convolutions, which call `gemm` from inside their own rayon tasks, do not oversubscribe
-//! the cores with a second pool.
+//! wide outputs), one task each, and the convolutions, which call `gemm` from inside their own rayon
+//! tasks, do not oversubscribe the cores with a second pool.
 use std::borrow::Cow;
 
 use rayon::prelude::*;
