@@ -1,4 +1,6 @@
 //! The tape's contract: what gets a gradient, accumulation, no-grad mode, errors.
+#![allow(clippy::cloned_ref_to_slice_refs)] // `&[x.clone()]` reads better than `slice::from_ref(&x)`; a tensor clone copies a handle
+
 mod common;
 
 use common::random;

@@ -218,7 +218,8 @@ fn run_optimiser(optimiser: &mut dyn Optimizer, device: Device) -> Vec<Vec<f32>>
 #[test]
 fn fused_optimisers_match_the_cpu_reference_on_gpu() {
     let Some(device) = gpu("fused_optimisers_match_the_cpu_reference_on_gpu") else { return };
-    let configs: [(&str, fn() -> Box<dyn Optimizer>); 4] = [
+    type MakeOptimizer = fn() -> Box<dyn Optimizer>;
+    let configs: [(&str, MakeOptimizer); 4] = [
         ("adam", || Box::new(Adam::new(AdamConfig { learning_rate: 0.01, weight_decay: 0.1, ..Default::default() }))),
         ("adamw", || Box::new(Adam::new(AdamConfig { learning_rate: 0.01, weight_decay: 0.1, decoupled_weight_decay: true, ..Default::default() }))),
         ("sgd", || Box::new(Sgd::new(SgdConfig { learning_rate: 0.1, momentum: 0.9, weight_decay: 0.01 }))),

@@ -1,6 +1,8 @@
 //! Every op of the foundation: a finite-difference gradient check on the CPU and, when a GPU is
 //! present, forward and backward parity against the CPU in f32, f16 and bf16. Shapes are odd on
 //! purpose (not multiples of any block or tile size).
+#![allow(clippy::cloned_ref_to_slice_refs)] // `&[x.clone()]` reads better than `slice::from_ref(&x)`; a tensor clone copies a handle
+
 mod common;
 
 use common::*;
