@@ -3,6 +3,7 @@
 //! Shapes (embedding, hidden, sequence, batch): (100, 64, 64, 64) and (256, 512, 128, 256); the CPU
 //! runs the small one only. PyTorch/cuDNN on the H100 trains at 15,466 and 16,027 samples/s
 //! (scripts/gpu/torch_lstm_reference.py); goals: ≥ 2× at the small shape, ≥ 0.8× at the large one.
+//! On the GPU each shape runs in f32 and in mixed precision (f16 projections, f32 recurrences).
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -10,7 +11,7 @@ use memefuse::models::text_lstm::{SequenceReadout, TextLstm, TextLstmConfig};
 use memefuse::nn::loss::binary_cross_entropy_with_logits;
 use memefuse::optim::{Adam, AdamConfig, Optimizer};
 use memefuse::util::Rng;
-use memefuse::{autograd, Device, Tensor};
+use memefuse::{autograd, DType, Device, Tensor};
 
 const VOCAB: usize = 20_000;
 
@@ -36,26 +37,30 @@ fn lstm(c: &mut Criterion) {
             let targets = Tensor::from_vec(labels, &[shape.batch], device).unwrap();
             let lengths = vec![shape.sequence; shape.batch];
             let name = format!("e{}_h{}_t{}_b{}", shape.embedding, shape.hidden, shape.sequence, shape.batch);
-
-            let mut group = c.benchmark_group(format!("{label}_lstm_classifier"));
-            group.sample_size(10);
-            group.throughput(Throughput::Elements(shape.batch as u64));
-            group.bench_function(format!("forward_{name}"), |b| {
-                b.iter(|| {
-                    let _no_grad = autograd::no_grad();
-                    common::run_and_wait(device, || model.forward(&tokens, &lengths, false))
-                })
-            });
-            let mut adam = Adam::new(AdamConfig::default());
-            group.bench_function(format!("train_step_{name}"), |b| {
-                b.iter(|| {
-                    let loss = binary_cross_entropy_with_logits(&model.forward(&tokens, &lengths, true).unwrap(), &targets).unwrap();
-                    let grads = loss.backward().unwrap();
-                    adam.step(&model.parameters(), &grads).unwrap();
-                    common::synchronize(device);
-                })
-            });
-            group.finish();
+            // On the GPU also mixed precision (`--precision fp16`): f16 input projections and head on
+            // tensor cores, f32 recurrences.
+            let dtypes: &[DType] = if device.is_cuda() { &[DType::F32, DType::F16] } else { &[DType::F32] };
+            for &dtype in dtypes {
+                let mut group = c.benchmark_group(format!("{label}_lstm_classifier_{dtype}"));
+                group.sample_size(10);
+                group.throughput(Throughput::Elements(shape.batch as u64));
+                group.bench_function(format!("forward_{name}"), |b| {
+                    b.iter(|| {
+                        let _no_grad = autograd::no_grad();
+                        common::run_and_wait(device, || model.forward(&tokens, &lengths, false, dtype))
+                    })
+                });
+                let mut adam = Adam::new(AdamConfig::default());
+                group.bench_function(format!("train_step_{name}"), |b| {
+                    b.iter(|| {
+                        let logits = model.forward(&tokens, &lengths, true, dtype).unwrap().to_dtype(DType::F32).unwrap();
+                        let grads = binary_cross_entropy_with_logits(&logits, &targets).unwrap().backward().unwrap();
+                        adam.step(&model.parameters(), &grads).unwrap();
+                        common::synchronize(device);
+                    })
+                });
+                group.finish();
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use memefuse::models::text_lstm_predict::{predict_lstm, LstmPredictOptions};
 use memefuse::nn::loss::binary_cross_entropy_with_logits;
 use memefuse::optim::{Adam, AdamConfig, Optimizer};
 use memefuse::util::Rng;
-use memefuse::{Device, Tensor};
+use memefuse::{DType, Device, Tensor};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
@@ -48,11 +48,54 @@ fn assert_within(actual: &[f32], expected: &[f32], tolerance: f32, what: &str) {
 }
 
 fn logits_on(device: Device, readout: SequenceReadout) -> Vec<f32> {
+    logits_in(device, readout, DType::F32)
+}
+
+fn logits_in(device: Device, readout: SequenceReadout, dtype: DType) -> Vec<f32> {
     let expected = expected();
     let _no_grad = no_grad();
     let model = load_text_lstm(fixture("weights.safetensors"), readout, device).unwrap();
     let tokens = Tensor::from_i32(expected.ids.clone(), &[expected.lengths.len(), expected.max_len], Device::Cpu).unwrap();
-    model.forward(&tokens, &expected.lengths, false).unwrap().to_vec_f32().unwrap()
+    let logits = model.forward(&tokens, &expected.lengths, false, dtype).unwrap();
+    assert_eq!(logits.dtype(), dtype, "the model computes in the dtype it is asked for");
+    logits.to_vec_f32().unwrap()
+}
+
+#[test]
+fn mixed_precision_stays_close_to_pytorch() {
+    // f16/bf16 input projections and head, f32 recurrences: within the 16-bit formats' rounding of
+    // PyTorch's f32 logits (the seed's logits are of order 1).
+    let expected = floats(&expected().json["last_step_logits"]);
+    let mut devices = vec![Device::Cpu];
+    devices.extend(common::gpu("text_lstm_mixed_precision"));
+    for device in devices {
+        for (dtype, tolerance) in [(DType::F16, 2e-2), (DType::BF16, 8e-2)] {
+            let logits = logits_in(device, SequenceReadout::LastStep, dtype);
+            assert_within(&logits, &expected, tolerance, &format!("{dtype} last-step logits on {device}"));
+        }
+    }
+}
+
+#[test]
+fn mixed_precision_gradients_reach_every_f32_parameter() {
+    let config = TextLstmConfig { vocab_size: 9, embedding_dim: 6, hidden: 5, layers: 2, readout: SequenceReadout::LastRealToken };
+    let model = TextLstm::new(config, &mut Rng::new(7), Device::Cpu).unwrap();
+    let ids: Vec<i32> = (0..12).map(|i| (i * 5 % 9) as i32).collect();
+    let tokens = Tensor::from_i32(ids.clone(), &[3, 4], Device::Cpu).unwrap();
+    let targets = Tensor::from_vec(vec![1.0, 0.0, 1.0], &[3], Device::Cpu).unwrap();
+    let lengths = lengths_of(&ids, 4);
+    let gradients = |dtype: DType| {
+        let logits = model.forward(&tokens, &lengths, true, dtype).unwrap().to_dtype(DType::F32).unwrap();
+        binary_cross_entropy_with_logits(&logits, &targets).unwrap().backward().unwrap()
+    };
+    let (full, half) = (gradients(DType::F32), gradients(DType::F16));
+    for (name, parameter) in model.parameters() {
+        let (g32, g16) = (full.get(&parameter).unwrap(), half.get(&parameter).unwrap_or_else(|| panic!("no f16 gradient for {name}")));
+        assert_eq!(g16.dtype(), DType::F32, "{name}: master gradients stay f32");
+        let (g32, g16) = (g32.to_vec_f32().unwrap(), g16.to_vec_f32().unwrap());
+        let scale = g32.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+        assert!(g32.iter().zip(&g16).all(|(a, b)| (a - b).abs() <= 2e-2 * scale), "{name}: f16 gradient far from f32");
+    }
 }
 
 #[test]
@@ -121,7 +164,7 @@ fn export_then_import_gives_the_same_model() {
     let loaded = load_text_lstm(file.path(), SequenceReadout::LastStep, Device::Cpu).unwrap();
     assert_eq!(loaded.config(), &config, "sizes read from the shapes, layers counted");
     let tokens = Tensor::from_i32((0..20).map(|i| i % 30).collect(), &[2, 10], Device::Cpu).unwrap();
-    let (a, b) = (model.forward(&tokens, &[10, 10], false).unwrap(), loaded.forward(&tokens, &[10, 10], false).unwrap());
+    let (a, b) = (model.forward(&tokens, &[10, 10], false, DType::F32).unwrap(), loaded.forward(&tokens, &[10, 10], false, DType::F32).unwrap());
     assert_eq!(a.to_vec_f32().unwrap(), b.to_vec_f32().unwrap());
     let names: Vec<String> = loaded.parameters().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names[0], "embedding.weight");
@@ -167,12 +210,12 @@ fn learns_which_word_marks_a_positive_caption() {
     let lengths = lengths_of(&ids, length);
     let mut losses = Vec::new();
     for _ in 0..60 {
-        let loss = binary_cross_entropy_with_logits(&model.forward(&tokens, &lengths, true).unwrap(), &targets).unwrap();
+        let loss = binary_cross_entropy_with_logits(&model.forward(&tokens, &lengths, true, DType::F32).unwrap(), &targets).unwrap();
         losses.push(loss.to_scalar().unwrap());
         let grads = loss.backward().unwrap();
         adam.step(&model.parameters(), &grads).unwrap();
     }
     assert!(losses[59] < 0.5 * losses[0], "loss {} → {}", losses[0], losses[59]);
-    let features = model.features(&tokens, &lengths).unwrap();
+    let features = model.features(&tokens, &lengths, DType::F32).unwrap();
     assert_eq!(features.shape(), &[batch, 8]);
 }

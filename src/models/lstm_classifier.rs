@@ -42,15 +42,15 @@ impl Model for LstmClassifier {
 
     fn forward(&self, input: &ModelInput, training: bool, _rng: &mut Rng) -> Result<Tensor> {
         let (ids, lengths) = self.tokens(input)?;
-        let logit = self.inner.forward(&ids, &lengths, training)?;
+        let logit = self.inner.forward(&ids, &lengths, training, input.dtype)?;
         // [B] → [B, 2] = [0, x] by broadcasting x[B, 1] against [[0, 1]].
-        let pick_second = Tensor::from_vec(vec![0.0, 1.0], &[1, 2], logit.device())?;
+        let pick_second = Tensor::from_vec(vec![0.0, 1.0], &[1, 2], logit.device())?.to_dtype(logit.dtype())?;
         Ok(logit.unsqueeze(1)?.mul(&pick_second)?)
     }
 
     fn embed(&self, input: &ModelInput) -> Result<Tensor> {
         let (ids, lengths) = self.tokens(input)?;
-        Ok(self.inner.features(&ids, &lengths)?)
+        Ok(self.inner.features(&ids, &lengths, input.dtype)?)
     }
 
     fn parameters(&self) -> Vec<(String, Tensor)> {

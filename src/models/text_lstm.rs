@@ -73,7 +73,9 @@ impl TextLstm {
 
     /// The top layer's hidden state at the readout step, [B, hidden]: what the head sees (t-SNE).
     /// tokens: i32 [B, L] (on any device); lengths: real tokens per row (used by `LastRealToken`).
-    pub fn features(&self, tokens: &Tensor, lengths: &[usize]) -> Result<Tensor> {
+    /// Computed in `dtype`: f32, or f16/bf16 for mixed precision (the embeddings are cast, each LSTM
+    /// layer projects its input in that dtype and runs its recurrence in f32; see `nn::lstm`).
+    pub fn features(&self, tokens: &Tensor, lengths: &[usize], dtype: DType) -> Result<Tensor> {
         if tokens.rank() != 2 || tokens.dtype() != DType::I32 {
             return Err(Error::shape("TextLstm", format!("tokens must be i32 [batch, length], got {:?} {}", tokens.shape(), tokens.dtype())));
         }
@@ -88,7 +90,7 @@ impl TextLstm {
             crate::ops::check_ids(&tokens.to_vec_i32()?, self.config.vocab_size)?;
             tokens.to_device(self.device)?
         };
-        let (sequence, _) = self.lstm.forward(&self.embedding.forward(&tokens)?)?;
+        let (sequence, _) = self.lstm.forward(&self.embedding.forward(&tokens)?.to_dtype(dtype)?)?;
         match self.config.readout {
             SequenceReadout::LastStep => sequence.narrow(1, steps - 1, 1)?.squeeze(1),
             SequenceReadout::LastRealToken => {
@@ -100,18 +102,18 @@ impl TextLstm {
                 for (row, &length) in lengths.iter().enumerate() {
                     selection[row * steps + length.clamp(1, steps) - 1] = 1.0;
                 }
-                let selection = Tensor::from_vec(selection, &[batch, steps, 1], self.device)?;
+                let selection = Tensor::from_vec(selection, &[batch, steps, 1], self.device)?.to_dtype(dtype)?;
                 sequence.mul(&selection)?.sum(1, false)
             }
         }
     }
 
-    /// Logits [B] (pre-sigmoid; train with `binary_cross_entropy_with_logits`). The seed model has no
-    /// dropout, so `training` changes nothing; it is there for the trainer's uniform call.
-    pub fn forward(&self, tokens: &Tensor, lengths: &[usize], training: bool) -> Result<Tensor> {
+    /// Logits [B] in `dtype` (pre-sigmoid; train with `binary_cross_entropy_with_logits`). The seed
+    /// model has no dropout, so `training` changes nothing; it is there for the trainer's uniform call.
+    pub fn forward(&self, tokens: &Tensor, lengths: &[usize], training: bool, dtype: DType) -> Result<Tensor> {
         let _ = training;
         let batch = tokens.shape().first().copied().unwrap_or(0);
-        self.fc.forward(&self.features(tokens, lengths)?)?.reshape(&[batch])
+        self.fc.forward(&self.features(tokens, lengths, dtype)?)?.reshape(&[batch])
     }
 
     /// embedding.weight, lstm.{weight_ih,weight_hh,bias_ih,bias_hh}_lK, fc.weight, fc.bias.

@@ -9,7 +9,7 @@ use crate::data::text::Vocabulary;
 use crate::data::{HatefulMemes, ReadOptions};
 use crate::io::lstm_weights::load_text_lstm;
 use crate::models::text_lstm::{lengths_of, SequenceReadout};
-use crate::tensor::{Device, Tensor};
+use crate::tensor::{DType, Device, Tensor};
 
 pub struct LstmPredictOptions {
     pub weights: PathBuf,
@@ -42,7 +42,8 @@ pub fn predict_lstm(options: &LstmPredictOptions) -> anyhow::Result<usize> {
         let ids: Vec<i32> = chunk.iter().flat_map(|record| vocabulary.encode(&record.text, max_len)).collect();
         let lengths = lengths_of(&ids, max_len);
         let tokens = Tensor::from_i32(ids, &[chunk.len(), max_len], Device::Cpu)?;
-        let logits = model.forward(&tokens, &lengths, false)?.to_vec_f32()?;
+        // f32 throughout: the promise is PyTorch's outputs to 1e-4, and an LSTM's forward is cheap.
+        let logits = model.forward(&tokens, &lengths, false, DType::F32)?.to_vec_f32()?;
         for (record, logit) in chunk.iter().zip(logits) {
             let proba = 1.0 / (1.0 + (-(logit as f64)).exp());
             let line = serde_json::json!({ "id": record.id, "proba": proba, "logits": logit });

@@ -5,8 +5,12 @@
 //! Each layer is two steps: the input projection of every time step at once (`Tensor::linear`
 //! over [B·T, in], both biases folded into its bias), then the recurrence, which is a single op on the tape
 //! (`Tensor::lstm_recurrence`) with its own backpropagation through time.
+//!
+//! Mixed precision: a layer computes its input projection in its input's dtype (f16/bf16 GEMMs on
+//! tensor cores, the f32 parameters cast as `Linear` does) and the recurrence in f32, whose
+//! gate sums and cell state accumulate over every time step; it returns its input's dtype.
 use crate::util::Rng;
-use crate::{Device, Error, Result, Tensor};
+use crate::{DType, Device, Error, Result, Tensor};
 
 /// One layer's parameters.
 pub struct LstmLayer {
@@ -19,9 +23,11 @@ pub struct LstmLayer {
 impl LstmLayer {
     /// x [B, T, in] → hidden states [B, T, H].
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dtype = x.dtype();
         // The linear op: one GEMM with both biases (summed, a 4H vector) added in its epilogue.
-        let x_proj = x.linear(&self.weight_ih, &self.bias_ih.add(&self.bias_hh)?)?;
-        x_proj.lstm_recurrence(&self.weight_hh)
+        let bias = self.bias_ih.add(&self.bias_hh)?.to_dtype(dtype)?;
+        let x_proj = x.linear(&self.weight_ih.to_dtype(dtype)?, &bias)?;
+        x_proj.to_dtype(DType::F32)?.lstm_recurrence(&self.weight_hh)?.to_dtype(dtype)
     }
 
     pub fn hidden_size(&self) -> usize {
