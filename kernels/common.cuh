@@ -29,6 +29,16 @@ __device__ __forceinline__ size_t strided_index(size_t linear, const StridedLayo
     return position;
 }
 
+// Where the linear index `i` of a contiguous NHWC tensor [images, height, width, channels] lies.
+struct NhwcPosition {
+    size_t image;
+    int row, col, channel;
+};
+__device__ __forceinline__ NhwcPosition nhwc_position(size_t i, int height, int width, int channels) {
+    const size_t pixel = i / channels;
+    return {pixel / ((size_t)width * height), (int)((pixel / width) % height), (int)(pixel % width), (int)(i % channels)};
+}
+
 // N elements of T read or written as one unit: a 16-byte Pack is one 128-bit access, where 2-byte
 // elements one at a time would use an eighth of each.
 template <typename T, int N>

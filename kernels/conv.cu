@@ -322,10 +322,7 @@ __device__ void conv_forward_direct_kernel(ConvGeometry g, const T* __restrict__
                                            T* __restrict__ y, int relu) {
     const size_t total = (size_t)g.batch * g.out_h * g.out_w * g.out_c;
     GRID_STRIDE_LOOP(i, total) {
-        const int k = i % g.out_c;
-        const size_t pixel = i / g.out_c;
-        const int q = pixel % g.out_w, p = (pixel / g.out_w) % g.out_h;
-        const size_t image = pixel / ((size_t)g.out_w * g.out_h);
+        const auto [image, p, q, k] = nhwc_position(i, g.out_h, g.out_w, g.out_c);
         float acc = bias ? to_float(bias[k]) : 0.0f;
         for (int r = 0; r < g.kernel_h; ++r) {
             const int ih = p * g.stride_h - g.pad_h + r;
@@ -347,10 +344,7 @@ template <typename T>
 __device__ void conv_backward_data_direct_kernel(ConvGeometry g, const T* __restrict__ dy, const T* __restrict__ w, T* __restrict__ dx) {
     const size_t total = (size_t)g.batch * g.in_h * g.in_w * g.in_c;
     GRID_STRIDE_LOOP(i, total) {
-        const int c = i % g.in_c;
-        const size_t pixel = i / g.in_c;
-        const int iw = pixel % g.in_w, ih = (pixel / g.in_w) % g.in_h;
-        const size_t image = pixel / ((size_t)g.in_w * g.in_h);
+        const auto [image, ih, iw, c] = nhwc_position(i, g.in_h, g.in_w, g.in_c);
         float acc = 0.0f;
         for (int r = 0; r < g.kernel_h; ++r) {
             const int ph = ih + g.pad_h - r;

@@ -11,10 +11,7 @@ template <typename T>
 __device__ void max_pool2x2_kernel(PoolShape g, const T* __restrict__ x, T* __restrict__ y, int* __restrict__ argmax) {
     const size_t total = (size_t)g.batch * g.out_h * g.out_w * g.channels;
     GRID_STRIDE_LOOP(i, total) {
-        const int c = i % g.channels;
-        const size_t pixel = i / g.channels;
-        const int q = pixel % g.out_w, p = (pixel / g.out_w) % g.out_h;
-        const size_t image = pixel / ((size_t)g.out_w * g.out_h);
+        const auto [image, p, q, c] = nhwc_position(i, g.out_h, g.out_w, g.channels);
         size_t best_index = ((image * g.in_h + 2 * p) * g.in_w + 2 * q) * g.channels + c;
         float best = to_float(x[best_index]);
 #pragma unroll
@@ -36,10 +33,7 @@ template <typename T>
 __device__ void max_pool2x2_backward_kernel(PoolShape g, const T* __restrict__ dy, const int* __restrict__ argmax, T* __restrict__ dx) {
     const size_t total = (size_t)g.batch * g.in_h * g.in_w * g.channels;
     GRID_STRIDE_LOOP(i, total) {
-        const int c = i % g.channels;
-        const size_t pixel = i / g.channels;
-        const int w = pixel % g.in_w, h = (pixel / g.in_w) % g.in_h;
-        const size_t image = pixel / ((size_t)g.in_w * g.in_h);
+        const auto [image, h, w, c] = nhwc_position(i, g.in_h, g.in_w, g.channels);
         const int p = h / 2, q = w / 2;
         float value = 0.0f;
         if (p < g.out_h && q < g.out_w) {
@@ -58,10 +52,7 @@ template <typename T>
 __device__ void adaptive_avg_pool_kernel(PoolShape g, const T* __restrict__ x, T* __restrict__ y) {
     const size_t total = (size_t)g.batch * g.out_h * g.out_w * g.channels;
     GRID_STRIDE_LOOP(i, total) {
-        const int c = i % g.channels;
-        const size_t pixel = i / g.channels;
-        const int oj = pixel % g.out_w, oi = (pixel / g.out_w) % g.out_h;
-        const size_t image = pixel / ((size_t)g.out_w * g.out_h);
+        const auto [image, oi, oj, c] = nhwc_position(i, g.out_h, g.out_w, g.channels);
         const int h0 = bin_start(oi, g.out_h, g.in_h), h1 = bin_end(oi, g.out_h, g.in_h);
         const int w0 = bin_start(oj, g.out_w, g.in_w), w1 = bin_end(oj, g.out_w, g.in_w);
         float sum = 0.0f;
@@ -76,10 +67,7 @@ template <typename T>
 __device__ void adaptive_avg_pool_backward_kernel(PoolShape g, const T* __restrict__ dy, T* __restrict__ dx) {
     const size_t total = (size_t)g.batch * g.in_h * g.in_w * g.channels;
     GRID_STRIDE_LOOP(i, total) {
-        const int c = i % g.channels;
-        const size_t pixel = i / g.channels;
-        const int w = pixel % g.in_w, h = (pixel / g.in_w) % g.in_h;
-        const size_t image = pixel / ((size_t)g.in_w * g.in_h);
+        const auto [image, h, w, c] = nhwc_position(i, g.in_h, g.in_w, g.channels);
         float sum = 0.0f;
         for (int oi = 0; oi < g.out_h; ++oi) {
             const int h0 = bin_start(oi, g.out_h, g.in_h), h1 = bin_end(oi, g.out_h, g.in_h);
