@@ -30,9 +30,13 @@ pub struct SynthArgs {
     /// Fraction of memes that carry both cues (the positives before noise).
     #[arg(long, default_value_t = 0.35)]
     pub positive_fraction: f32,
+    /// Write into --out even when it is not empty (its files of the same names are replaced).
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run_synth(args: SynthArgs) -> anyhow::Result<()> {
+    super::synth::refuse_non_empty(&args.out, args.force)?;
     let mut options = SynthOptions::new(&args.out);
     if let Some(count) = args.count {
         (options.train, options.dev, options.test) = (count, count, count);
@@ -44,7 +48,8 @@ pub fn run_synth(args: SynthArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let summary = generate(&options)?;
     for (file, count, positives) in &summary.splits {
-        println!("{}: {count} records, {positives} positive", args.out.join(file).display());
+        let labels = positives.map_or("unlabelled".to_string(), |positives| format!("{positives} positive"));
+        println!("{}: {count} records, {labels}", args.out.join(file).display());
     }
     println!("generated in {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
@@ -102,6 +107,7 @@ pub fn run_prepare(args: PrepareArgs) -> anyhow::Result<()> {
         max_len: args.max_len,
         strict: args.strict,
         max_text_chars: args.max_text_chars,
+        require_labels: args.split == "train",
         ..PrepareOptions::new(&args.out)
     };
     let started = std::time::Instant::now();
@@ -136,6 +142,9 @@ pub struct InspectArgs {
 }
 
 pub fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {
+    if args.file.is_dir() {
+        anyhow::bail!("{} is a folder; inspect wants a prepared file (e.g. RUN/cache/train.safetensors or the --out of `memefuse prepare`)", args.file.display());
+    }
     let split = PreparedSplit::open(&args.file, Expect::default())?;
     println!("{}", args.file.display());
     for (key, value) in split.metadata() {

@@ -37,13 +37,18 @@ pub struct ReadOptions {
     /// the file's existence is checked; `prepare_split` decodes anyway and reports failures itself.
     pub decode_images: bool,
     pub max_text_chars: usize,
+    /// Skip (and report) records without a label, as the training split must (it cannot learn from them).
+    pub require_labels: bool,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        Self { strict: false, decode_images: false, max_text_chars: DEFAULT_MAX_TEXT_CHARS }
+        Self { strict: false, decode_images: false, max_text_chars: DEFAULT_MAX_TEXT_CHARS, require_labels: false }
     }
 }
+
+/// The byte-order mark some editors put at the start of a UTF-8 file; it is not part of the JSON.
+const UTF8_BOM: char = '\u{FEFF}';
 
 /// Split names accepted by `read_split`, with the files they resolve to, in order of preference.
 const SPLIT_FILES: [(&str, &[&str]); 7] = [
@@ -84,12 +89,38 @@ impl HatefulMemes {
             .collect()
     }
 
-    /// The file a split name resolves to; a clear error for an unknown name or a missing file.
+    /// `.jsonl` files of the folder that no Hateful Memes name resolves to, by split name
+    /// (`NAME.jsonl` is split `NAME`).
+    pub fn custom_splits(&self) -> Vec<String> {
+        let known_files: HashSet<&str> = SPLIT_FILES.iter().flat_map(|(_, files)| files.iter().copied()).collect();
+        let mut names: Vec<String> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| entry.file_name().into_string().ok())
+            .filter(|file| !known_files.contains(file.as_str()))
+            .filter_map(|file| file.strip_suffix(".jsonl").map(str::to_string))
+            .filter(|name| is_plain_split_name(name) && self.dir.join(format!("{name}.jsonl")).is_file())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The file a split name resolves to: a Hateful Memes name (with its fallbacks, e.g. `dev` →
+    /// `dev_seen.jsonl` or `dev.jsonl`), or any other `NAME.jsonl` of the folder. A clear error for
+    /// an unknown name or a missing file.
     pub fn split_file(&self, split: &str) -> anyhow::Result<PathBuf> {
         let Some((_, candidates)) = SPLIT_FILES.iter().find(|(name, _)| *name == split) else {
+            let custom = self.dir.join(format!("{split}.jsonl"));
+            if is_plain_split_name(split) && custom.is_file() {
+                return Ok(custom);
+            }
             let known: Vec<&str> = SPLIT_FILES.iter().map(|(name, _)| *name).collect();
+            let custom = self.custom_splits();
+            let others = if custom.is_empty() { String::new() } else { format!("; other NAME.jsonl splits: {}", custom.join(", ")) };
             bail!(
-                "unknown split {split:?}; known split names: {}; present in {}: {}",
+                "unknown split {split:?}: no {split}.jsonl in {}; known split names: {}; present in {}: {}{others}",
+                self.dir.display(),
                 known.join(", "),
                 self.dir.display(),
                 self.describe_available()
@@ -119,6 +150,13 @@ impl HatefulMemes {
         let file = self.split_file(split)?;
         let content = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
         let mut report = SplitReport::new(file.clone());
+        let content = match content.strip_prefix(UTF8_BOM) {
+            Some(rest) => {
+                report.notes.push("starts with a UTF-8 byte-order mark, ignored".to_string());
+                rest
+            }
+            None => content.as_str(),
+        };
         let mut records = Vec::new();
         let mut seen_ids = HashSet::new();
         for (index, line) in content.lines().enumerate() {
@@ -144,6 +182,10 @@ impl HatefulMemes {
                 }
             };
             let ParsedLine { id, image_path, label, mut text } = parsed;
+            if options.require_labels && label.is_none() {
+                issue(IssueKind::MissingField, "field \"label\" is missing; every record of the training split needs one".to_string())?;
+                continue;
+            }
             if !seen_ids.insert(id.clone()) {
                 issue(IssueKind::DuplicateId, format!("id {id:?} already appeared earlier in the file"))?;
                 continue;
@@ -169,6 +211,11 @@ impl HatefulMemes {
         report.issues.sort_by_key(|issue| issue.line);
         Ok((records, report))
     }
+}
+
+/// A split name that can only name a file directly inside the data folder.
+fn is_plain_split_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 struct ParsedLine {

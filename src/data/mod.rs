@@ -29,6 +29,7 @@ pub mod image_io;
 pub mod loader;
 pub mod prepared;
 pub mod report;
+pub mod source_fingerprint;
 pub mod synth;
 pub mod text;
 pub mod transforms;

@@ -12,12 +12,15 @@
 //!
 //! `__metadata__` holds `format`, `format_version`, `source_dir`, `split`, `split_file`,
 //! `image_size`, `resize`, `max_len`, `count`, `labelled`, `positives`, `vocab_hash`, `vocab_size`,
-//! `lines`, `skipped`, `issue_counts` (JSON object, reason → count), and `checksum_sha256`: the
-//! sha256 of the whole data section (all tensor bytes in file order).
+//! `lines`, `skipped`, `issue_counts` (JSON object, reason → count), `checksum_sha256`: the
+//! sha256 of the whole data section (all tensor bytes in file order), and what the source was
+//! (`split_sha256`, `images_stat_sha256`, `images_sha256`, `tokenizer`, `max_text_chars`,
+//! `require_labels`; see [`super::source_fingerprint`], which tells a cache when it is stale).
 use super::container::{self, TensorData};
 use super::dataset::{undecodable_issue, HatefulMemes, ReadOptions, Record, DEFAULT_MAX_TEXT_CHARS};
 use super::image_io::decode_rgb;
 use super::report::SplitReport;
+use super::source_fingerprint::{self as fingerprint, SourceFingerprint};
 use super::text::{hex, length_percentile, tokenize, Vocabulary};
 use super::transforms::{resize_square, ResizeMode};
 use anyhow::{anyhow, bail, Context};
@@ -50,6 +53,8 @@ pub struct PrepareOptions {
     pub max_len: Option<usize>,
     pub strict: bool,
     pub max_text_chars: usize,
+    /// Skip (and report) unlabelled records: set for the training split.
+    pub require_labels: bool,
 }
 
 impl PrepareOptions {
@@ -64,6 +69,7 @@ impl PrepareOptions {
             max_len: None,
             strict: false,
             max_text_chars: DEFAULT_MAX_TEXT_CHARS,
+            require_labels: false,
         }
     }
 }
@@ -96,10 +102,16 @@ pub fn prepare_split(dir: impl AsRef<Path>, split: &str, options: &PrepareOption
     if options.max_len == Some(0) {
         bail!("--max-len must be positive");
     }
+    if let Some(max_vocab) = options.max_vocab {
+        if max_vocab < 3 {
+            bail!("--max-vocab {max_vocab} leaves no room for a token: the vocabulary holds <pad> and <unk> and needs at least one more (3 or more)");
+        }
+    }
     let dataset = HatefulMemes::open(dir)?;
-    let read_options =
-        ReadOptions { strict: options.strict, decode_images: false, max_text_chars: options.max_text_chars };
+    let read_options = options.read_options();
     let (records, mut report) = dataset.read_split(split, &read_options)?;
+    check_memory(records.len(), options.image_size)?;
+    let source = SourceFingerprint::of(&report.file, &records)?;
 
     // The vocabulary and the default length come from the training split only: its records that
     // pass the reader's checks (image files exist; they are not decoded for this).
@@ -109,14 +121,20 @@ pub fn prepare_split(dir: impl AsRef<Path>, split: &str, options: &PrepareOption
     } else if dataset.split_file(split)? == dataset.split_file("train")? {
         records.iter().map(|record| record.text.clone()).collect()
     } else {
-        let (train, _) = dataset.read_split("train", &read_options).context("reading the train split for the vocabulary")?;
+        let train_options = ReadOptions { require_labels: true, ..read_options.clone() };
+        let (train, _) = dataset.read_split("train", &train_options).context("reading the train split for the vocabulary")?;
         train.into_iter().map(|record| record.text).collect()
     };
     let (vocab, vocab_path) = match &options.vocab {
         Some(path) => (Vocabulary::load(path)?, None),
         None => {
             let vocab = Vocabulary::build(&train_texts, options.min_count, options.max_vocab);
+            let has_tokens = train_texts.iter().any(|text| !tokenize(text).is_empty());
+            if vocab.len() <= 2 && has_tokens {
+                bail!("--min-count {} leaves the vocabulary empty: no token of the train split occurs that often", options.min_count);
+            }
             let path = vocab_path_for(&options.out);
+            create_parent(&path)?;
             vocab.save(&path)?;
             (vocab, Some(path))
         }
@@ -165,6 +183,12 @@ pub fn prepare_split(dir: impl AsRef<Path>, split: &str, options: &PrepareOption
         ("skipped", report.skipped().to_string()),
         ("issue_counts", issue_counts),
         ("checksum_sha256", checksum.clone()),
+        (fingerprint::SPLIT_SHA256, source.split_sha256),
+        (fingerprint::IMAGES_STAT_SHA256, source.images_stat_sha256),
+        (fingerprint::IMAGES_SHA256, source.images_sha256),
+        (fingerprint::TOKENIZER_KEY, fingerprint::TOKENIZER.to_string()),
+        (fingerprint::MAX_TEXT_CHARS, options.max_text_chars.to_string()),
+        (fingerprint::REQUIRE_LABELS, options.require_labels.to_string()),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_string(), value))
@@ -172,6 +196,7 @@ pub fn prepare_split(dir: impl AsRef<Path>, split: &str, options: &PrepareOption
     if !cfg!(target_endian = "little") {
         bail!("prepared files store little-endian tensors; this machine is big-endian");
     }
+    create_parent(&options.out)?;
     container::write(&options.out, &metadata, &tensors)?;
     Ok(PrepareSummary {
         out: options.out.clone(),
@@ -183,6 +208,33 @@ pub fn prepare_split(dir: impl AsRef<Path>, split: &str, options: &PrepareOption
         report,
         checksum,
     })
+}
+
+impl PrepareOptions {
+    /// How the split's records are read.
+    pub fn read_options(&self) -> ReadOptions {
+        ReadOptions { strict: self.strict, decode_images: false, max_text_chars: self.max_text_chars, require_labels: self.require_labels }
+    }
+}
+
+/// Creates the folder `path` goes into (as `synth` and `train` create theirs).
+fn create_parent(path: &Path) -> anyhow::Result<()> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create the folder {}", parent.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Refuses, in one line, an image size whose prepared split cannot fit in memory: all images are
+/// held at once (N × S × S × 3 bytes), and each decoding thread resizes through an f32 RGBA buffer.
+fn check_memory(records: usize, image_size: u32) -> anyhow::Result<()> {
+    use crate::util::memory_budget::{ensure_fits, product};
+    let side = image_size as u128;
+    let threads = rayon::current_num_threads() as u128;
+    let needed = product(&[records as u128, side, side, 3]).zip(product(&[threads, side, side, 16])).and_then(|(images, work)| images.checked_add(work));
+    ensure_fits(&format!("preparing {records} records at --image-size {image_size}"), needed, "use a smaller --image-size")
 }
 
 /// Decodes and resizes every image in parallel straight into one N×S×S×3 buffer, then drops (and

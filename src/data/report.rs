@@ -85,6 +85,8 @@ pub struct SplitReport {
     /// Records kept (including those with a truncated text).
     pub kept: usize,
     pub issues: Vec<Issue>,
+    /// Things about the file worth saying that cost no record (e.g. a byte-order mark).
+    pub notes: Vec<String>,
 }
 
 impl SplitReport {
@@ -117,6 +119,9 @@ impl SplitReport {
         if !counts.is_empty() {
             let parts: Vec<String> = counts.iter().map(|(name, n)| format!("{name} {n}")).collect();
             text.push_str(&format!("; issues: {}", parts.join(", ")));
+        }
+        for note in &self.notes {
+            text.push_str(&format!("; note: the file {note}"));
         }
         text
     }

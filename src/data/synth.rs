@@ -76,8 +76,8 @@ pub fn label_rule(image_cue: bool, text_cue: bool) -> bool {
 
 #[derive(Clone, Debug, Default)]
 pub struct SynthSummary {
-    /// (file name, records, positives); positives are 0 for the unlabelled file.
-    pub splits: Vec<(String, usize, usize)>,
+    /// (file name, records, positives); positives are None for the unlabelled file.
+    pub splits: Vec<(String, usize, Option<usize>)>,
 }
 
 /// Writes `train.jsonl`, `dev_seen.jsonl`, `test_seen.jsonl`, `test_unseen.jsonl` (no labels, string
@@ -125,9 +125,23 @@ pub fn generate(options: &SynthOptions) -> anyhow::Result<SynthSummary> {
         }
         let path = options.out.join(file_name);
         write_atomically(&path, content.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
-        summary.splits.push((file_name.to_string(), count, positives));
+        summary.splits.push((file_name.to_string(), count, labelled.then_some(positives)));
     }
     Ok(summary)
+}
+
+/// `synth --out DIR` writes into an empty or missing folder only, unless `--force`: its files
+/// would replace a dataset's own.
+pub fn refuse_non_empty(out: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    let mut entries = match std::fs::read_dir(out) {
+        Ok(entries) => entries,
+        Err(_) if !out.exists() => return Ok(()),
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", out.display())),
+    };
+    if entries.next().is_some() && !force {
+        anyhow::bail!("{} is not empty; synth writes train.jsonl, dev_seen.jsonl, test_*.jsonl and img/ there: choose an empty folder, or pass --force to replace them", out.display());
+    }
+    Ok(())
 }
 
 /// Draws one meme: cues, image, caption and (noisy) label.

@@ -19,6 +19,7 @@ mod bag_of_words;
 mod dropout_head;
 mod fusion_mlp;
 mod image_mlp;
+pub mod input_size;
 mod lstm_classifier;
 mod pooling;
 mod text_bow;
@@ -89,7 +90,7 @@ impl ModelInput {
 /// Sizes a model is built with. Saved in the run's config, so a run can always rebuild its model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
-    /// Side of the square input images (64 or 224).
+    /// Side of the square input images (any side the model reads: see `input_size`).
     pub image_size: usize,
     /// Number of token ids (the vocabulary's size, `<pad>` and `<unk>` included).
     pub vocab_size: usize,

@@ -1,4 +1,4 @@
-//! `memefuse predict --model vgg16 --weights FILE --data DIR --split NAME --image-size 64|224
+//! `memefuse predict --model vgg16 --weights FILE --data DIR --split NAME --image-size N (N ≥ 32)
 //! --output FILE.jsonl [--device auto|cpu|cuda]`: one JSON line per record,
 //! `{"id": "...", "proba": P(hateful), "logits": [l0, l1]}` with proba = softmax(logits)[1].
 //!
@@ -9,7 +9,7 @@
 //! `predict --run RUN_DIR` and `--model lstm` forms.
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use crate::data::image_io::decode_rgb;
 use crate::data::transforms::ImageTransform;
@@ -64,7 +64,7 @@ pub struct Vgg16PredictOptions {
     pub weights: PathBuf,
     pub data: PathBuf,
     pub split: String,
-    /// Side of the square network input (64 or 224; any size from 32 works).
+    /// Side of the square network input (any size from 32).
     pub image_size: u32,
     pub output: PathBuf,
     pub batch_size: usize,
@@ -73,12 +73,23 @@ pub struct Vgg16PredictOptions {
     pub dtype: DType,
 }
 
+/// Refuses, in one line, a batch whose images cannot fit in memory: the f32 input batch on the
+/// host, and on the CPU also the first block's two activations (the largest of the network).
+fn check_batch_memory(config: &Vgg16Config, options: &Vgg16PredictOptions) -> anyhow::Result<()> {
+    use crate::util::memory_budget::{ensure_fits, product};
+    let pixels = product(&[options.batch_size.max(1) as u128, options.image_size as u128, options.image_size as u128]);
+    let bytes_per_pixel = if options.device.is_cuda() { 3 * 4 } else { 3 * 4 + 2 * config.block_widths[0] as u128 * 4 };
+    let needed = pixels.and_then(|pixels| pixels.checked_mul(bytes_per_pixel));
+    let what = format!("a batch of {} images at --image-size {}", options.batch_size, options.image_size);
+    ensure_fits(&what, needed, "use a smaller --image-size or --batch-size")
+}
+
 /// Loads the weights, predicts every record of the split, writes the JSON lines; returns the count.
 pub fn predict_vgg16(options: &Vgg16PredictOptions) -> anyhow::Result<usize> {
-    if options.image_size < 32 {
-        bail!("--image-size {} is below VGG16's minimum of 32", options.image_size);
-    }
-    let model = Vgg16::new(Vgg16Config::from_name(&options.model)?, &mut Rng::new(0), options.device)?;
+    crate::models::input_size::check_image_size(&options.model, options.image_size as usize)?;
+    let config = Vgg16Config::from_name(&options.model)?;
+    check_batch_memory(&config, options)?;
+    let model = Vgg16::new(config, &mut Rng::new(0), options.device)?;
     let summary = crate::io::weights::load_vgg16(&options.weights, &model)?;
     if !summary.kept_fresh.is_empty() {
         eprintln!("memefuse: {} kept freshly initialised (the file's head has another number of classes)", summary.kept_fresh.join(", "));

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use super::config::{Augmentation, OptimizerKind, Precision, TrainConfig, DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_IMAGE_SIZE, DEFAULT_SEED, DEFAULT_TRAIN_SPLIT, DEFAULT_VAL_SPLIT};
-use super::data_cache::DataCache;
+use super::data_cache::{DataCache, DataSource};
 use super::demo::{run_demo_with, DemoOptions};
 use super::inference::{evaluation_loader, run_split, SplitOutputs};
 use super::metrics::{Evaluation, TargetNames};
@@ -53,7 +53,7 @@ pub struct TrainArgs {
     /// Seed of initialisation, data order and dropout [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Image side, 64 or 224 [default: 64].
+    /// Image side: VGG16 any from 32, the MLPs a multiple of 8 [default: 64].
     #[arg(long)]
     pub image_size: Option<usize>,
     /// Tokens per caption [default: the train split's 95th percentile].
@@ -202,23 +202,28 @@ struct LoadedRun {
     model: Box<dyn models::Model>,
     epoch: usize,
     device: Device,
+    /// `--data`: read splits from this folder instead of the one the run was trained on.
+    data: Option<PathBuf>,
 }
 
 fn load_run(run_dir: &PathBuf, checkpoint: CheckpointKind, data: &Option<PathBuf>, device: &str) -> Result<LoadedRun> {
     let run = RunDir::open_existing(run_dir)?;
     let device = resolve_device(device)?;
-    let (mut config, model, progress) = load_trained_model(&run, checkpoint, device)?;
-    if let Some(data) = data {
-        config.data_dir = std::path::absolute(data)?;
-    }
-    Ok(LoadedRun { run, config, model, epoch: progress.epoch, device })
+    let (config, model, progress) = load_trained_model(&run, checkpoint, device)?;
+    Ok(LoadedRun { run, config, model, epoch: progress.epoch, device, data: data.clone() })
 }
 
 impl LoadedRun {
-    fn outputs(&self, split: &str) -> Result<SplitOutputs> {
-        let prepared = DataCache::new(&self.run, &self.config).split(split)?;
+    /// The model's outputs on `split`, and which data they come from.
+    fn outputs(&self, split: &str) -> Result<(SplitOutputs, DataSource)> {
+        let cache = match &self.data {
+            Some(data) => DataCache::for_data(&self.run, &self.config, data)?,
+            None => DataCache::new(&self.run, &self.config),
+        };
+        let prepared = cache.split(split)?;
+        let source = DataSource::of(&prepared);
         let loader = evaluation_loader(prepared, INFERENCE_BATCH_SIZE)?;
-        run_split(self.model.as_ref(), &loader, self.config.precision.compute_dtype(), self.device, false)
+        Ok((run_split(self.model.as_ref(), &loader, self.config.precision.compute_dtype(), self.device, false)?, source))
     }
 }
 
@@ -259,13 +264,14 @@ pub fn evaluation_json(evaluation: &Evaluation, split: &str, checkpoint: Checkpo
 
 pub fn run_eval(args: EvalArgs) -> Result<()> {
     let loaded = load_run(&args.run, args.checkpoint, &args.data, &args.device)?;
-    let outputs = loaded.outputs(&args.split)?;
+    let (outputs, source) = loaded.outputs(&args.split)?;
     if !outputs.is_fully_labelled() {
         bail!("split {:?} has unlabelled records; evaluation needs labels (use `memefuse predict` for unlabelled splits)", args.split);
     }
     let (labels, scores) = outputs.labelled();
     let evaluation = Evaluation::from_scores(&labels, &scores, TargetNames::hateful_memes())?;
-    let value = evaluation_json(&evaluation, &args.split, args.checkpoint, loaded.epoch, outputs.mean_loss());
+    let mut value = evaluation_json(&evaluation, &args.split, args.checkpoint, loaded.epoch, outputs.mean_loss());
+    value["data"] = serde_json::to_value(&source)?;
     let path = loaded.run.eval_path(&args.split);
     let text = serde_json::to_string_pretty(&value)?;
     crate::util::write_atomically(&path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
@@ -273,7 +279,8 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
         println!("{text}");
     } else {
         let names = &evaluation.classification_report.target_names.0;
-        println!("{} on {:?} ({} checkpoint, epoch {}), {} samples\n", loaded.config.model, args.split, args.checkpoint.name(), loaded.epoch, labels.len());
+        println!("{} on {:?} ({} checkpoint, epoch {}), {} samples", loaded.config.model, args.split, args.checkpoint.name(), loaded.epoch, labels.len());
+        println!("data: {source}\n");
         print!("{}", evaluation.to_text());
         println!("accuracy: {:.4}", evaluation.accuracy());
         println!("\nconfusion matrix (rows: true class, columns: predicted class)\n{}", evaluation.confusion_matrix.to_text([names[0].as_str(), names[1].as_str()]));
@@ -320,7 +327,7 @@ pub struct PredictArgs {
     /// vgg16: fp32, fp16 or bf16 [default: fp16 on a GPU, fp32 on the CPU] (with --run: the run's).
     #[arg(long, value_enum)]
     pub precision: Option<Precision>,
-    /// vgg16: side of the square network input (64 or 224).
+    /// vgg16: side of the square network input (any from 32).
     #[arg(long, default_value_t = 224)]
     pub image_size: u32,
     /// With --weights: records per forward pass.
@@ -353,14 +360,14 @@ impl PredictArgs {
 pub fn run_predict(args: PredictArgs) -> Result<()> {
     let Some(run) = &args.run else { return predict_with_weights(args) };
     let loaded = load_run(run, args.checkpoint, &args.data, &args.device)?;
-    let outputs = loaded.outputs(&args.split)?;
+    let (outputs, source) = loaded.outputs(&args.split)?;
     let mut file = AtomicFile::create(&args.output).with_context(|| format!("creating {}", args.output.display()))?;
     for (((id, probability), logits), label) in outputs.ids.iter().zip(&outputs.probabilities).zip(&outputs.logits).zip(&outputs.labels) {
         let line = json!({ "id": id, "proba": probability, "logits": logits, "label": label });
         writeln!(file, "{line}")?;
     }
     file.commit().with_context(|| format!("writing {}", args.output.display()))?;
-    eprintln!("memefuse: wrote {} predictions for {:?} to {}", outputs.ids.len(), args.split, args.output.display());
+    eprintln!("memefuse: wrote {} predictions for {:?} to {}; data: {source}", outputs.ids.len(), args.split, args.output.display());
     Ok(())
 }
 

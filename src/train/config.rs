@@ -166,9 +166,7 @@ impl TrainConfig {
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
             bail!("--weight-decay must be zero or positive, got {}", self.weight_decay);
         }
-        if ![64, 224].contains(&self.model_config.image_size) {
-            bail!("--image-size must be 64 or 224, got {}", self.model_config.image_size);
-        }
+        crate::models::input_size::check_image_size(&self.model, self.model_config.image_size)?;
         if self.max_len == Some(0) {
             bail!("--max-len must be at least 1");
         }

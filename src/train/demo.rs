@@ -14,7 +14,7 @@ use super::progress::ProgressMode;
 use super::report::{slugify, write_markdown_report, ModelReport};
 use super::run_dir::{CheckpointKind, RunDir};
 use super::trainer::{load_trained_model, train_new, TrainOptions};
-use crate::data::synth::{generate, SynthOptions};
+use super::demo_data::{ensure_demo_data, DemoDataOptions};
 use crate::models::ModelConfig;
 use crate::util::write_atomically;
 use crate::viz::{scatter::plot_embedding_2d, tsne::tsne};
@@ -46,15 +46,8 @@ pub fn run_demo_with(options: &DemoOptions) -> Result<PathBuf> {
         crate::models::entry(model)?;
     }
     let data_dir = options.out.join("data");
-    if !data_dir.join("train.jsonl").is_file() {
-        let mut synth = SynthOptions::new(&data_dir);
-        synth.train = options.train_size;
-        synth.dev = (options.train_size / 3).max(20);
-        synth.test = (options.train_size / 3).max(20);
-        synth.seed = options.seed;
-        generate(&synth).with_context(|| format!("synthesising the demo data into {}", data_dir.display()))?;
-        eprintln!("demo: synthesised {} training memes into {}", synth.train, data_dir.display());
-    }
+    std::fs::create_dir_all(&options.out).with_context(|| format!("creating {}", options.out.display()))?;
+    ensure_demo_data(&data_dir, &DemoDataOptions::for_train_size(options.train_size, options.seed))?;
     let mut reports = Vec::new();
     let mut tsne_figures = Vec::new();
     // Every demo model reads the same data at the same size: the first run prepares it, the

@@ -7,13 +7,14 @@
 //! layout), [`data_cache`] (prepared splits in the run folder), [`batch_input`] (loader batches to
 //! model inputs), [`trainer`] (the epoch loop, resume), [`checkpoint`] (safetensors checkpoints),
 //! [`inference`] (a model over a split), [`progress`] (bars or lines), [`commands`] (`train`,
-//! `eval`, `predict`, `demo`) and [`demo`].
+//! `eval`, `predict`, `demo`), [`demo`] and [`demo_data`] (the demo's reusable synthetic data).
 pub mod batch_input;
 pub mod checkpoint;
 pub mod commands;
 pub mod config;
 pub mod data_cache;
 pub mod demo;
+pub mod demo_data;
 pub mod history;
 pub mod inference;
 pub mod metrics;

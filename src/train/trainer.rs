@@ -100,7 +100,7 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
     let device = options.device;
     let cache = DataCache::new(run, config);
     let (train_split, _) = cache.train_split()?;
-    let val_split = cache.split(&config.val_split)?;
+    let val_split = cache.validation_split(&config.val_split)?;
     // Only models that read images pay for augmenting them.
     let augment = if models::entry(&config.model)?.needs.image { config.augmentation.loader_options() } else { None };
     // On a GPU the CPU's only job is feeding it: give the loader every core but one. On the CPU the
