@@ -61,7 +61,7 @@ pub struct PrepareArgs {
     /// Hateful Memes data folder.
     #[arg(long)]
     pub data: PathBuf,
-    /// train, dev, dev_seen, dev_unseen, test, test_seen or test_unseen.
+    /// train, dev, dev_seen, dev_unseen, test, test_seen, test_unseen, or NAME for any NAME.jsonl of the folder.
     #[arg(long)]
     pub split: String,
     /// Output file (e.g. train64.safetensors).

@@ -71,7 +71,7 @@ pub struct TrainArgs {
     /// fp32, fp16 (mixed, loss-scaled) or bf16 (mixed) [default: fp16 on a GPU, fp32 on the CPU].
     #[arg(long, value_enum)]
     pub precision: Option<Precision>,
-    /// Validation split [default: dev].
+    /// Validation split: a Hateful Memes name or NAME for NAME.jsonl of the data folder [default: dev].
     #[arg(long)]
     pub val_split: Option<String>,
     /// Training images are rotated by a random angle in ±this many degrees [default: 2].
@@ -232,7 +232,7 @@ pub struct EvalArgs {
     /// A run folder made by `memefuse train`.
     #[arg(long)]
     pub run: PathBuf,
-    /// Labelled split to evaluate (train, dev, dev_seen, dev_unseen, test, test_seen).
+    /// Labelled split to evaluate (train, dev, dev_seen, dev_unseen, test, test_seen, or NAME for NAME.jsonl).
     #[arg(long, default_value = "dev")]
     pub split: String,
     /// Which checkpoint to evaluate.
@@ -241,7 +241,7 @@ pub struct EvalArgs {
     /// Print the JSON (also written to RUN_DIR/eval-SPLIT.json) instead of the text report.
     #[arg(long)]
     pub json: bool,
-    /// Read splits from this folder instead of the one the run was trained on.
+    /// Read splits from this folder instead of the one the run was trained on (cached apart from it).
     #[arg(long)]
     pub data: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
@@ -301,7 +301,7 @@ pub struct PredictArgs {
     /// With --model: weights saved from PyTorch as safetensors.
     #[arg(long, requires = "model")]
     pub weights: Option<PathBuf>,
-    /// Split to predict, labelled or not (e.g. test_unseen).
+    /// Split to predict, labelled or not (e.g. test_unseen, or NAME for NAME.jsonl).
     #[arg(long)]
     pub split: String,
     /// JSON-lines file to write: {"id", "proba", "logits", ...} per record.
