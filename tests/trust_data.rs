@@ -321,3 +321,88 @@ fn prepare_inspect_vocabulary_and_synth_refuse_or_fix_what_users_get_wrong() {
     assert!(unseen.ends_with("5 records, unlabelled"), "{unseen}");
     assert!(stdout.lines().any(|line| line.contains("train.jsonl: 5 records,") && line.ends_with("positive")), "{stdout}");
 }
+
+fn copy_folder(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_folder(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Rewrites a prepared file as an older memefuse wrote it: the same tensors, no source fingerprint.
+fn drop_fingerprint(path: &Path) {
+    use memefuse::data::container::{read_header, write, TensorData};
+    let bytes = fs::read(path).unwrap();
+    let header = read_header(&bytes).unwrap();
+    let mut metadata = header.metadata.clone();
+    for key in ["split_sha256", "images_stat_sha256", "images_sha256", "tokenizer", "max_text_chars", "require_labels"] {
+        assert!(metadata.remove(key).is_some(), "prepare records {key}");
+    }
+    let tensor = |name: &'static str, dtype: &'static str| {
+        let (_, shape, range) = &header.tensors[name];
+        TensorData { name, dtype, shape: shape.clone(), bytes: &bytes[range.clone()] }
+    };
+    write(path, &metadata, &[tensor("tokens", "I32"), tensor("labels", "I8"), tensor("images", "U8"), tensor("ids", "U8")]).unwrap();
+}
+
+#[test]
+fn a_cached_split_is_fresh_only_while_every_recorded_source_setting_matches() {
+    use memefuse::data::source_fingerprint::{check_cached, CacheExpectation, CacheState};
+    let dir = tempfile::tempdir().unwrap();
+    let data = tiny_dataset(dir.path());
+    let out = dir.path().join("cache").join("dev.safetensors");
+    let options = PrepareOptions { image_size: 16, ..PrepareOptions::new(&out) };
+    let summary = prepare_split(&data, "dev", &options).unwrap();
+    let expected = CacheExpectation { image_size: 16, resize: "stretch", vocab_hash: summary.vocab_hash.clone(), max_len: Some(summary.max_len), read: options.read_options() };
+    let state = |data: &Path, expected: &CacheExpectation| match check_cached(&out, data, "dev", expected).unwrap() {
+        CacheState::Fresh(_) => "fresh".to_string(),
+        CacheState::Missing => "missing".to_string(),
+        CacheState::Stale(reason) => reason,
+    };
+    assert_eq!(state(&data, &expected), "fresh");
+    let stale = |change: &dyn Fn(&mut CacheExpectation), wanted: &str| {
+        let mut changed = expected.clone();
+        change(&mut changed);
+        let reason = state(&data, &changed);
+        assert!(reason.contains(wanted), "expected a reason with {wanted:?}, got {reason:?}");
+    };
+    stale(&|e| e.image_size = 32, "image size was 16 and is now 32");
+    stale(&|e| e.resize = "short-side-center-crop", "resize mode");
+    stale(&|e| e.vocab_hash = "0".repeat(64), "vocabulary");
+    stale(&|e| e.max_len = Some(summary.max_len + 1), "captions were cut");
+    stale(&|e| e.read.max_text_chars = 10, "text limit");
+    stale(&|e| e.read.require_labels = true, "label requirement");
+
+    // The same files in another folder are another source.
+    let copy = dir.path().join("copy");
+    copy_folder(&data, &copy);
+    assert!(state(&copy, &expected).contains("data folder"));
+    // dev resolves to another file once dev_seen.jsonl is gone.
+    fs::rename(copy.join("dev_seen.jsonl"), copy.join("dev.jsonl")).unwrap();
+    assert!(check_cached(&out, &copy, "dev", &expected).is_ok());
+
+    // Nothing to check against: an error, never a silent use of the cache.
+    let error = format!("{:#}", check_cached(&out, &dir.path().join("gone"), "dev", &expected).unwrap_err());
+    assert!(error.contains("does not exist"), "{error}");
+    fs::remove_file(copy.join("dev.jsonl")).unwrap();
+    assert!(check_cached(&out, &copy, "dev", &expected).is_err());
+
+    // Written by an older memefuse (no fingerprint), or corrupted: prepared again.
+    drop_fingerprint(&out);
+    assert!(state(&data, &expected).contains("(not recorded)"));
+    prepare_split(&data, "dev", &options).unwrap();
+    assert_eq!(state(&data, &expected), "fresh");
+    let mut bytes = fs::read(&out).unwrap();
+    let last = bytes.len() - 100;
+    bytes[last] ^= 0xff;
+    fs::write(&out, bytes).unwrap();
+    assert!(state(&data, &expected).contains("unreadable"), "{}", state(&data, &expected));
+    fs::remove_file(&out).unwrap();
+    assert_eq!(state(&data, &expected), "missing");
+}
