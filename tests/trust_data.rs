@@ -229,6 +229,8 @@ fn demo_data_is_reused_only_when_made_with_the_same_options() {
     demo(45, 7);
     assert_ne!(fs::read_to_string(&train_file).unwrap(), before_seed, "--seed is honoured when data exists");
     let record: Value = serde_json::from_str(&fs::read_to_string(out.join("data").join("demo-data.json")).unwrap()).unwrap();
+    let report = fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("Test metrics: 20 records of") && report.contains("test_seen.jsonl"), "the report says which data it read");
     assert_eq!((record["train"].as_u64(), record["seed"].as_u64()), (Some(45), Some(7)));
 }
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::config::{Augmentation, OptimizerKind, Precision, TrainConfig, DEFAULT_TRAIN_SPLIT};
-use super::data_cache::DataCache;
+use super::data_cache::{DataCache, DataSource};
 use super::inference::{evaluation_loader, run_split};
 use super::metrics::{Evaluation, TargetNames};
 use super::progress::ProgressMode;
@@ -50,6 +50,7 @@ pub fn run_demo_with(options: &DemoOptions) -> Result<PathBuf> {
     ensure_demo_data(&data_dir, &DemoDataOptions::for_train_size(options.train_size, options.seed))?;
     let mut reports = Vec::new();
     let mut tsne_figures = Vec::new();
+    let mut test_data = None;
     // Every demo model reads the same data at the same size: the first run prepares it, the
     // others start with links to its prepared splits instead of decoding every image again.
     let mut prepared_cache: Option<PathBuf> = None;
@@ -66,7 +67,8 @@ pub fn run_demo_with(options: &DemoOptions) -> Result<PathBuf> {
         let config = demo_config(model, &data_dir, options);
         let train_options = TrainOptions { device: options.device, progress: options.progress, stop_after_epochs: None };
         let summary = train_new(&run, config, &train_options)?;
-        let (evaluation, figure) = evaluate_and_embed(&run, model, &options.out, options.device)?;
+        let (evaluation, figure, source) = evaluate_and_embed(&run, model, &options.out, options.device)?;
+        test_data.get_or_insert(source);
         eprintln!(
             "demo: {model}: {} epochs in {:.1} s, test accuracy {:.3}, test AUROC {}",
             summary.history.len(),
@@ -79,7 +81,7 @@ pub fn run_demo_with(options: &DemoOptions) -> Result<PathBuf> {
         tsne_figures.push((model.clone(), figure));
     }
     let report = write_markdown_report(&options.out, &reports)?;
-    append_tsne_section(&report, &tsne_figures)?;
+    append_tsne_section(&report, &tsne_figures, test_data.as_ref())?;
     eprintln!("demo: finished in {:.1} s; report: {}", started.elapsed().as_secs_f64(), report.display());
     Ok(report)
 }
@@ -119,11 +121,13 @@ fn demo_config(model: &str, data_dir: &Path, options: &DemoOptions) -> TrainConf
 }
 
 /// The best checkpoint's evaluation on `test`, and a t-SNE scatter of its `dev` embeddings.
-fn evaluate_and_embed(run: &RunDir, model_name: &str, out: &Path, device: Device) -> Result<(Evaluation, PathBuf)> {
+fn evaluate_and_embed(run: &RunDir, model_name: &str, out: &Path, device: Device) -> Result<(Evaluation, PathBuf, DataSource)> {
     let (config, model, _) = load_trained_model(run, CheckpointKind::Best, device)?;
     let cache = DataCache::new(run, &config);
     let dtype = config.precision.compute_dtype();
-    let test = run_split(model.as_ref(), &evaluation_loader(cache.split("test")?, 128)?, dtype, device, false)?;
+    let test_split = cache.split("test")?;
+    let source = DataSource::of(&test_split);
+    let test = run_split(model.as_ref(), &evaluation_loader(test_split, 128)?, dtype, device, false)?;
     let (labels, scores) = test.labelled();
     let evaluation = Evaluation::from_scores(&labels, &scores, TargetNames::hateful_memes())?;
 
@@ -133,12 +137,15 @@ fn evaluate_and_embed(run: &RunDir, model_name: &str, out: &Path, device: Device
     let (dev_labels, _) = dev.labelled();
     let figure = out.join(format!("{}_tsne.png", slugify(model_name)));
     plot_embedding_2d(&points, &dev_labels, &format!("{model_name}: t-SNE of dev embeddings"), &figure)?;
-    Ok((evaluation, figure))
+    Ok((evaluation, figure, source))
 }
 
-/// report.md gets one more section with the t-SNE figures (rewritten atomically).
-fn append_tsne_section(report: &Path, figures: &[(String, PathBuf)]) -> Result<()> {
+/// report.md gets the data its numbers come from and a section with the t-SNE figures (rewritten atomically).
+fn append_tsne_section(report: &Path, figures: &[(String, PathBuf)], test_data: Option<&DataSource>) -> Result<()> {
     let mut markdown = std::fs::read_to_string(report).with_context(|| format!("reading {}", report.display()))?;
+    if let Some(source) = test_data {
+        markdown += &format!("\n## Data\n\nTest metrics: {source}.\n");
+    }
     markdown += "\n## Embeddings (t-SNE of the dev split)\n\nEach point is a dev meme, placed by t-SNE of the features the model's head sees.\n\n";
     for (model, figure) in figures {
         let name = figure.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
