@@ -19,7 +19,9 @@ pub fn check_image_size(model: &str, side: usize) -> Result<()> {
         "vgg16" | "vgg16-small" if side < VGG16_MIN_SIDE => {
             bail!("--image-size {side}: {model} needs a side of at least {VGG16_MIN_SIDE} (five 2x2 max-pools)")
         }
-        _ if entry.needs.image && !model.starts_with("vgg16") && side % POOL_GRID != 0 => {
+        "vgg16" | "vgg16-small" => Ok(()),
+        // The other image models pool to a fixed grid (image-mlp, fusion-mlp).
+        _ if entry.needs.image && !side.is_multiple_of(POOL_GRID) => {
             bail!("--image-size {side}: {model} pools images to an {POOL_GRID}x{POOL_GRID} grid, so the side must be a multiple of {POOL_GRID} (e.g. {})", side.next_multiple_of(POOL_GRID))
         }
         _ => Ok(()),
