@@ -268,7 +268,6 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
     let value = evaluation_json(&evaluation, &args.split, args.checkpoint, loaded.epoch, outputs.mean_loss());
     let path = loaded.run.eval_path(&args.split);
     let text = serde_json::to_string_pretty(&value)?;
-    crate::util::write_atomically(&path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
     if args.json {
         println!("{text}");
     } else {
@@ -277,7 +276,12 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
         print!("{}", evaluation.to_text());
         println!("accuracy: {:.4}", evaluation.accuracy());
         println!("\nconfusion matrix (rows: true class, columns: predicted class)\n{}", evaluation.confusion_matrix.to_text([names[0].as_str(), names[1].as_str()]));
-        eprintln!("memefuse: wrote {}", path.display());
+    }
+    // The report is out; a run folder that cannot take the JSON (read-only, or locked by a
+    // running train) costs only the saved copy.
+    match super::run_lock::write_locked(loaded.run.root(), "eval", &path, text.as_bytes()) {
+        Ok(()) => eprintln!("memefuse: wrote {}", path.display()),
+        Err(error) => eprintln!("memefuse: could not save {}: {error:#}", path.display()),
     }
     Ok(())
 }

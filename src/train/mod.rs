@@ -4,7 +4,8 @@
 //! in `history.jsonl`), [`report`] (the markdown comparison of several models).
 //!
 //! The trainer (docs/trainer.md): [`config`] (what a run computes), [`run_dir`] (the run folder's
-//! layout), [`data_cache`] (prepared splits in the run folder), [`batch_input`] (loader batches to
+//! layout), [`run_lock`] (one writer per run folder), [`run_state`] (what train and resume may
+//! do with a folder), [`data_cache`] (prepared splits in the run folder), [`batch_input`] (loader batches to
 //! model inputs), [`trainer`] (the epoch loop, resume), [`checkpoint`] (safetensors checkpoints),
 //! [`inference`] (a model over a split), [`progress`] (bars or lines), [`commands`] (`train`,
 //! `eval`, `predict`, `demo`) and [`demo`].
@@ -21,4 +22,6 @@ pub mod optimizer_choice;
 pub mod progress;
 pub mod report;
 pub mod run_dir;
+pub mod run_lock;
+pub mod run_state;
 pub mod trainer;

@@ -15,6 +15,7 @@ use super::inference::{evaluation_loader, run_split};
 use super::optimizer_choice::{build_optimizer, INITIAL_LOSS_SCALE};
 use super::progress::{EpochProgress, ProgressMode};
 use super::run_dir::{CheckpointKind, RunDir};
+use super::run_state;
 use crate::data::{BatchLoader, LoaderOptions};
 use crate::models::{self, Model};
 use crate::nn::loss::cross_entropy;
@@ -65,10 +66,9 @@ pub fn load_trained_model(run: &RunDir, kind: CheckpointKind, device: Device) ->
 /// Starts a new run in `run`.
 pub fn train_new(run: &RunDir, mut config: TrainConfig, options: &TrainOptions) -> Result<TrainSummary> {
     config.validate()?;
-    if run.config_path().exists() || run.history_path().exists() || run.checkpoint_path(CheckpointKind::Last).exists() {
-        bail!("{} already holds a run; continue it with `memefuse train --resume {}` or choose another --out", run.root().display(), run.root().display());
-    }
-    run.create_folders()?;
+    run_state::check_splits_exist(&config)?;
+    // Held until the run returns: a second writer of this folder fails at once.
+    let _lock = run_state::claim_for_new_run(run)?;
     // The vocabulary size and caption length come from the train split: resolve them before the model.
     let (train_split, max_len) = DataCache::new(run, &config).train_split()?;
     config.max_len = Some(max_len);
@@ -79,18 +79,18 @@ pub fn train_new(run: &RunDir, mut config: TrainConfig, options: &TrainOptions) 
 
 /// Continues the run in `run` from its `last` checkpoint; `epochs` may raise the epoch count.
 pub fn resume(run: &RunDir, epochs: Option<usize>, options: &TrainOptions) -> Result<TrainSummary> {
-    let path = run.checkpoint_path(CheckpointKind::Last);
-    if !path.is_file() {
-        bail!("cannot resume {}: {} is missing (no epoch finished yet; start the run again instead)", run.root().display(), path.display());
-    }
-    let checkpoint = load_checkpoint(&path)?;
+    let (_lock, checkpoint) = run_state::open_for_resume(run)?;
     let mut config = checkpoint.config.clone();
-    if let Some(epochs) = epochs {
-        config.epochs = epochs;
-    }
+    config.epochs = run_state::resumed_epochs(run, checkpoint.progress.epoch, config.epochs, epochs)?;
     config.validate()?;
     if checkpoint.progress.epoch >= config.epochs {
-        eprintln!("memefuse: {} already finished {} of {} epochs; nothing to do (raise --epochs to train longer)", run.root().display(), checkpoint.progress.epoch, config.epochs);
+        eprintln!(
+            "memefuse: {} already finished its {} epochs; nothing to do (to train longer: `memefuse train --resume {} --epochs {}`)",
+            run.root().display(),
+            config.epochs,
+            run.root().display(),
+            config.epochs + 1
+        );
     }
     run.write_config(&config)?;
     fit(run, &config, Some(checkpoint), options)
