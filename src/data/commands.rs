@@ -104,6 +104,9 @@ pub fn run_prepare(args: PrepareArgs) -> anyhow::Result<()> {
         max_text_chars: args.max_text_chars,
         ..PrepareOptions::new(&args.out)
     };
+    let split_file = super::HatefulMemes::open(&args.data)?.split_file(&args.split)?;
+    let inputs: Vec<&std::path::Path> = [Some(split_file.as_path()), options.vocab.as_deref()].into_iter().flatten().collect();
+    crate::util::output_guard::refuse_overwriting_inputs("--out", &args.out, &inputs, &[&args.data])?;
     let started = std::time::Instant::now();
     let summary = prepare_split(&args.data, &args.split, &options)?;
     let issues = &summary.report.issues;

@@ -1,5 +1,4 @@
 //! The `train`, `eval`, `predict` and `demo` subcommands: clap arguments and run functions.
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -15,7 +14,7 @@ use super::run_dir::{CheckpointKind, RunDir};
 use super::trainer::{load_trained_model, resume, train_new, TrainOptions};
 use crate::backend::resolve_device;
 use crate::models::{self, ModelConfig};
-use crate::util::AtomicFile;
+use crate::io::predictions::{PredictionFormat, PredictionOutput};
 use crate::Device;
 
 /// Batch size of evaluation and prediction passes (no gradients, so larger than training's).
@@ -216,8 +215,14 @@ fn load_run(run_dir: &PathBuf, checkpoint: CheckpointKind, data: &Option<PathBuf
 
 impl LoadedRun {
     fn outputs(&self, split: &str) -> Result<SplitOutputs> {
+        self.outputs_in_batches(split, INFERENCE_BATCH_SIZE)
+    }
+
+    fn outputs_in_batches(&self, split: &str, batch_size: usize) -> Result<SplitOutputs> {
+        // A split the data folder does not have is refused before anything is prepared.
+        crate::data::HatefulMemes::open(&self.config.data_dir)?.split_file(split)?;
         let prepared = DataCache::new(&self.run, &self.config).split(split)?;
-        let loader = evaluation_loader(prepared, INFERENCE_BATCH_SIZE)?;
+        let loader = evaluation_loader(prepared, batch_size)?;
         run_split(self.model.as_ref(), &loader, self.config.precision.compute_dtype(), self.device, false)
     }
 }
@@ -286,6 +291,9 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
+/// The architectures `predict --model NAME --weights FILE` can import.
+pub const WEIGHT_IMPORT_MODELS: [&str; 3] = ["lstm", "vgg16", "vgg16-small"];
+
 #[derive(clap::Args, Debug)]
 pub struct PredictArgs {
     /// A run folder made by `memefuse train` (or name an architecture with --model and --weights).
@@ -293,7 +301,7 @@ pub struct PredictArgs {
     pub run: Option<PathBuf>,
     /// With --weights: the architecture they belong to (lstm: a PyTorch text-LSTM state_dict;
     /// vgg16 or vgg16-small: a torchvision VGG16 state_dict).
-    #[arg(long, requires = "weights")]
+    #[arg(long, requires = "weights", value_parser = clap::builder::PossibleValuesParser::new(WEIGHT_IMPORT_MODELS))]
     pub model: Option<String>,
     /// With --model: weights saved from PyTorch as safetensors.
     #[arg(long, requires = "model")]
@@ -301,39 +309,43 @@ pub struct PredictArgs {
     /// Split to predict, labelled or not (e.g. test_unseen).
     #[arg(long)]
     pub split: String,
-    /// JSON-lines file to write: {"id", "proba", "logits", ...} per record.
+    /// File to write (.jsonl or .csv; `-` for standard output): id, proba, logits, true_label per record.
     #[arg(long)]
     pub output: PathBuf,
-    /// With --run: which checkpoint to use.
-    #[arg(long, value_enum, default_value = "best")]
-    pub checkpoint: CheckpointKind,
+    /// jsonl, csv, or submission (id,proba,label CSV, label = predicted class) [default: from the --output extension].
+    #[arg(long, value_enum)]
+    pub format: Option<PredictionFormat>,
+    /// With --run: which checkpoint to use [default: best].
+    #[arg(long, value_enum)]
+    pub checkpoint: Option<CheckpointKind>,
     /// The data folder (with --run: overrides the run's; with --weights: required).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
-    /// lstm: vocabulary file, one token per line, line number = id.
+    /// --model lstm: vocabulary file, one token per line, line number = id.
     #[arg(long)]
     pub vocab: Option<PathBuf>,
-    /// lstm: captions are truncated or post-padded to this many tokens.
-    #[arg(long, default_value_t = 64)]
-    pub max_len: usize,
-    /// lstm: which time step the head reads: last-step (as the seed) or last-real-token.
-    #[arg(long, default_value = "last-step")]
-    pub readout: crate::models::text_lstm::SequenceReadout,
-    /// vgg16: fp32, fp16 or bf16 [default: fp16 on a GPU, fp32 on the CPU] (with --run: the run's).
+    /// --model lstm: captions are truncated or post-padded to this many tokens [default: 64].
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// --model lstm: which time step the head reads: last-step (as the seed) or last-real-token [default: last-step].
+    #[arg(long)]
+    pub readout: Option<crate::models::text_lstm::SequenceReadout>,
+    /// --model vgg16: fp32, fp16 or bf16 [default: fp16 on a GPU, fp32 on the CPU].
     #[arg(long, value_enum)]
     pub precision: Option<Precision>,
-    /// vgg16: side of the square network input (64 or 224).
-    #[arg(long, default_value_t = 224)]
-    pub image_size: u32,
-    /// With --weights: records per forward pass.
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
+    /// --model vgg16: side of the square network input, at least 32 [default: 224].
+    #[arg(long)]
+    pub image_size: Option<u32>,
+    /// Records per forward pass [default: 128 with --run, 64 with --weights].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
 }
 
 impl PredictArgs {
-    /// `predict --run RUN --split SPLIT --output OUTPUT` with every other option at its default.
+    /// `predict --run RUN --split SPLIT --output OUTPUT` on the CPU with every other option at its default.
     pub fn for_run(run: &std::path::Path, split: &str, output: &std::path::Path) -> Self {
         Self {
             run: Some(run.to_path_buf()),
@@ -341,40 +353,47 @@ impl PredictArgs {
             weights: None,
             split: split.to_string(),
             output: output.to_path_buf(),
-            checkpoint: CheckpointKind::Best,
+            format: None,
+            checkpoint: None,
             data: None,
             device: "cpu".to_string(),
             vocab: None,
-            max_len: 64,
-            readout: Default::default(),
+            max_len: None,
+            readout: None,
             precision: None,
-            image_size: 224,
-            batch_size: 64,
+            image_size: None,
+            batch_size: None,
         }
     }
 }
 
 pub fn run_predict(args: PredictArgs) -> Result<()> {
-    let Some(run) = &args.run else { return predict_with_weights(args) };
-    let loaded = load_run(run, args.checkpoint, &args.data, &args.device)?;
-    let outputs = loaded.outputs(&args.split)?;
-    let mut file = AtomicFile::create(&args.output).with_context(|| format!("creating {}", args.output.display()))?;
-    for (((id, probability), logits), label) in outputs.ids.iter().zip(&outputs.probabilities).zip(&outputs.logits).zip(&outputs.labels) {
-        let line = json!({ "id": id, "proba": probability, "logits": logits, "label": label });
-        writeln!(file, "{line}")?;
-    }
-    file.commit().with_context(|| format!("writing {}", args.output.display()))?;
-    eprintln!("memefuse: wrote {} predictions for {:?} to {}", outputs.ids.len(), args.split, args.output.display());
+    super::predict_checks::check_predict_options(&args)?;
+    let output = PredictionOutput::resolve(&args.output, args.format)?;
+    let Some(run) = &args.run else { return predict_with_weights(args, output) };
+    let checkpoint = args.checkpoint.unwrap_or(CheckpointKind::Best);
+    let loaded = load_run(run, checkpoint, &args.data, &args.device)?;
+    super::predict_checks::refuse_overwriting_run_inputs(&args.output, &loaded.run, &loaded.config.data_dir, &args.split)?;
+    let outputs = loaded.outputs_in_batches(&args.split, args.batch_size.unwrap_or(INFERENCE_BATCH_SIZE))?;
+    output.write(&outputs.predictions())?;
+    eprintln!("memefuse: wrote {} predictions for {:?} to {}", outputs.ids.len(), args.split, output.describe());
     Ok(())
 }
 
 /// `predict --model NAME --weights FILE --data DIR`: scoring with imported (PyTorch) weights.
-fn predict_with_weights(args: PredictArgs) -> Result<()> {
+fn predict_with_weights(args: PredictArgs, output: PredictionOutput) -> Result<()> {
     let (Some(model), Some(weights)) = (args.model.as_deref(), args.weights.clone()) else {
         bail!("predict needs --run RUN_DIR, or --model NAME with --weights FILE");
     };
     let data = args.data.clone().ok_or_else(|| anyhow::anyhow!("predict --weights needs --data DIR"))?;
-    let count = match model {
+    let split_file = crate::data::HatefulMemes::open(&data)?.split_file(&args.split)?;
+    let mut inputs = vec![weights.as_path(), split_file.as_path()];
+    if let Some(vocab) = &args.vocab {
+        inputs.push(vocab);
+    }
+    crate::util::output_guard::refuse_overwriting_inputs("--output", &args.output, &inputs, &[&data])?;
+    let batch_size = args.batch_size.unwrap_or(64);
+    let predictions = match model {
         "lstm" => {
             let vocab = args.vocab.clone().ok_or_else(|| anyhow::anyhow!("predict --model lstm needs --vocab FILE"))?;
             crate::models::text_lstm_predict::predict_lstm(&crate::models::text_lstm_predict::LstmPredictOptions {
@@ -382,10 +401,9 @@ fn predict_with_weights(args: PredictArgs) -> Result<()> {
                 data,
                 split: args.split.clone(),
                 vocab,
-                max_len: args.max_len,
-                output: args.output.clone(),
-                readout: args.readout,
-                batch_size: args.batch_size,
+                max_len: args.max_len.unwrap_or(64),
+                readout: args.readout.unwrap_or_default(),
+                batch_size,
                 device: crate::backend::resolve_device(&args.device)?,
             })?
         }
@@ -396,16 +414,16 @@ fn predict_with_weights(args: PredictArgs) -> Result<()> {
                 weights,
                 data,
                 split: args.split.clone(),
-                image_size: args.image_size,
-                output: args.output.clone(),
-                batch_size: args.batch_size,
+                image_size: args.image_size.unwrap_or(224),
+                batch_size,
                 device,
                 dtype: args.precision.unwrap_or(Precision::default_for(device)).compute_dtype(),
             })?
         }
-        other => bail!("predict --weights: no importer for model {other:?}; available: lstm, vgg16, vgg16-small"),
+        other => bail!("predict --weights: no importer for model {other:?}; available: {}", WEIGHT_IMPORT_MODELS.join(", ")),
     };
-    eprintln!("memefuse: wrote {count} predictions to {}", args.output.display());
+    output.write(&predictions)?;
+    eprintln!("memefuse: wrote {} predictions to {}", predictions.len(), output.describe());
     Ok(())
 }
 

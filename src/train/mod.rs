@@ -19,6 +19,7 @@ pub mod history;
 pub mod inference;
 pub mod metrics;
 pub mod optimizer_choice;
+pub mod predict_checks;
 pub mod progress;
 pub mod report;
 pub mod run_dir;

@@ -67,6 +67,7 @@ pub fn load_trained_model(run: &RunDir, kind: CheckpointKind, device: Device) ->
 pub fn train_new(run: &RunDir, mut config: TrainConfig, options: &TrainOptions) -> Result<TrainSummary> {
     config.validate()?;
     run_state::check_splits_exist(&config)?;
+    crate::util::output_guard::refuse_overwriting_inputs("--out", &run.history_path(), &[], &[&config.data_dir])?;
     // Held until the run returns: a second writer of this folder fails at once.
     let _lock = run_state::claim_for_new_run(run)?;
     // The vocabulary size and caption length come from the train split: resolve them before the model.

@@ -1,5 +1,6 @@
 //! Small utilities shared across the crate.
 pub mod atomic_file;
+pub mod output_guard;
 pub mod rng;
 
 pub use atomic_file::{write_atomically, AtomicFile};
