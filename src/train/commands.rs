@@ -22,8 +22,8 @@ const INFERENCE_BATCH_SIZE: usize = 128;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct TrainArgs {
-    /// Model to train (see `models::REGISTRY`: image-mlp, text-bow, fusion-mlp, lstm, vgg16, ...).
-    #[arg(long)]
+    /// Model to train (docs/trainer.md describes each).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(models::available()))]
     pub model: Option<String>,
     /// Hateful Memes folder (train.jsonl, dev_seen.jsonl, img/ ...).
     #[arg(long)]
@@ -52,7 +52,7 @@ pub struct TrainArgs {
     /// Seed of initialisation, data order and dropout [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Image side, 64 or 224 [default: 64].
+    /// Image side [default: 64].
     #[arg(long)]
     pub image_size: Option<usize>,
     /// Tokens per caption [default: the train split's 95th percentile].
@@ -88,9 +88,13 @@ pub struct TrainArgs {
     /// Colour jitter: hue shift, at most 0.5 [default: 0, off].
     #[arg(long)]
     pub hue: Option<f32>,
-    /// Start from the weights in this safetensors file (a checkpoint or named weights).
+    /// Start from the weights in this safetensors file (a checkpoint or named weights) [default: a seeded random initialisation].
     #[arg(long)]
     pub init: Option<PathBuf>,
+    /// With --init: a checkpoint trained with another vocabulary has its text weights remapped by
+    /// token (tokens it lacks keep their fresh initialisation) instead of being refused.
+    #[arg(long, requires = "init")]
+    pub init_remap_vocab: bool,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -116,6 +120,7 @@ impl TrainArgs {
             ("--precision", self.precision.is_some()),
             ("--val-split", self.val_split.is_some()),
             ("--init", self.init.is_some()),
+            ("--init-remap-vocab", self.init_remap_vocab),
             ("--rotation", self.rotation.is_some()),
             ("--brightness", self.brightness.is_some()),
             ("--contrast", self.contrast.is_some()),
@@ -128,6 +133,7 @@ impl TrainArgs {
     /// The config of a new run, defaults filled in.
     pub fn to_config(&self, device: Device) -> Result<TrainConfig> {
         let Some(model) = self.model.clone() else { bail!("--model is required (available: {})", models::available().join(", ")) };
+        super::train_checks::refuse_options_the_model_ignores(self, &model)?;
         let Some(data) = &self.data else { bail!("--data is required: the Hateful Memes folder to train on") };
         let data_dir = std::path::absolute(data).with_context(|| format!("resolving --data {}", data.display()))?;
         let optimizer = self.optimizer.unwrap_or(OptimizerKind::Adam);
@@ -157,6 +163,7 @@ impl TrainArgs {
             precision: self.precision.unwrap_or(Precision::default_for(device)),
             seed: self.seed.unwrap_or(DEFAULT_SEED),
             init,
+            init_remap_vocab: self.init_remap_vocab,
             augmentation: {
                 let default = Augmentation::default();
                 Augmentation {
@@ -221,6 +228,8 @@ impl LoadedRun {
     fn outputs_in_batches(&self, split: &str, batch_size: usize) -> Result<SplitOutputs> {
         // A split the data folder does not have is refused before anything is prepared.
         crate::data::HatefulMemes::open(&self.config.data_dir)?.split_file(split)?;
+        let needs = super::memory_estimate::estimate(&self.config, batch_size, false);
+        super::memory_estimate::check_fits(&needs, super::memory_estimate::available_memory(), self.device, &format!("running {} over batches of {batch_size}", self.config.model))?;
         let prepared = DataCache::new(&self.run, &self.config).split(split)?;
         let loader = evaluation_loader(prepared, batch_size)?;
         run_split(self.model.as_ref(), &loader, self.config.precision.compute_dtype(), self.device, false)
@@ -241,9 +250,10 @@ pub struct EvalArgs {
     /// Print the JSON (also written to RUN_DIR/eval-SPLIT.json) instead of the text report.
     #[arg(long)]
     pub json: bool,
-    /// Read splits from this folder instead of the one the run was trained on.
+    /// Read splits from this folder instead of the one the run was trained on [default: the run's].
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
 }
@@ -318,7 +328,7 @@ pub struct PredictArgs {
     /// With --run: which checkpoint to use [default: best].
     #[arg(long, value_enum)]
     pub checkpoint: Option<CheckpointKind>,
-    /// The data folder (with --run: overrides the run's; with --weights: required).
+    /// The data folder (with --weights: required) [default with --run: the run's].
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// auto, cpu, cuda or cuda:N.
@@ -438,12 +448,14 @@ pub struct DemoArgs {
     /// Synthetic training records (dev and test get a third each).
     #[arg(long, default_value_t = 3000)]
     pub train_size: usize,
-    /// Models to train (comma-separated) [default: all but the full-size vgg16].
-    #[arg(long, value_delimiter = ',')]
+    /// Models to train, comma-separated [default: all but the full-size vgg16].
+    #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(models::available()))]
     pub models: Vec<String>,
+    /// Seed of the synthetic data and of every run.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    #[arg(long, default_value = "cpu")]
+    /// auto (GPU 0 when usable, else the CPU), cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
     pub device: String,
 }
 

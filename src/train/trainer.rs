@@ -15,7 +15,11 @@ use super::inference::{evaluation_loader, run_split};
 use super::optimizer_choice::{build_optimizer, INITIAL_LOSS_SCALE};
 use super::progress::{EpochProgress, ProgressMode};
 use super::run_dir::{CheckpointKind, RunDir};
+use super::memory_estimate;
 use super::run_state;
+use super::vocab_remap;
+use crate::data::prepared::vocab_path_for;
+use crate::data::text::Vocabulary;
 use crate::data::{BatchLoader, LoaderOptions};
 use crate::models::{self, Model};
 use crate::nn::loss::cross_entropy;
@@ -114,6 +118,9 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
     )?;
     let val_loader = evaluation_loader(val_split, config.batch_size.max(64))?;
 
+    let vocabulary = Vocabulary::load(vocab_path_for(&run.prepared_split_path(&config.train_split)))?;
+    let needs = memory_estimate::estimate(config, config.batch_size, true);
+    memory_estimate::check_fits(&needs, memory_estimate::available_memory(), device, &format!("training {}", config.model))?;
     let model = build_model(config, device)?;
     let parameters = model.parameters();
     let mut optimizer = build_optimizer(config);
@@ -133,7 +140,7 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
         }
         None => {
             if let Some(init) = &config.init {
-                initialise_from(model.as_ref(), &parameters, init)?;
+                initialise_from(model.as_ref(), &parameters, init, &vocabulary, config)?;
             }
         }
     }
@@ -147,7 +154,7 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
         }
         let epoch = progress.epoch + 1;
         let started = Instant::now();
-        let bar = EpochProgress::start(options.progress, epoch, config.epochs, train_loader.split().len());
+        let bar = EpochProgress::start(options.progress, epoch, config.epochs, train_loader.split().len(), train_loader.batches_per_epoch());
         let mut step = Step { model: model.as_ref(), parameters: &parameters, optimizer: optimizer.as_mut(), loss_scaler: loss_scaler.as_mut(), clip: config.clip_grad_norm };
         let (train_loss, train_accuracy) = train_epoch(&mut step, &train_loader, config, epoch, dtype, device, &bar)?;
         let train_seconds = started.elapsed().as_secs_f64();
@@ -176,10 +183,12 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
         }
         let optimizer_state = optimizer.state();
         let scaler_state = loss_scaler.as_ref().map(|s| s.state()).unwrap_or_default();
-        let contents = CheckpointContents { config, progress: &progress, model: &parameters, optimizer: &optimizer_state, loss_scaler: &scaler_state };
+        let contents = CheckpointContents { config, progress: &progress, model: &parameters, optimizer: &optimizer_state, loss_scaler: &scaler_state, vocabulary: Some(&vocabulary) };
         save_checkpoint(&run.checkpoint_path(CheckpointKind::Last), &contents)?;
         if improved {
-            save_checkpoint(&run.checkpoint_path(CheckpointKind::Best), &contents)?;
+            // Only ever evaluated or used as --init: weights only, a third of `last` under Adam.
+            let weights_only = CheckpointContents { optimizer: &[], loss_scaler: &[], ..contents };
+            save_checkpoint(&run.checkpoint_path(CheckpointKind::Best), &weights_only)?;
         }
         epochs_this_call += 1;
     }
@@ -197,9 +206,35 @@ fn draw_curves(run: &RunDir, model_name: &str) -> Result<()> {
 /// `--init FILE`: a memefuse checkpoint's weights (parameters it lacks keep their random start, so
 /// one encoder can be loaded alone), or weights saved from PyTorch, imported by the model itself
 /// (VGG16 replaces an ImageNet head with its fresh 2-class one).
-fn initialise_from(model: &dyn Model, parameters: &[(String, crate::Tensor)], init: &std::path::Path) -> Result<()> {
+fn initialise_from(model: &dyn Model, parameters: &[(String, crate::Tensor)], init: &std::path::Path, vocabulary: &Vocabulary, config: &TrainConfig) -> Result<()> {
     if checkpoint::is_checkpoint(init)? {
-        let missing = assign_parameters(parameters, &checkpoint::load_initial_weights(init)?, init, false)?;
+        let source = load_checkpoint(init)?;
+        let mut weights = source.model;
+        let reads_text = !model.vocabulary_axes().is_empty() && weights.iter().any(|(name, _)| model.vocabulary_axes().iter().any(|(n, _)| n == name));
+        match (&source.vocabulary, reads_text) {
+            (Some(from), true) => {
+                if vocab_remap::check_same_vocabulary(init, from, vocabulary, config.init_remap_vocab)? {
+                    let summary = vocab_remap::remap_by_token(&mut weights, &model.vocabulary_axes(), parameters, from, vocabulary)?;
+                    eprintln!(
+                        "memefuse: remapped the text weights of {} by token: {} tokens shared, {} new ones keep their fresh initialisation",
+                        init.display(),
+                        summary.shared_tokens,
+                        summary.new_tokens
+                    );
+                }
+            }
+            (None, true) => eprintln!("memefuse: warning: {} records no vocabulary (saved by an older memefuse); its text weights are assumed to match this run's", init.display()),
+            _ => {}
+        }
+        if source.config.model_config.image_size != config.model_config.image_size && model.needs().image {
+            eprintln!(
+                "memefuse: note: {} was trained on {}px images, this run uses {}px",
+                init.display(),
+                source.config.model_config.image_size,
+                config.model_config.image_size
+            );
+        }
+        let missing = assign_parameters(parameters, &weights, init, false)?;
         if !missing.is_empty() {
             eprintln!("memefuse: {} has no values for {missing:?}; they keep their random initialisation", init.display());
         }
