@@ -15,6 +15,9 @@ pub enum Error {
     CudaUnavailable(String),
     #[error("CUDA error in {context}: {message}")]
     Cuda { context: String, message: String },
+    /// A command-line value that names nothing (e.g. `--device tpu`).
+    #[error("{0}")]
+    InvalidArgument(String),
     #[error("autograd: {0}")]
     Autograd(String),
     #[error("optimiser: {0}")]

@@ -22,7 +22,7 @@ enum Command {
     Train(memefuse::train::commands::TrainArgs),
     /// Evaluate a trained run on a labelled split: classification report, confusion matrix, AUROC.
     Eval(memefuse::train::commands::EvalArgs),
-    /// Write P(hateful) and logits for every record of a split (labelled or not) as JSON lines.
+    /// Write P(hateful) and logits for every record of a split (labelled or not): JSON lines, CSV or a submission CSV.
     Predict(memefuse::train::commands::PredictArgs),
     /// Synthesise data, train every model briefly and write a report with plots.
     Demo(memefuse::train::commands::DemoArgs),

@@ -131,27 +131,25 @@ fn predict_command_writes_pytorch_probabilities() {
         lines.push('\n');
     }
     std::fs::write(data.path().join("test_seen.jsonl"), lines).unwrap();
-    let output = data.path().join("predictions.jsonl");
     let options = LstmPredictOptions {
         weights: fixture("weights.safetensors"),
         data: data.path().to_path_buf(),
         split: "test".into(),
         vocab: fixture("vocab.txt"),
         max_len: expected.max_len,
-        output: output.clone(),
         readout: SequenceReadout::LastStep,
         batch_size: 4,
         device: Device::Cpu,
     };
-    assert_eq!(predict_lstm(&options).unwrap(), expected.texts.len());
+    let predictions = predict_lstm(&options).unwrap();
     let probas = floats(&expected.json["last_step_probas"]);
-    let written: Vec<Value> = std::fs::read_to_string(&output).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(written.len(), probas.len());
-    for (line, (i, &proba)) in written.iter().zip(probas.iter().enumerate()) {
-        assert_eq!(line["id"], Value::String((100 + i).to_string()));
-        let ours = line["proba"].as_f64().unwrap() as f32;
+    assert_eq!(predictions.len(), probas.len());
+    for (prediction, (i, &proba)) in predictions.iter().zip(probas.iter().enumerate()) {
+        assert_eq!(prediction.id, serde_json::json!(100 + i), "a number id stays a number");
+        let ours = prediction.proba() as f32;
         assert!((ours - proba).abs() <= 1e-4, "record {i}: proba {ours} vs PyTorch {proba}");
-        assert!(line["logits"].is_number());
+        assert_eq!(prediction.logits[0], 0.0, "the single logit x is reported as [0, x]");
+        assert_eq!(prediction.true_label, None);
     }
 }
 

@@ -68,9 +68,9 @@ fn matches_pytorch_on_the_fixture() {
         let reference = reference["records"].as_array().unwrap();
         assert_eq!(predictions.len(), reference.len());
         for (ours, theirs) in predictions.iter().zip(reference) {
-            assert_eq!(ours.id, theirs["id"].as_str().unwrap());
+            assert_eq!(ours.id, theirs["id"], "string ids stay strings");
             let proba = theirs["proba"].as_f64().unwrap();
-            assert!((ours.proba - proba).abs() < 1e-4, "{split} {}: proba {} vs PyTorch {proba}", ours.id, ours.proba);
+            assert!((ours.proba() - proba).abs() < 1e-4, "{split} {}: proba {} vs PyTorch {proba}", ours.id, ours.proba());
             for (a, b) in ours.logits.iter().zip(theirs["logits"].as_array().unwrap()) {
                 let b = b.as_f64().unwrap();
                 assert!((*a as f64 - b).abs() < 1e-4, "{split} {}: logits {:?} vs PyTorch {b}", ours.id, ours.logits);
@@ -92,7 +92,7 @@ fn half_precision_prediction_stays_near_pytorch() {
         let predictions = predict_records(&model, &records, size, 2, Device::Cpu, dtype).unwrap();
         for (ours, theirs) in predictions.iter().zip(reference["records"].as_array().unwrap()) {
             let proba = theirs["proba"].as_f64().unwrap();
-            assert!((ours.proba - proba).abs() < 2e-2, "{dtype} {}: proba {} vs PyTorch {proba}", ours.id, ours.proba);
+            assert!((ours.proba() - proba).abs() < 2e-2, "{dtype} {}: proba {} vs PyTorch {proba}", ours.id, ours.proba());
         }
     }
 }

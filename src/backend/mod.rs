@@ -11,7 +11,8 @@ use crate::{Error, Result};
 /// usable and otherwise falls back to the CPU, saying why in one line on stderr; an explicit `cuda`
 /// that cannot be served is an error that says why.
 pub fn resolve_device(request: &str) -> Result<Device> {
-    match request {
+    let request = request.trim().to_ascii_lowercase();
+    match request.as_str() {
         "auto" => match cuda::probe() {
             Ok(_) => Ok(Device::Cuda(0)),
             Err(reason) => {
@@ -20,7 +21,9 @@ pub fn resolve_device(request: &str) -> Result<Device> {
             }
         },
         other => {
-            let device: Device = other.parse().map_err(|e: String| Error::CudaUnavailable(format!("--device: {e}")))?;
+            let device: Device = other
+                .parse()
+                .map_err(|_: String| Error::InvalidArgument(format!("--device {other:?} is not a device: use auto, cpu, cuda or cuda:N (N = the GPU's index)")))?;
             if let Device::Cuda(ordinal) = device {
                 cuda::device(ordinal)?;
             }
@@ -53,7 +56,10 @@ mod tests {
     #[test]
     fn device_requests_resolve_or_explain() {
         assert_eq!(resolve_device("cpu").unwrap(), Device::Cpu);
-        assert!(resolve_device("tpu").unwrap_err().to_string().contains("unknown device 'tpu'"));
+        let error = resolve_device("tpu").unwrap_err().to_string();
+        assert!(error.contains("\"tpu\"") && error.contains("auto, cpu, cuda or cuda:N") && !error.contains("CUDA is not available"), "{error}");
+        assert_eq!(resolve_device("CPU").unwrap(), Device::Cpu, "case does not matter");
+        assert!(resolve_device("cuda:x").unwrap_err().to_string().contains("auto, cpu, cuda or cuda:N"));
         match cuda::probe() {
             Ok(_) => assert_eq!(resolve_device("auto").unwrap(), Device::Cuda(0)),
             Err(reason) => {

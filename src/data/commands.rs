@@ -12,16 +12,20 @@ pub struct SynthArgs {
     /// Output data folder (created if needed).
     #[arg(long)]
     pub out: PathBuf,
-    /// Records per split (train, dev_seen, test_seen, test_unseen); --train/--dev/--test override it.
+    /// Records per split (train, dev_seen, test_seen, test_unseen); --train/--dev/--test override it
+    /// [default: train 1000, dev 200, test 200].
     #[arg(long)]
     pub count: Option<usize>,
+    /// Records in train.jsonl [default: 1000, or --count].
     #[arg(long)]
     pub train: Option<usize>,
+    /// Records in dev_seen.jsonl [default: 200, or --count].
     #[arg(long)]
     pub dev: Option<usize>,
-    /// Size of test_seen and of test_unseen.
+    /// Size of test_seen and of test_unseen [default: 200, or --count].
     #[arg(long)]
     pub test: Option<usize>,
+    /// Seed of the generator.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Probability that a label is flipped.
@@ -64,24 +68,26 @@ pub struct PrepareArgs {
     /// train, dev, dev_seen, dev_unseen, test, test_seen, test_unseen, or NAME for any NAME.jsonl of the folder.
     #[arg(long)]
     pub split: String,
-    /// Output file (e.g. train64.safetensors).
+    /// Output file (e.g. train64.safetensors). `train` prepares its own splits into RUN_DIR/cache;
+    /// a prepared file is for inspecting what a model sees, the loader bench, or sharing a packed split.
     #[arg(long)]
     pub out: PathBuf,
+    /// Side of the square stored images.
     #[arg(long, default_value_t = 64)]
     pub image_size: u32,
     /// stretch (bilinear, both sides) or short-side-center-crop (bicubic, CLIP).
     #[arg(long, default_value = "stretch")]
     pub resize: String,
-    /// Vocabulary file; default: built from the train split and saved as <out>.vocab.txt.
+    /// Vocabulary file [default: built from the train split and saved as <out>.vocab.txt].
     #[arg(long)]
     pub vocab: Option<PathBuf>,
     /// Leave out tokens seen fewer times in train (when building the vocabulary).
     #[arg(long, default_value_t = 1)]
     pub min_count: usize,
-    /// Cap the vocabulary size, <pad> and <unk> included (when building it).
+    /// Cap the vocabulary size, <pad> and <unk> included (when building it) [default: no cap].
     #[arg(long)]
     pub max_vocab: Option<usize>,
-    /// Token sequence length; default: 95th percentile of the train split's caption lengths.
+    /// Token sequence length [default: the 95th percentile of the train split's caption lengths].
     #[arg(long)]
     pub max_len: Option<usize>,
     /// Make every bad record an error instead of skipping it.
@@ -110,6 +116,9 @@ pub fn run_prepare(args: PrepareArgs) -> anyhow::Result<()> {
         require_labels: args.split == "train",
         ..PrepareOptions::new(&args.out)
     };
+    let split_file = super::HatefulMemes::open(&args.data)?.split_file(&args.split)?;
+    let inputs: Vec<&std::path::Path> = [Some(split_file.as_path()), options.vocab.as_deref()].into_iter().flatten().collect();
+    crate::util::output_guard::refuse_overwriting_inputs("--out", &args.out, &inputs, &[&args.data])?;
     let started = std::time::Instant::now();
     let summary = prepare_split(&args.data, &args.split, &options)?;
     let issues = &summary.report.issues;

@@ -20,6 +20,9 @@ pub const DEFAULT_MAX_TEXT_CHARS: usize = 2000;
 pub struct Record {
     /// The `id` field as text (a JSON number is written in decimal).
     pub id: String,
+    /// Whether the file wrote the id as a JSON number (`42953`) rather than a string (`"01235"`),
+    /// so that predictions can write it back exactly as it was.
+    pub id_is_number: bool,
     /// `img` joined onto the data folder.
     pub image_path: PathBuf,
     /// `None` for unlabelled (test) records.
@@ -27,6 +30,26 @@ pub struct Record {
     pub text: String,
     /// 1-based line number in the split file.
     pub line: usize,
+}
+
+impl Record {
+    /// The id as the dataset wrote it: a JSON number or a JSON string.
+    pub fn id_value(&self) -> Value {
+        id_value(&self.id, self.id_is_number)
+    }
+}
+
+/// An id's JSON value from its text and kind (a number id's text is its decimal form).
+pub fn id_value(id: &str, is_number: bool) -> Value {
+    if is_number {
+        if let Ok(number) = id.parse::<i64>() {
+            return Value::from(number);
+        }
+        if let Ok(number) = id.parse::<u64>() {
+            return Value::from(number);
+        }
+    }
+    Value::String(id.to_string())
 }
 
 #[derive(Clone, Debug)]
@@ -181,7 +204,7 @@ impl HatefulMemes {
                     continue;
                 }
             };
-            let ParsedLine { id, image_path, label, mut text } = parsed;
+            let ParsedLine { id, id_is_number, image_path, label, mut text } = parsed;
             if options.require_labels && label.is_none() {
                 issue(IssueKind::MissingField, "field \"label\" is missing; every record of the training split needs one".to_string())?;
                 continue;
@@ -202,7 +225,7 @@ impl HatefulMemes {
                 )?;
                 text = text.chars().take(options.max_text_chars).collect();
             }
-            records.push(Record { id, image_path, label, text, line: line_number });
+            records.push(Record { id, id_is_number, image_path, label, text, line: line_number });
         }
         if options.decode_images {
             records = drop_undecodable(records, &mut report, options.strict)?;
@@ -220,6 +243,7 @@ fn is_plain_split_name(name: &str) -> bool {
 
 struct ParsedLine {
     id: String,
+    id_is_number: bool,
     image_path: PathBuf,
     label: Option<u8>,
     text: String,
@@ -235,9 +259,9 @@ fn parse_line(line: &str, dir: &Path) -> Result<ParsedLine, (IssueKind, String)>
         None => (IssueKind::MissingField, format!("field {name:?} is missing")),
         Some(other) => (IssueKind::MissingField, format!("field {name:?} should be {expected}, found {other}")),
     };
-    let id = match fields.get("id") {
-        Some(Value::String(id)) if !id.is_empty() && !id.contains('\n') => id.clone(),
-        Some(Value::Number(id)) if id.is_u64() || id.is_i64() => id.to_string(),
+    let (id, id_is_number) = match fields.get("id") {
+        Some(Value::String(id)) if !id.is_empty() && !id.contains('\n') => (id.clone(), false),
+        Some(Value::Number(id)) if id.is_u64() || id.is_i64() => (id.to_string(), true),
         _ => return Err(missing("id", "an integer or a non-empty single-line string")),
     };
     let image_path = match fields.get("img") {
@@ -254,7 +278,7 @@ fn parse_line(line: &str, dir: &Path) -> Result<ParsedLine, (IssueKind, String)>
         Some(Value::Number(n)) if n.as_u64() == Some(1) => Some(1),
         Some(other) => return Err((IssueKind::InvalidLabel, format!("label must be 0 or 1, found {other}"))),
     };
-    Ok(ParsedLine { id, image_path, label, text })
+    Ok(ParsedLine { id, id_is_number, image_path, label, text })
 }
 
 fn drop_undecodable(records: Vec<Record>, report: &mut SplitReport, strict: bool) -> anyhow::Result<Vec<Record>> {

@@ -9,6 +9,7 @@
 //! | `labels` | I8    | N              | 0, 1, or -1 for unlabelled                      |
 //! | `images` | U8    | N × S × S × 3  | resized RGB, HWC                               |
 //! | `ids`    | U8    | bytes          | record ids joined by `\n` (UTF-8)              |
+//! | `id_is_number` | U8 | N            | 1 where the dataset wrote the id as a number    |
 //!
 //! `__metadata__` holds `format`, `format_version`, `source_dir`, `split`, `split_file`,
 //! `image_size`, `resize`, `max_len`, `count`, `labelled`, `positives`, `vocab_hash`, `vocab_size`,
@@ -153,12 +154,14 @@ pub fn prepare_split(dir: impl AsRef<Path>, split: &str, options: &PrepareOption
     let tokens: Vec<i32> = records.iter().flat_map(|record| vocab.encode(&record.text, max_len)).collect();
     let labels: Vec<i8> = records.iter().map(|record| record.label.map_or(-1, |label| label as i8)).collect();
     let ids = records.iter().map(|record| record.id.as_str()).collect::<Vec<_>>().join("\n");
+    let id_is_number: Vec<u8> = records.iter().map(|record| u8::from(record.id_is_number)).collect();
     let size = options.image_size as usize;
     let tensors = [
         TensorData { name: "tokens", dtype: "I32", shape: vec![records.len(), max_len], bytes: bytemuck::cast_slice(&tokens) },
         TensorData { name: "labels", dtype: "I8", shape: vec![records.len()], bytes: bytemuck::cast_slice(&labels) },
         TensorData { name: "images", dtype: "U8", shape: vec![records.len(), size, size, 3], bytes: &images },
         TensorData { name: "ids", dtype: "U8", shape: vec![ids.len()], bytes: ids.as_bytes() },
+        TensorData { name: "id_is_number", dtype: "U8", shape: vec![records.len()], bytes: &id_is_number },
     ];
     let mut hasher = Sha256::new();
     tensors.iter().for_each(|tensor| hasher.update(tensor.bytes));
@@ -298,6 +301,7 @@ pub struct PreparedSplit {
     tokens: Vec<i32>,
     labels: Vec<i8>,
     ids: Vec<String>,
+    id_is_number: Vec<bool>,
     metadata: BTreeMap<String, String>,
     image_size: u32,
     max_len: usize,
@@ -381,6 +385,11 @@ impl PreparedSplit {
         if ids.len() != count {
             bail!("tensor \"ids\" holds {} ids for {count} records", ids.len());
         }
+        // Files written before ids kept their kind: an id in canonical integer form was a number.
+        let id_is_number: Vec<bool> = match header.tensors.get("id_is_number") {
+            Some(_) => mmap[tensor("id_is_number", "U8", vec![count])?].iter().map(|&b| b != 0).collect(),
+            None => ids.iter().map(|id| id.parse::<i64>().is_ok_and(|n| n.to_string() == *id)).collect(),
+        };
         Ok(Self {
             path: path.to_path_buf(),
             mmap,
@@ -388,6 +397,7 @@ impl PreparedSplit {
             tokens,
             labels,
             ids,
+            id_is_number,
             image_size: image_size as u32,
             max_len,
             vocab_size,
@@ -444,6 +454,11 @@ impl PreparedSplit {
 
     pub fn id(&self, index: usize) -> &str {
         &self.ids[index]
+    }
+
+    /// The id as the dataset wrote it (a JSON number or string), for prediction files.
+    pub fn id_value(&self, index: usize) -> serde_json::Value {
+        super::dataset::id_value(&self.ids[index], self.id_is_number[index])
     }
 
     pub fn metadata(&self) -> &BTreeMap<String, String> {

@@ -116,19 +116,24 @@ impl Vocabulary {
     pub fn load(path: impl AsRef<Path>) -> anyhow::Result<Self> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read vocabulary {}", path.display()))?;
+        Self::from_text(&text, &path.display().to_string())
+    }
+
+    /// Parses the file format ([`Self::to_text`]); `source` names where the text came from in errors.
+    pub fn from_text(text: &str, source: &str) -> anyhow::Result<Self> {
         let tokens: Vec<String> = text.lines().map(str::to_string).collect();
         for (id, expected) in [PAD_TOKEN, UNK_TOKEN].iter().enumerate() {
             if tokens.get(id).map(String::as_str) != Some(*expected) {
-                bail!("{}:{}: vocabulary line {id} must be {expected}", path.display(), id + 1);
+                bail!("{source}:{}: vocabulary line {id} must be {expected}", id + 1);
             }
         }
         let mut seen = HashMap::new();
         for (line, token) in tokens.iter().enumerate() {
             if token.is_empty() || token.chars().any(char::is_whitespace) {
-                bail!("{}:{}: vocabulary token {token:?} is empty or contains whitespace", path.display(), line + 1);
+                bail!("{source}:{}: vocabulary token {token:?} is empty or contains whitespace", line + 1);
             }
             if let Some(first) = seen.insert(token.as_str(), line) {
-                bail!("{}:{}: token {token:?} already on line {}", path.display(), line + 1, first + 1);
+                bail!("{source}:{}: token {token:?} already on line {}", line + 1, first + 1);
             }
         }
         Ok(Self::from_tokens(tokens))

@@ -1,3 +1,4 @@
-//! Weight files: import and export in other frameworks' layouts.
+//! Weight files: import and export in other frameworks' layouts; the prediction files `predict` writes.
 pub mod lstm_weights;
+pub mod predictions;
 pub mod weights;

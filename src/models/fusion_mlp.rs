@@ -60,6 +60,10 @@ impl Model for FusionMlp {
         self.features(input)
     }
 
+    fn vocabulary_axes(&self) -> Vec<(String, usize)> {
+        vec![("text.hidden.weight".to_string(), 1)]
+    }
+
     fn parameters(&self) -> Vec<(String, Tensor)> {
         [
             self.image_encoder.parameters(),

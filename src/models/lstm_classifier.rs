@@ -53,6 +53,10 @@ impl Model for LstmClassifier {
         Ok(self.inner.features(&ids, &lengths, input.dtype)?)
     }
 
+    fn vocabulary_axes(&self) -> Vec<(String, usize)> {
+        vec![("embedding.weight".to_string(), 0)]
+    }
+
     fn parameters(&self) -> Vec<(String, Tensor)> {
         self.inner.parameters()
     }

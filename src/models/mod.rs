@@ -122,6 +122,13 @@ pub trait Model {
     /// Every trainable parameter (f32 leaves that require gradients) with a stable name.
     fn parameters(&self) -> Vec<(String, Tensor)>;
 
+    /// The parameters indexed by token id, with the axis that runs over the vocabulary (e.g.
+    /// `embedding.weight` axis 0, a bag-of-words layer's `text.hidden.weight` axis 1), so that
+    /// `train --init --init-remap-vocab` can move their rows to another vocabulary's order.
+    fn vocabulary_axes(&self) -> Vec<(String, usize)> {
+        Vec::new()
+    }
+
     /// Loads weights saved from PyTorch (a safetensors state_dict with the same parameter names):
     /// every parameter must be in the file with its shape. Models whose pretrained files carry a
     /// different head (VGG16's ImageNet classifier) override this to keep their fresh head.

@@ -45,6 +45,10 @@ impl Model for TextBow {
         self.features(input)
     }
 
+    fn vocabulary_axes(&self) -> Vec<(String, usize)> {
+        vec![("text.hidden.weight".to_string(), 1)]
+    }
+
     fn parameters(&self) -> Vec<(String, Tensor)> {
         [self.hidden.parameters(), self.head.parameters()].concat()
     }

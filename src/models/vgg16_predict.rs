@@ -1,6 +1,6 @@
 //! `memefuse predict --model vgg16 --weights FILE --data DIR --split NAME --image-size N (N ≥ 32)
-//! --output FILE.jsonl [--device auto|cpu|cuda]`: one JSON line per record,
-//! `{"id": "...", "proba": P(hateful), "logits": [l0, l1]}` with proba = softmax(logits)[1].
+//! --output FILE.jsonl [--device auto|cpu|cuda]`: one prediction per record, written by
+//! [`crate::io::predictions`] (the format every `predict` mode shares), proba = softmax(logits)[1].
 //!
 //! Images are resized to the model size (bilinear stretch; an image already at that size is used
 //! bit for bit) and normalised with ImageNet's mean and std, then run through the network in eval
@@ -14,24 +14,10 @@ use anyhow::Context;
 use crate::data::image_io::decode_rgb;
 use crate::data::transforms::ImageTransform;
 use crate::data::{HatefulMemes, ReadOptions, Record};
+use crate::io::predictions::Prediction;
 use crate::models::vgg16::{Vgg16, Vgg16Config};
 use crate::util::Rng;
 use crate::{DType, Device, Tensor};
-
-/// One record's prediction.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct Prediction {
-    pub id: String,
-    pub proba: f64,
-    pub logits: Vec<f32>,
-}
-
-/// softmax(logits)[1], computed in f64.
-pub fn hateful_probability(logits: &[f32]) -> f64 {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let exps: Vec<f64> = logits.iter().map(|&l| (l as f64 - max).exp()).collect();
-    exps[1] / exps.iter().sum::<f64>()
-}
 
 /// Runs `model` in eval mode over `records`, `batch_size` images at a time, computing in `dtype`.
 pub fn predict_records(model: &Vgg16, records: &[Record], image_size: u32, batch_size: usize, device: Device, dtype: DType) -> anyhow::Result<Vec<Prediction>> {
@@ -49,8 +35,9 @@ pub fn predict_records(model: &Vgg16, records: &[Record], image_size: u32, batch
         let images = Tensor::from_vec(pixels, &[batch.len(), side, side, 3], device)?.to_dtype(dtype)?;
         let logits = model.forward(&images, false, &mut rng)?;
         let classes = logits.shape()[1];
+        anyhow::ensure!(classes == 2, "the VGG16 head has {classes} classes; predictions need 2");
         for (record, row) in batch.iter().zip(logits.to_vec_f32()?.chunks(classes)) {
-            predictions.push(Prediction { id: record.id.clone(), proba: hateful_probability(row), logits: row.to_vec() });
+            predictions.push(Prediction { id: record.id_value(), logits: [row[0], row[1]], true_label: record.label });
         }
     }
     Ok(predictions)
@@ -66,7 +53,6 @@ pub struct Vgg16PredictOptions {
     pub split: String,
     /// Side of the square network input (any size from 32).
     pub image_size: u32,
-    pub output: PathBuf,
     pub batch_size: usize,
     pub device: Device,
     /// The compute dtype (F32, F16 or BF16).
@@ -84,8 +70,8 @@ fn check_batch_memory(config: &Vgg16Config, options: &Vgg16PredictOptions) -> an
     ensure_fits(&what, needed, "use a smaller --image-size or --batch-size")
 }
 
-/// Loads the weights, predicts every record of the split, writes the JSON lines; returns the count.
-pub fn predict_vgg16(options: &Vgg16PredictOptions) -> anyhow::Result<usize> {
+/// Loads the weights and predicts every record of the split.
+pub fn predict_vgg16(options: &Vgg16PredictOptions) -> anyhow::Result<Vec<Prediction>> {
     crate::models::input_size::check_image_size(&options.model, options.image_size as usize)?;
     let config = Vgg16Config::from_name(&options.model)?;
     check_batch_memory(&config, options)?;
@@ -98,12 +84,5 @@ pub fn predict_vgg16(options: &Vgg16PredictOptions) -> anyhow::Result<usize> {
     if !report.issues.is_empty() {
         eprintln!("memefuse: {} record(s) of {} skipped or changed; see `memefuse inspect`", report.issues.len(), options.split);
     }
-    let predictions = predict_records(&model, &records, options.image_size, options.batch_size, options.device, options.dtype)?;
-    let mut lines = String::new();
-    for prediction in &predictions {
-        lines.push_str(&serde_json::to_string(prediction)?);
-        lines.push('\n');
-    }
-    crate::util::write_atomically(&options.output, lines.as_bytes()).with_context(|| format!("cannot write {}", options.output.display()))?;
-    Ok(predictions.len())
+    predict_records(&model, &records, options.image_size, options.batch_size, options.device, options.dtype)
 }

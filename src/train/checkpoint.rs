@@ -7,8 +7,15 @@
 //!
 //! `__metadata__`: `format` = `memefuse-checkpoint`, `format_version` = `1`, `epoch` (epochs
 //! completed), `best_epoch` and `best_val_auroc` (empty when none yet), `config` (the run's
-//! `TrainConfig` as JSON), and `rng`, which documents that no generator state needs saving: every
-//! random stream (initialisation, data order, dropout) is derived from `seed` and the epoch number.
+//! `TrainConfig` as JSON, which holds the image size and caption length), `rng`, which documents
+//! that no generator state needs saving: every random stream (initialisation, data order, dropout)
+//! is derived from `seed` and the epoch number; and what the text weights were trained with:
+//! `tokenizer` ([`TOKENIZER`]), `vocab_hash`, `vocab_size` and `vocab` (the vocabulary file's text),
+//! so that `--init` can refuse, or remap, weights of another vocabulary (train::vocab_remap).
+//!
+//! `last` holds everything `--resume` needs; `best` holds the model's weights only (no optimiser or
+//! loss-scaler state: a third of `last`'s size under Adam), since it is only ever evaluated or
+//! used as `--init`.
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -16,6 +23,7 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use super::config::TrainConfig;
+use crate::data::text::Vocabulary;
 use crate::util::write_atomically;
 use crate::{Device, Tensor};
 
@@ -25,6 +33,8 @@ pub const MODEL_GROUP: &str = "model";
 pub const OPTIMIZER_GROUP: &str = "optimizer";
 pub const LOSS_SCALER_GROUP: &str = "loss_scaler";
 const RNG_NOTE: &str = "derived from config.seed and the epoch number; nothing to restore";
+/// How captions become tokens (data::text::tokenize); recorded so a change of it is detectable.
+pub const TOKENIZER: &str = "memefuse-words-v1: URLs and hashtags dropped, non-alphanumerics deleted, lower-cased, split on whitespace";
 
 /// Where training stands after `epoch` epochs.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,6 +67,8 @@ pub struct CheckpointContents<'a> {
     pub model: &'a [(String, Tensor)],
     pub optimizer: &'a [(String, Tensor)],
     pub loss_scaler: &'a [(String, Tensor)],
+    /// The vocabulary the run's captions were encoded with.
+    pub vocabulary: Option<&'a Vocabulary>,
 }
 
 pub fn save_checkpoint(path: &Path, contents: &CheckpointContents) -> Result<()> {
@@ -84,6 +96,13 @@ pub fn save_checkpoint(path: &Path, contents: &CheckpointContents) -> Result<()>
     .into_iter()
     .map(|(key, value)| (key.to_string(), value))
     .collect();
+    let mut metadata = metadata;
+    if let Some(vocabulary) = contents.vocabulary {
+        metadata.insert("tokenizer".into(), TOKENIZER.to_string());
+        metadata.insert("vocab_hash".into(), vocabulary.hash());
+        metadata.insert("vocab_size".into(), vocabulary.len().to_string());
+        metadata.insert("vocab".into(), vocabulary.to_text());
+    }
     let bytes = safetensors::tensor::serialize(views, &Some(metadata)).with_context(|| format!("serialising {}", path.display()))?;
     write_atomically(path, &bytes).with_context(|| format!("writing {}", path.display()))
 }
@@ -96,6 +115,8 @@ pub struct LoadedCheckpoint {
     pub model: NamedHostTensors,
     pub optimizer: NamedHostTensors,
     pub loss_scaler: NamedHostTensors,
+    /// The vocabulary of its text weights (`None` for checkpoints saved before they recorded it).
+    pub vocabulary: Option<Vocabulary>,
 }
 
 pub fn load_checkpoint(path: &Path) -> Result<LoadedCheckpoint> {
@@ -122,6 +143,13 @@ fn load_checkpoint_inner(path: &Path) -> Result<LoadedCheckpoint> {
             .ok_or_else(|| anyhow!("tensor {name:?} belongs to no known group"))?;
         groups.entry(group).or_default().push((rest.to_string(), tensor));
     }
+    let vocabulary = match metadata.get("vocab") {
+        Some(text) => Some(Vocabulary::from_text(text, "metadata field \"vocab\"")?),
+        None => None,
+    };
+    if let (Some(vocabulary), Some(hash)) = (&vocabulary, metadata.get("vocab_hash")) {
+        ensure!(vocabulary.hash() == *hash, "metadata field \"vocab\" does not match its vocab_hash {hash}");
+    }
     let mut take = |group: &str| groups.remove(group).unwrap_or_default();
     Ok(LoadedCheckpoint {
         config,
@@ -129,6 +157,7 @@ fn load_checkpoint_inner(path: &Path) -> Result<LoadedCheckpoint> {
         model: take(MODEL_GROUP),
         optimizer: take(OPTIMIZER_GROUP),
         loss_scaler: take(LOSS_SCALER_GROUP),
+        vocabulary,
     })
 }
 
@@ -200,13 +229,6 @@ pub fn is_checkpoint(path: &Path) -> Result<bool> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let (_, header) = SafeTensors::read_metadata(&bytes).with_context(|| format!("{} is not a safetensors file", path.display()))?;
     Ok(header.metadata().as_ref().and_then(|m| m.get("format")).map(String::as_str) == Some(CHECKPOINT_FORMAT))
-}
-
-/// The model weights of a memefuse checkpoint used as `--init`: its `model.*` tensors.
-pub fn load_initial_weights(path: &Path) -> Result<NamedHostTensors> {
-    let (_, tensors) = read_safetensors(path)?;
-    let prefix = format!("{MODEL_GROUP}.");
-    Ok(tensors.into_iter().filter_map(|(name, t)| name.strip_prefix(&prefix).map(|n| (n.to_string(), t))).collect())
 }
 
 /// Tensors on `device`, for `Optimizer::load_state` and `LossScaler::load_state`.

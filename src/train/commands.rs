@@ -1,5 +1,4 @@
 //! The `train`, `eval`, `predict` and `demo` subcommands: clap arguments and run functions.
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -15,7 +14,7 @@ use super::run_dir::{CheckpointKind, RunDir};
 use super::trainer::{load_trained_model, resume, train_new, TrainOptions};
 use crate::backend::resolve_device;
 use crate::models::{self, ModelConfig};
-use crate::util::AtomicFile;
+use crate::io::predictions::{PredictionFormat, PredictionOutput};
 use crate::Device;
 
 /// Batch size of evaluation and prediction passes (no gradients, so larger than training's).
@@ -23,8 +22,8 @@ const INFERENCE_BATCH_SIZE: usize = 128;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct TrainArgs {
-    /// Model to train (see `models::REGISTRY`: image-mlp, text-bow, fusion-mlp, lstm, vgg16, ...).
-    #[arg(long)]
+    /// Model to train (docs/trainer.md describes each).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(models::available()))]
     pub model: Option<String>,
     /// Hateful Memes folder (train.jsonl, dev_seen.jsonl, img/ ...).
     #[arg(long)]
@@ -89,9 +88,13 @@ pub struct TrainArgs {
     /// Colour jitter: hue shift, at most 0.5 [default: 0, off].
     #[arg(long)]
     pub hue: Option<f32>,
-    /// Start from the weights in this safetensors file (a checkpoint or named weights).
+    /// Start from the weights in this safetensors file (a checkpoint or named weights) [default: a seeded random initialisation].
     #[arg(long)]
     pub init: Option<PathBuf>,
+    /// With --init: a checkpoint trained with another vocabulary has its text weights remapped by
+    /// token (tokens it lacks keep their fresh initialisation) instead of being refused.
+    #[arg(long, requires = "init")]
+    pub init_remap_vocab: bool,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -117,6 +120,7 @@ impl TrainArgs {
             ("--precision", self.precision.is_some()),
             ("--val-split", self.val_split.is_some()),
             ("--init", self.init.is_some()),
+            ("--init-remap-vocab", self.init_remap_vocab),
             ("--rotation", self.rotation.is_some()),
             ("--brightness", self.brightness.is_some()),
             ("--contrast", self.contrast.is_some()),
@@ -129,6 +133,7 @@ impl TrainArgs {
     /// The config of a new run, defaults filled in.
     pub fn to_config(&self, device: Device) -> Result<TrainConfig> {
         let Some(model) = self.model.clone() else { bail!("--model is required (available: {})", models::available().join(", ")) };
+        super::train_checks::refuse_options_the_model_ignores(self, &model)?;
         let Some(data) = &self.data else { bail!("--data is required: the Hateful Memes folder to train on") };
         let data_dir = std::path::absolute(data).with_context(|| format!("resolving --data {}", data.display()))?;
         let optimizer = self.optimizer.unwrap_or(OptimizerKind::Adam);
@@ -158,6 +163,7 @@ impl TrainArgs {
             precision: self.precision.unwrap_or(Precision::default_for(device)),
             seed: self.seed.unwrap_or(DEFAULT_SEED),
             init,
+            init_remap_vocab: self.init_remap_vocab,
             augmentation: {
                 let default = Augmentation::default();
                 Augmentation {
@@ -214,15 +220,20 @@ fn load_run(run_dir: &PathBuf, checkpoint: CheckpointKind, data: &Option<PathBuf
 }
 
 impl LoadedRun {
-    /// The model's outputs on `split`, and which data they come from.
-    fn outputs(&self, split: &str) -> Result<(SplitOutputs, DataSource)> {
+    /// The model's outputs on `split` over batches of `batch_size`, and which data they come from.
+    fn outputs(&self, split: &str, batch_size: usize) -> Result<(SplitOutputs, DataSource)> {
+        let data_dir = self.data.as_ref().unwrap_or(&self.config.data_dir);
+        // A split the data folder does not have is refused before anything is prepared.
+        crate::data::HatefulMemes::open(data_dir)?.split_file(split)?;
+        let needs = super::memory_estimate::estimate(&self.config, batch_size, false);
+        super::memory_estimate::check_fits(&needs, super::memory_estimate::available_memory(), self.device, &format!("running {} over batches of {batch_size}", self.config.model))?;
         let cache = match &self.data {
             Some(data) => DataCache::for_data(&self.run, &self.config, data)?,
             None => DataCache::new(&self.run, &self.config),
         };
         let prepared = cache.split(split)?;
         let source = DataSource::of(&prepared);
-        let loader = evaluation_loader(prepared, INFERENCE_BATCH_SIZE)?;
+        let loader = evaluation_loader(prepared, batch_size)?;
         Ok((run_split(self.model.as_ref(), &loader, self.config.precision.compute_dtype(), self.device, false)?, source))
     }
 }
@@ -244,6 +255,7 @@ pub struct EvalArgs {
     /// Read splits from this folder instead of the one the run was trained on (cached apart from it).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
 }
@@ -264,7 +276,7 @@ pub fn evaluation_json(evaluation: &Evaluation, split: &str, checkpoint: Checkpo
 
 pub fn run_eval(args: EvalArgs) -> Result<()> {
     let loaded = load_run(&args.run, args.checkpoint, &args.data, &args.device)?;
-    let (outputs, source) = loaded.outputs(&args.split)?;
+    let (outputs, source) = loaded.outputs(&args.split, INFERENCE_BATCH_SIZE)?;
     if !outputs.is_fully_labelled() {
         bail!("split {:?} has unlabelled records; evaluation needs labels (use `memefuse predict` for unlabelled splits)", args.split);
     }
@@ -274,7 +286,6 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
     value["data"] = serde_json::to_value(&source)?;
     let path = loaded.run.eval_path(&args.split);
     let text = serde_json::to_string_pretty(&value)?;
-    crate::util::write_atomically(&path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
     if args.json {
         println!("{text}");
     } else {
@@ -284,10 +295,18 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
         print!("{}", evaluation.to_text());
         println!("accuracy: {:.4}", evaluation.accuracy());
         println!("\nconfusion matrix (rows: true class, columns: predicted class)\n{}", evaluation.confusion_matrix.to_text([names[0].as_str(), names[1].as_str()]));
-        eprintln!("memefuse: wrote {}", path.display());
+    }
+    // The report is out; a run folder that cannot take the JSON (read-only, or locked by a
+    // running train) costs only the saved copy.
+    match super::run_lock::write_locked(loaded.run.root(), "eval", &path, text.as_bytes()) {
+        Ok(()) => eprintln!("memefuse: wrote {}", path.display()),
+        Err(error) => eprintln!("memefuse: could not save {}: {error:#}", path.display()),
     }
     Ok(())
 }
+
+/// The architectures `predict --model NAME --weights FILE` can import.
+pub const WEIGHT_IMPORT_MODELS: [&str; 3] = ["lstm", "vgg16", "vgg16-small"];
 
 #[derive(clap::Args, Debug)]
 pub struct PredictArgs {
@@ -296,7 +315,7 @@ pub struct PredictArgs {
     pub run: Option<PathBuf>,
     /// With --weights: the architecture they belong to (lstm: a PyTorch text-LSTM state_dict;
     /// vgg16 or vgg16-small: a torchvision VGG16 state_dict).
-    #[arg(long, requires = "weights")]
+    #[arg(long, requires = "weights", value_parser = clap::builder::PossibleValuesParser::new(WEIGHT_IMPORT_MODELS))]
     pub model: Option<String>,
     /// With --model: weights saved from PyTorch as safetensors.
     #[arg(long, requires = "model")]
@@ -304,39 +323,43 @@ pub struct PredictArgs {
     /// Split to predict, labelled or not (e.g. test_unseen, or NAME for NAME.jsonl).
     #[arg(long)]
     pub split: String,
-    /// JSON-lines file to write: {"id", "proba", "logits", ...} per record.
+    /// File to write (.jsonl or .csv; `-` for standard output): id, proba, logits, true_label per record.
     #[arg(long)]
     pub output: PathBuf,
-    /// With --run: which checkpoint to use.
-    #[arg(long, value_enum, default_value = "best")]
-    pub checkpoint: CheckpointKind,
-    /// The data folder (with --run: overrides the run's; with --weights: required).
+    /// jsonl, csv, or submission (id,proba,label CSV, label = predicted class) [default: from the --output extension].
+    #[arg(long, value_enum)]
+    pub format: Option<PredictionFormat>,
+    /// With --run: which checkpoint to use [default: best].
+    #[arg(long, value_enum)]
+    pub checkpoint: Option<CheckpointKind>,
+    /// The data folder (with --weights: required) [default with --run: the run's].
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
-    /// lstm: vocabulary file, one token per line, line number = id.
+    /// --model lstm: vocabulary file, one token per line, line number = id.
     #[arg(long)]
     pub vocab: Option<PathBuf>,
-    /// lstm: captions are truncated or post-padded to this many tokens.
-    #[arg(long, default_value_t = 64)]
-    pub max_len: usize,
-    /// lstm: which time step the head reads: last-step (as the seed) or last-real-token.
-    #[arg(long, default_value = "last-step")]
-    pub readout: crate::models::text_lstm::SequenceReadout,
-    /// vgg16: fp32, fp16 or bf16 [default: fp16 on a GPU, fp32 on the CPU] (with --run: the run's).
+    /// --model lstm: captions are truncated or post-padded to this many tokens [default: 64].
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// --model lstm: which time step the head reads: last-step (as the seed) or last-real-token [default: last-step].
+    #[arg(long)]
+    pub readout: Option<crate::models::text_lstm::SequenceReadout>,
+    /// --model vgg16: fp32, fp16 or bf16 [default: fp16 on a GPU, fp32 on the CPU].
     #[arg(long, value_enum)]
     pub precision: Option<Precision>,
-    /// vgg16: side of the square network input (any from 32).
-    #[arg(long, default_value_t = 224)]
-    pub image_size: u32,
-    /// With --weights: records per forward pass.
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
+    /// --model vgg16: side of the square network input, at least 32 [default: 224].
+    #[arg(long)]
+    pub image_size: Option<u32>,
+    /// Records per forward pass [default: 128 with --run, 64 with --weights].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
 }
 
 impl PredictArgs {
-    /// `predict --run RUN --split SPLIT --output OUTPUT` with every other option at its default.
+    /// `predict --run RUN --split SPLIT --output OUTPUT` on the CPU with every other option at its default.
     pub fn for_run(run: &std::path::Path, split: &str, output: &std::path::Path) -> Self {
         Self {
             run: Some(run.to_path_buf()),
@@ -344,40 +367,48 @@ impl PredictArgs {
             weights: None,
             split: split.to_string(),
             output: output.to_path_buf(),
-            checkpoint: CheckpointKind::Best,
+            format: None,
+            checkpoint: None,
             data: None,
             device: "cpu".to_string(),
             vocab: None,
-            max_len: 64,
-            readout: Default::default(),
+            max_len: None,
+            readout: None,
             precision: None,
-            image_size: 224,
-            batch_size: 64,
+            image_size: None,
+            batch_size: None,
         }
     }
 }
 
 pub fn run_predict(args: PredictArgs) -> Result<()> {
-    let Some(run) = &args.run else { return predict_with_weights(args) };
-    let loaded = load_run(run, args.checkpoint, &args.data, &args.device)?;
-    let (outputs, source) = loaded.outputs(&args.split)?;
-    let mut file = AtomicFile::create(&args.output).with_context(|| format!("creating {}", args.output.display()))?;
-    for (((id, probability), logits), label) in outputs.ids.iter().zip(&outputs.probabilities).zip(&outputs.logits).zip(&outputs.labels) {
-        let line = json!({ "id": id, "proba": probability, "logits": logits, "label": label });
-        writeln!(file, "{line}")?;
-    }
-    file.commit().with_context(|| format!("writing {}", args.output.display()))?;
-    eprintln!("memefuse: wrote {} predictions for {:?} to {}; data: {source}", outputs.ids.len(), args.split, args.output.display());
+    super::predict_checks::check_predict_options(&args)?;
+    let output = PredictionOutput::resolve(&args.output, args.format)?;
+    let Some(run) = &args.run else { return predict_with_weights(args, output) };
+    let checkpoint = args.checkpoint.unwrap_or(CheckpointKind::Best);
+    let loaded = load_run(run, checkpoint, &args.data, &args.device)?;
+    let data_dir = loaded.data.as_ref().unwrap_or(&loaded.config.data_dir);
+    super::predict_checks::refuse_overwriting_run_inputs(&args.output, &loaded.run, data_dir, &args.split)?;
+    let (outputs, source) = loaded.outputs(&args.split, args.batch_size.unwrap_or(INFERENCE_BATCH_SIZE))?;
+    output.write(&outputs.predictions())?;
+    eprintln!("memefuse: wrote {} predictions for {:?} to {}; data: {source}", outputs.ids.len(), args.split, output.describe());
     Ok(())
 }
 
 /// `predict --model NAME --weights FILE --data DIR`: scoring with imported (PyTorch) weights.
-fn predict_with_weights(args: PredictArgs) -> Result<()> {
+fn predict_with_weights(args: PredictArgs, output: PredictionOutput) -> Result<()> {
     let (Some(model), Some(weights)) = (args.model.as_deref(), args.weights.clone()) else {
         bail!("predict needs --run RUN_DIR, or --model NAME with --weights FILE");
     };
     let data = args.data.clone().ok_or_else(|| anyhow::anyhow!("predict --weights needs --data DIR"))?;
-    let count = match model {
+    let split_file = crate::data::HatefulMemes::open(&data)?.split_file(&args.split)?;
+    let mut inputs = vec![weights.as_path(), split_file.as_path()];
+    if let Some(vocab) = &args.vocab {
+        inputs.push(vocab);
+    }
+    crate::util::output_guard::refuse_overwriting_inputs("--output", &args.output, &inputs, &[&data])?;
+    let batch_size = args.batch_size.unwrap_or(64);
+    let predictions = match model {
         "lstm" => {
             let vocab = args.vocab.clone().ok_or_else(|| anyhow::anyhow!("predict --model lstm needs --vocab FILE"))?;
             crate::models::text_lstm_predict::predict_lstm(&crate::models::text_lstm_predict::LstmPredictOptions {
@@ -385,10 +416,9 @@ fn predict_with_weights(args: PredictArgs) -> Result<()> {
                 data,
                 split: args.split.clone(),
                 vocab,
-                max_len: args.max_len,
-                output: args.output.clone(),
-                readout: args.readout,
-                batch_size: args.batch_size,
+                max_len: args.max_len.unwrap_or(64),
+                readout: args.readout.unwrap_or_default(),
+                batch_size,
                 device: crate::backend::resolve_device(&args.device)?,
             })?
         }
@@ -399,16 +429,16 @@ fn predict_with_weights(args: PredictArgs) -> Result<()> {
                 weights,
                 data,
                 split: args.split.clone(),
-                image_size: args.image_size,
-                output: args.output.clone(),
-                batch_size: args.batch_size,
+                image_size: args.image_size.unwrap_or(224),
+                batch_size,
                 device,
                 dtype: args.precision.unwrap_or(Precision::default_for(device)).compute_dtype(),
             })?
         }
-        other => bail!("predict --weights: no importer for model {other:?}; available: lstm, vgg16, vgg16-small"),
+        other => bail!("predict --weights: no importer for model {other:?}; available: {}", WEIGHT_IMPORT_MODELS.join(", ")),
     };
-    eprintln!("memefuse: wrote {count} predictions to {}", args.output.display());
+    output.write(&predictions)?;
+    eprintln!("memefuse: wrote {} predictions to {}", predictions.len(), output.describe());
     Ok(())
 }
 
@@ -423,12 +453,14 @@ pub struct DemoArgs {
     /// Synthetic training records (dev and test get a third each).
     #[arg(long, default_value_t = 3000)]
     pub train_size: usize,
-    /// Models to train (comma-separated) [default: all but the full-size vgg16].
-    #[arg(long, value_delimiter = ',')]
+    /// Models to train, comma-separated [default: all but the full-size vgg16].
+    #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(models::available()))]
     pub models: Vec<String>,
+    /// Seed of the synthetic data and of every run.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    #[arg(long, default_value = "cpu")]
+    /// auto (GPU 0 when usable, else the CPU), cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
     pub device: String,
 }
 

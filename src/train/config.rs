@@ -145,6 +145,10 @@ pub struct TrainConfig {
     pub seed: u64,
     /// The safetensors file the weights started from, if any.
     pub init: Option<PathBuf>,
+    /// `--init-remap-vocab`: an `--init` checkpoint of another vocabulary has its token-indexed
+    /// rows moved to this run's token order (train::vocab_remap) instead of being refused.
+    #[serde(default)]
+    pub init_remap_vocab: bool,
     /// Training-time image augmentation (runs saved before it existed get the default).
     #[serde(default)]
     pub augmentation: Augmentation,

@@ -116,6 +116,7 @@ fn demo_config(model: &str, data_dir: &Path, options: &DemoOptions) -> TrainConf
         precision: Precision::default_for(options.device),
         seed: options.seed,
         init: None,
+        init_remap_vocab: false,
         augmentation: Augmentation::default(),
     }
 }

@@ -4,6 +4,7 @@ use anyhow::Result;
 use super::batch_input::model_input;
 use crate::autograd::no_grad;
 use crate::data::{BatchLoader, LoaderOptions, PreparedSplit};
+use crate::io::predictions::Prediction;
 use crate::models::Model;
 use crate::train::metrics::roc_auc;
 use crate::util::Rng;
@@ -14,6 +15,8 @@ use std::sync::Arc;
 #[derive(Clone, Debug, Default)]
 pub struct SplitOutputs {
     pub ids: Vec<String>,
+    /// The ids as the dataset wrote them (JSON numbers or strings), for prediction files.
+    pub id_values: Vec<serde_json::Value>,
     /// `None` for unlabelled records.
     pub labels: Vec<Option<u8>>,
     pub logits: Vec<[f32; 2]>,
@@ -24,6 +27,16 @@ pub struct SplitOutputs {
 }
 
 impl SplitOutputs {
+    /// One prediction per record, for [`crate::io::predictions`].
+    pub fn predictions(&self) -> Vec<Prediction> {
+        self.id_values
+            .iter()
+            .zip(&self.logits)
+            .zip(&self.labels)
+            .map(|((id, logits), label)| Prediction { id: id.clone(), logits: *logits, true_label: *label })
+            .collect()
+    }
+
     /// Labels and scores of the labelled records (all of them for a labelled split).
     pub fn labelled(&self) -> (Vec<u8>, Vec<f32>) {
         self.labels.iter().zip(&self.probabilities).filter_map(|(label, &p)| label.map(|l| (l, p))).unzip()
@@ -94,6 +107,7 @@ pub fn run_split(model: &dyn Model, loader: &BatchLoader, dtype: DType, device: 
             outputs.labels.push((*label >= 0.0).then_some(*label as u8));
         }
         outputs.ids.extend(batch.ids.iter().cloned());
+        outputs.id_values.extend(batch.indices.iter().map(|&index| loader.split().id_value(index)));
         if with_embeddings {
             let features = model.embed(&input)?;
             embedding_dim = features.dim(-1)?;

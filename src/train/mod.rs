@@ -4,7 +4,8 @@
 //! in `history.jsonl`), [`report`] (the markdown comparison of several models).
 //!
 //! The trainer (docs/trainer.md): [`config`] (what a run computes), [`run_dir`] (the run folder's
-//! layout), [`data_cache`] (prepared splits in the run folder), [`batch_input`] (loader batches to
+//! layout), [`run_lock`] (one writer per run folder), [`run_state`] (what train and resume may
+//! do with a folder), [`data_cache`] (prepared splits in the run folder), [`batch_input`] (loader batches to
 //! model inputs), [`trainer`] (the epoch loop, resume), [`checkpoint`] (safetensors checkpoints),
 //! [`inference`] (a model over a split), [`progress`] (bars or lines), [`commands`] (`train`,
 //! `eval`, `predict`, `demo`), [`demo`] and [`demo_data`] (the demo's reusable synthetic data).
@@ -17,9 +18,15 @@ pub mod demo;
 pub mod demo_data;
 pub mod history;
 pub mod inference;
+pub mod memory_estimate;
 pub mod metrics;
 pub mod optimizer_choice;
+pub mod predict_checks;
 pub mod progress;
 pub mod report;
 pub mod run_dir;
+pub mod run_lock;
+pub mod run_state;
+pub mod train_checks;
 pub mod trainer;
+pub mod vocab_remap;

@@ -9,6 +9,7 @@
 //!   cache/<split>.safetensors   prepared splits (+ cache/train.safetensors.vocab.txt)
 //!   loss.png, accuracy.png      training and validation curves, redrawn after every epoch
 //!   eval-<split>.json           written by `memefuse eval`
+//!   run.lock                    locked by the process writing to the run (train::run_lock)
 //! ```
 use std::path::{Path, PathBuf};
 

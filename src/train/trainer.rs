@@ -15,6 +15,11 @@ use super::inference::{evaluation_loader, run_split};
 use super::optimizer_choice::{build_optimizer, INITIAL_LOSS_SCALE};
 use super::progress::{EpochProgress, ProgressMode};
 use super::run_dir::{CheckpointKind, RunDir};
+use super::memory_estimate;
+use super::run_state;
+use super::vocab_remap;
+use crate::data::prepared::vocab_path_for;
+use crate::data::text::Vocabulary;
 use crate::data::{BatchLoader, LoaderOptions};
 use crate::models::{self, Model};
 use crate::nn::loss::cross_entropy;
@@ -65,10 +70,10 @@ pub fn load_trained_model(run: &RunDir, kind: CheckpointKind, device: Device) ->
 /// Starts a new run in `run`.
 pub fn train_new(run: &RunDir, mut config: TrainConfig, options: &TrainOptions) -> Result<TrainSummary> {
     config.validate()?;
-    if run.config_path().exists() || run.history_path().exists() || run.checkpoint_path(CheckpointKind::Last).exists() {
-        bail!("{} already holds a run; continue it with `memefuse train --resume {}` or choose another --out", run.root().display(), run.root().display());
-    }
-    run.create_folders()?;
+    run_state::check_splits_exist(&config)?;
+    crate::util::output_guard::refuse_overwriting_inputs("--out", &run.history_path(), &[], &[&config.data_dir])?;
+    // Held until the run returns: a second writer of this folder fails at once.
+    let _lock = run_state::claim_for_new_run(run)?;
     // The vocabulary size and caption length come from the train split: resolve them before the model.
     let (train_split, max_len) = DataCache::new(run, &config).train_split()?;
     config.max_len = Some(max_len);
@@ -79,18 +84,18 @@ pub fn train_new(run: &RunDir, mut config: TrainConfig, options: &TrainOptions) 
 
 /// Continues the run in `run` from its `last` checkpoint; `epochs` may raise the epoch count.
 pub fn resume(run: &RunDir, epochs: Option<usize>, options: &TrainOptions) -> Result<TrainSummary> {
-    let path = run.checkpoint_path(CheckpointKind::Last);
-    if !path.is_file() {
-        bail!("cannot resume {}: {} is missing (no epoch finished yet; start the run again instead)", run.root().display(), path.display());
-    }
-    let checkpoint = load_checkpoint(&path)?;
+    let (_lock, checkpoint) = run_state::open_for_resume(run)?;
     let mut config = checkpoint.config.clone();
-    if let Some(epochs) = epochs {
-        config.epochs = epochs;
-    }
+    config.epochs = run_state::resumed_epochs(run, checkpoint.progress.epoch, config.epochs, epochs)?;
     config.validate()?;
     if checkpoint.progress.epoch >= config.epochs {
-        eprintln!("memefuse: {} already finished {} of {} epochs; nothing to do (raise --epochs to train longer)", run.root().display(), checkpoint.progress.epoch, config.epochs);
+        eprintln!(
+            "memefuse: {} already finished its {} epochs; nothing to do (to train longer: `memefuse train --resume {} --epochs {}`)",
+            run.root().display(),
+            config.epochs,
+            run.root().display(),
+            config.epochs + 1
+        );
     }
     run.write_config(&config)?;
     fit(run, &config, Some(checkpoint), options)
@@ -113,6 +118,9 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
     )?;
     let val_loader = evaluation_loader(val_split, config.batch_size.max(64))?;
 
+    let vocabulary = Vocabulary::load(vocab_path_for(&run.prepared_split_path(&config.train_split)))?;
+    let needs = memory_estimate::estimate(config, config.batch_size, true);
+    memory_estimate::check_fits(&needs, memory_estimate::available_memory(), device, &format!("training {}", config.model))?;
     let model = build_model(config, device)?;
     let parameters = model.parameters();
     let mut optimizer = build_optimizer(config);
@@ -132,7 +140,7 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
         }
         None => {
             if let Some(init) = &config.init {
-                initialise_from(model.as_ref(), &parameters, init)?;
+                initialise_from(model.as_ref(), &parameters, init, &vocabulary, config)?;
             }
         }
     }
@@ -146,7 +154,7 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
         }
         let epoch = progress.epoch + 1;
         let started = Instant::now();
-        let bar = EpochProgress::start(options.progress, epoch, config.epochs, train_loader.split().len());
+        let bar = EpochProgress::start(options.progress, epoch, config.epochs, train_loader.split().len(), train_loader.batches_per_epoch());
         let mut step = Step { model: model.as_ref(), parameters: &parameters, optimizer: optimizer.as_mut(), loss_scaler: loss_scaler.as_mut(), clip: config.clip_grad_norm };
         let (train_loss, train_accuracy) = train_epoch(&mut step, &train_loader, config, epoch, dtype, device, &bar)?;
         let train_seconds = started.elapsed().as_secs_f64();
@@ -175,10 +183,12 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
         }
         let optimizer_state = optimizer.state();
         let scaler_state = loss_scaler.as_ref().map(|s| s.state()).unwrap_or_default();
-        let contents = CheckpointContents { config, progress: &progress, model: &parameters, optimizer: &optimizer_state, loss_scaler: &scaler_state };
+        let contents = CheckpointContents { config, progress: &progress, model: &parameters, optimizer: &optimizer_state, loss_scaler: &scaler_state, vocabulary: Some(&vocabulary) };
         save_checkpoint(&run.checkpoint_path(CheckpointKind::Last), &contents)?;
         if improved {
-            save_checkpoint(&run.checkpoint_path(CheckpointKind::Best), &contents)?;
+            // Only ever evaluated or used as --init: weights only, a third of `last` under Adam.
+            let weights_only = CheckpointContents { optimizer: &[], loss_scaler: &[], ..contents };
+            save_checkpoint(&run.checkpoint_path(CheckpointKind::Best), &weights_only)?;
         }
         epochs_this_call += 1;
     }
@@ -196,9 +206,35 @@ fn draw_curves(run: &RunDir, model_name: &str) -> Result<()> {
 /// `--init FILE`: a memefuse checkpoint's weights (parameters it lacks keep their random start, so
 /// one encoder can be loaded alone), or weights saved from PyTorch, imported by the model itself
 /// (VGG16 replaces an ImageNet head with its fresh 2-class one).
-fn initialise_from(model: &dyn Model, parameters: &[(String, crate::Tensor)], init: &std::path::Path) -> Result<()> {
+fn initialise_from(model: &dyn Model, parameters: &[(String, crate::Tensor)], init: &std::path::Path, vocabulary: &Vocabulary, config: &TrainConfig) -> Result<()> {
     if checkpoint::is_checkpoint(init)? {
-        let missing = assign_parameters(parameters, &checkpoint::load_initial_weights(init)?, init, false)?;
+        let source = load_checkpoint(init)?;
+        let mut weights = source.model;
+        let reads_text = !model.vocabulary_axes().is_empty() && weights.iter().any(|(name, _)| model.vocabulary_axes().iter().any(|(n, _)| n == name));
+        match (&source.vocabulary, reads_text) {
+            (Some(from), true) => {
+                if vocab_remap::check_same_vocabulary(init, from, vocabulary, config.init_remap_vocab)? {
+                    let summary = vocab_remap::remap_by_token(&mut weights, &model.vocabulary_axes(), parameters, from, vocabulary)?;
+                    eprintln!(
+                        "memefuse: remapped the text weights of {} by token: {} tokens shared, {} new ones keep their fresh initialisation",
+                        init.display(),
+                        summary.shared_tokens,
+                        summary.new_tokens
+                    );
+                }
+            }
+            (None, true) => eprintln!("memefuse: warning: {} records no vocabulary (saved by an older memefuse); its text weights are assumed to match this run's", init.display()),
+            _ => {}
+        }
+        if source.config.model_config.image_size != config.model_config.image_size && model.needs().image {
+            eprintln!(
+                "memefuse: note: {} was trained on {}px images, this run uses {}px",
+                init.display(),
+                source.config.model_config.image_size,
+                config.model_config.image_size
+            );
+        }
+        let missing = assign_parameters(parameters, &weights, init, false)?;
         if !missing.is_empty() {
             eprintln!("memefuse: {} has no values for {missing:?}; they keep their random initialisation", init.display());
         }

@@ -17,8 +17,9 @@ pub fn tiny_dataset(dir: &Path) -> PathBuf {
     data
 }
 
-/// Arguments for a small, quick CPU run.
+/// Arguments for a small, quick CPU run (`--hidden 32 --dropout 0.1` for the models sized by them).
 pub fn train_args(model: &str, data: &Path, out: &Path, epochs: usize) -> TrainArgs {
+    let sized_by_hidden = ["image-mlp", "text-bow", "fusion-mlp"].contains(&model);
     TrainArgs {
         model: Some(model.to_string()),
         data: Some(data.to_path_buf()),
@@ -26,8 +27,8 @@ pub fn train_args(model: &str, data: &Path, out: &Path, epochs: usize) -> TrainA
         epochs: Some(epochs),
         batch_size: Some(32),
         learning_rate: Some(3e-3),
-        hidden: Some(32),
-        dropout: Some(0.1),
+        hidden: sized_by_hidden.then_some(32),
+        dropout: sized_by_hidden.then_some(0.1),
         device: "cpu".to_string(),
         ..TrainArgs::default()
     }
