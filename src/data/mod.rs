@@ -9,6 +9,8 @@
 //!    truncated and reported; `strict` makes each an error. [`report`] holds the report types.
 //! 2. [`image_io`]: decodes PNG/JPEG by content into 8-bit RGB, whatever the colour type.
 //! 3. [`text`]: `tokenize`/`clean_text` and `Vocabulary` (`build`, `save`, `load`, `encode`, `hash`).
+//!    [`clip_tokenizer`]: `ClipTokenizer::from_path(vocab)?.tokenize(text, 77)`, CLIP's byte-level BPE
+//!    exactly as open_clip's (or HuggingFace's) tokenizer.
 //! 4. [`transforms`]: `ImageTransform::{train, eval, clip}`, `resize_square`, `Normalization`,
 //!    `AugmentOptions`, `ColorJitter`.
 //! 5. [`prepared`]: `prepare_split(dir, split, &PrepareOptions)` packs a split into one safetensors
@@ -22,6 +24,7 @@
 //! 8. [`commands`]: the `synth`, `prepare` and `inspect` subcommands.
 //!
 //! docs/data.md describes the file formats, the synthetic rule and measured loader throughput.
+pub mod clip_tokenizer;
 pub mod commands;
 pub mod container;
 pub mod dataset;
