@@ -1,9 +1,11 @@
-//! The data subcommands: `memefuse synth`, `memefuse prepare`, `memefuse inspect`.
+//! The data subcommands: `memefuse synth`, `memefuse prepare`, `memefuse inspect`, `memefuse tokenize`.
+use super::clip_tokenizer::{Cleaning, ClipTokenizer, CONTEXT_LENGTH};
 use super::prepared::{prepare_split, Expect, PrepareOptions, PreparedSplit};
 use super::synth::{generate, SynthOptions};
 use super::transforms::ResizeMode;
 use super::dataset::DEFAULT_MAX_TEXT_CHARS;
 use clap::Args;
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Write a synthetic dataset in the Hateful Memes layout.
@@ -142,5 +144,51 @@ pub fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {
         println!("  {key}: {value}");
     }
     println!("checksum OK; {} records", split.len());
+    Ok(())
+}
+
+/// Print CLIP token ids for each text, one line per text.
+#[derive(Args, Debug)]
+pub struct TokenizeArgs {
+    /// open_clip's bpe_simple_vocab_16e6.txt.gz, HuggingFace's vocab.json (merges.txt beside it),
+    /// or a folder holding either.
+    #[arg(long)]
+    pub vocab: PathBuf,
+    /// Texts to tokenize; none: one text per line of standard input.
+    pub texts: Vec<String>,
+    /// Ids per text, the start and end tokens included; longer texts are cut, keeping the end token.
+    #[arg(long, default_value_t = CONTEXT_LENGTH)]
+    pub context_length: usize,
+    /// open-clip (ftfy, html unescape, whitespace, lower case) or hf (HuggingFace's CLIPTokenizer).
+    #[arg(long, default_value = "open-clip")]
+    pub clean: String,
+    /// Pad every line with 0 to exactly --context-length ids.
+    #[arg(long)]
+    pub pad: bool,
+}
+
+pub fn run_tokenize(args: TokenizeArgs) -> anyhow::Result<()> {
+    let cleaning = Cleaning::from_name(&args.clean)
+        .ok_or_else(|| anyhow::anyhow!("--clean must be open-clip or hf, not {:?}", args.clean))?;
+    if args.context_length == 0 {
+        anyhow::bail!("--context-length must be at least 1");
+    }
+    let tokenizer = ClipTokenizer::from_path(&args.vocab)?.with_cleaning(cleaning);
+    let texts = if args.texts.is_empty() {
+        std::io::read_to_string(std::io::stdin())?.lines().map(str::to_string).collect()
+    } else {
+        args.texts
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for text in &texts {
+        let ids = if args.pad {
+            tokenizer.tokenize(text, args.context_length)?
+        } else {
+            tokenizer.encode_with_specials(text, args.context_length)?
+        };
+        let line: Vec<String> = ids.iter().map(u32::to_string).collect();
+        writeln!(out, "{}", line.join(" "))?;
+    }
+    out.flush()?;
     Ok(())
 }

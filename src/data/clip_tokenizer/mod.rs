@@ -99,8 +99,9 @@ impl ClipTokenizer {
         let pattern = match cleaning {
             // re.IGNORECASE over the whole pattern, specials first, as SimpleTokenizer compiles it.
             Cleaning::OpenClip => format!("(?i){specials}|{SPLIT_PATTERN}"),
-            // HuggingFace splits the special tokens off the raw text before this (case-sensitive) split.
-            Cleaning::HuggingFace => SPLIT_PATTERN.to_string(),
+            // HuggingFace splits the special tokens off the raw text before this case-sensitive
+            // split; a name that only appears after lower-casing is one piece, BPE'd as a word.
+            Cleaning::HuggingFace => format!("{specials}|{SPLIT_PATTERN}"),
         };
         let split = Regex::new(&pattern).expect("the split pattern is valid");
         Self { vocab, cleaning, split, cache: Mutex::new(HashMap::new()) }

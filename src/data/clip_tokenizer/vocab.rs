@@ -39,6 +39,14 @@ pub fn bytes_to_unicode() -> [char; 256] {
     table
 }
 
+/// The 256 byte symbols in the order `SimpleTokenizer` gives them ids (the order of
+/// `bytes_to_unicode().values()`): printable bytes first, then the 68 others.
+fn symbols_in_vocab_order() -> Vec<char> {
+    let mut symbols: Vec<char> = bytes_to_unicode().to_vec();
+    symbols.sort_by_key(|&symbol| (symbol as u32) >= 256);
+    symbols
+}
+
 /// A merge: the pair's ids, and its rank (lower merges first) and result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Merge {
@@ -87,7 +95,7 @@ impl BpeVocab {
             bail!("{}: holds no merges (expected a header line, then one merge `a b` per line)", path.display());
         }
         let merges = parse_merges(path, &merge_lines)?;
-        let alphabet = bytes_to_unicode();
+        let alphabet = symbols_in_vocab_order();
         let mut tokens: Vec<String> = alphabet.iter().map(|c| c.to_string()).collect();
         tokens.extend(alphabet.iter().map(|c| format!("{c}{END_OF_WORD}")));
         tokens.extend(merges.iter().map(|(_, left, right)| format!("{left}{right}")));
@@ -217,5 +225,8 @@ mod tests {
         sorted.dedup();
         assert_eq!(sorted.len(), 256);
         assert!(table.iter().all(|c| !c.is_whitespace() && !c.is_control()));
+        // open_clip's ids: '!' is 0, 'a' is 64, byte 0 (U+0100) is 188.
+        let order = symbols_in_vocab_order();
+        assert_eq!((order[0], order[64], order[188]), ('!', 'a', '\u{100}'));
     }
 }
