@@ -12,7 +12,7 @@
 //!    [`clip_tokenizer`]: `ClipTokenizer::from_path(vocab)?.tokenize(text, 77)`, CLIP's byte-level BPE
 //!    exactly as open_clip's (or HuggingFace's) tokenizer.
 //! 4. [`transforms`]: `ImageTransform::{train, eval, clip}`, `resize_square`, `Normalization`,
-//!    `AugmentOptions`, `ColorJitter`.
+//!    `AugmentOptions`, `ColorJitter`; [`pil_resize`]: Pillow's bicubic resize, bit for bit (CLIP's).
 //! 5. [`prepared`]: `prepare_split(dir, split, &PrepareOptions)` packs a split into one safetensors
 //!    file; `PreparedSplit::open(path, Expect { image_size, vocab_hash, .. })` memory-maps and
 //!    validates it (`len`, `image_size`, `max_len`, `image(i)`, `tokens(i)`, `label(i)`, `id(i)`,
@@ -30,6 +30,7 @@ pub mod container;
 pub mod dataset;
 pub mod image_io;
 pub mod loader;
+pub mod pil_resize;
 pub mod prepared;
 pub mod report;
 pub mod synth;
