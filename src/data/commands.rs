@@ -1,6 +1,6 @@
 //! The data subcommands: `memefuse synth`, `memefuse prepare`, `memefuse inspect`, `memefuse tokenize`.
 use super::clip_tokenizer::{Cleaning, ClipTokenizer, CONTEXT_LENGTH};
-use super::prepared::{prepare_split, Expect, PrepareOptions, PreparedSplit};
+use super::prepared::{prepare_split, Expect, PrepareOptions, PreparedSplit, Preprocess};
 use super::synth::{generate, SynthOptions};
 use super::transforms::ResizeMode;
 use super::dataset::DEFAULT_MAX_TEXT_CHARS;
@@ -64,12 +64,19 @@ pub struct PrepareArgs {
     /// Output file (e.g. train64.safetensors).
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 64)]
-    pub image_size: u32,
-    /// stretch (bilinear, both sides) or short-side-center-crop (bicubic, CLIP).
-    #[arg(long, default_value = "stretch")]
-    pub resize: String,
-    /// Vocabulary file; default: built from the train split and saved as <out>.vocab.txt.
+    /// seed (word vocabulary, ImageNet normalisation) or clip (CLIP BPE tokens, CLIP's short-side
+    /// bicubic resize and centre crop, CLIP normalisation; needs --vocab).
+    #[arg(long, default_value = "seed")]
+    pub preprocess: String,
+    /// Side of the stored images; default 64, or 224 with --preprocess clip.
+    #[arg(long)]
+    pub image_size: Option<u32>,
+    /// stretch (bilinear, both sides) or short-side-center-crop (bicubic, CLIP); default stretch,
+    /// or short-side-center-crop with --preprocess clip.
+    #[arg(long)]
+    pub resize: Option<String>,
+    /// Vocabulary file; default: built from the train split and saved as <out>.vocab.txt. With
+    /// --preprocess clip: the CLIP BPE (bpe_simple_vocab_16e6.txt.gz, vocab.json or a HuggingFace folder).
     #[arg(long)]
     pub vocab: Option<PathBuf>,
     /// Leave out tokens seen fewer times in train (when building the vocabulary).
@@ -78,7 +85,8 @@ pub struct PrepareArgs {
     /// Cap the vocabulary size, <pad> and <unk> included (when building it).
     #[arg(long)]
     pub max_vocab: Option<usize>,
-    /// Token sequence length; default: 95th percentile of the train split's caption lengths.
+    /// Token sequence length; default: 95th percentile of the train split's caption lengths (77,
+    /// CLIP's context, with --preprocess clip).
     #[arg(long)]
     pub max_len: Option<usize>,
     /// Make every bad record an error instead of skipping it.
@@ -93,11 +101,22 @@ pub struct PrepareArgs {
 const SHOWN_ISSUES: usize = 50;
 
 pub fn run_prepare(args: PrepareArgs) -> anyhow::Result<()> {
-    let resize = ResizeMode::from_name(&args.resize)
-        .ok_or_else(|| anyhow::anyhow!("--resize must be stretch or short-side-center-crop, not {:?}", args.resize))?;
+    let preprocess = Preprocess::from_name(&args.preprocess)
+        .ok_or_else(|| anyhow::anyhow!("--preprocess must be seed or clip, not {:?}", args.preprocess))?;
+    let (default_size, default_resize) = match preprocess {
+        Preprocess::Seed => (64, ResizeMode::Stretch),
+        Preprocess::Clip => (224, ResizeMode::ShortSideCenterCrop),
+    };
+    let resize = match &args.resize {
+        None => default_resize,
+        Some(name) => ResizeMode::from_name(name)
+            .ok_or_else(|| anyhow::anyhow!("--resize must be stretch or short-side-center-crop, not {name:?}"))?,
+    };
+    let image_size = args.image_size.unwrap_or(default_size);
     let options = PrepareOptions {
-        image_size: args.image_size,
+        image_size,
         resize,
+        preprocess,
         vocab: args.vocab,
         min_count: args.min_count,
         max_vocab: args.max_vocab,
@@ -123,8 +142,8 @@ pub fn run_prepare(args: PrepareArgs) -> anyhow::Result<()> {
         "wrote {}: {} records, {}x{} images, max_len {} ({:.1}s)",
         summary.out.display(),
         summary.count,
-        args.image_size,
-        args.image_size,
+        image_size,
+        image_size,
         summary.max_len,
         started.elapsed().as_secs_f64()
     );

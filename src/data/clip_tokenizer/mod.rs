@@ -129,6 +129,11 @@ impl ClipTokenizer {
         self.vocab.ids.len()
     }
 
+    /// sha256 of the vocabulary file(s), as prepared files record it.
+    pub fn vocab_hash(&self) -> &str {
+        &self.vocab.hash
+    }
+
     pub fn vocab(&self) -> &BpeVocab {
         &self.vocab
     }

@@ -69,6 +69,9 @@ pub struct BpeVocab {
     pub end: (String, u32),
     /// The file the vocabulary came from, for messages.
     pub source: PathBuf,
+    /// sha256 of the file bytes read (vocab.json then merges.txt for HuggingFace's form): what
+    /// prepared files record as their `vocab_hash`.
+    pub hash: String,
 }
 
 impl BpeVocab {
@@ -82,7 +85,7 @@ impl BpeVocab {
                 .with_context(|| format!("{}: not a readable gzip file", path.display()))?;
             text
         } else {
-            raw
+            raw.clone()
         };
         let text = String::from_utf8(bytes).map_err(|error| {
             anyhow!("{}: not UTF-8 text (invalid byte at offset {})", path.display(), error.utf8_error().valid_up_to())
@@ -103,14 +106,16 @@ impl BpeVocab {
         tokens.push(OPEN_CLIP_END.to_string());
         // dict(zip(vocab, range(len(vocab)))): a token listed twice keeps its last id.
         let ids: HashMap<String, u32> = tokens.into_iter().enumerate().map(|(id, token)| (token, id as u32)).collect();
-        Self::assemble(path, path, ids, &merges, OPEN_CLIP_START, OPEN_CLIP_END)
+        let hash = sha256_hex(&[&raw]);
+        Self::assemble(path, path, ids, &merges, OPEN_CLIP_START, OPEN_CLIP_END, hash)
     }
 
     /// Reads HuggingFace's `vocab.json` and `merges.txt`.
     pub fn read_hugging_face(vocab_json: &Path, merges_txt: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(vocab_json)
             .with_context(|| format!("reading the CLIP vocabulary {}", vocab_json.display()))?;
-        let parsed: HashMap<String, u64> = serde_json::from_str(&text).map_err(|error| {
+        let vocab_text = text;
+        let parsed: HashMap<String, u64> = serde_json::from_str(&vocab_text).map_err(|error| {
             anyhow!(
                 "{}:{}:{}: not a JSON object of token → id ({error})",
                 vocab_json.display(),
@@ -132,7 +137,8 @@ impl BpeVocab {
             .filter(|(number, line)| !(*number == 1 && line.starts_with("#version")) && !line.is_empty())
             .collect();
         let merges = parse_merges(merges_txt, &merge_lines)?;
-        Self::assemble(vocab_json, merges_txt, ids, &merges, HF_START, HF_END)
+        let hash = sha256_hex(&[vocab_text.as_bytes(), text.as_bytes()]);
+        Self::assemble(vocab_json, merges_txt, ids, &merges, HF_START, HF_END, hash)
     }
 
     /// Checks that the byte alphabet, every merge's parts and result, and the special tokens are
@@ -144,6 +150,7 @@ impl BpeVocab {
         merges: &[(usize, String, String)],
         start: &str,
         end: &str,
+        hash: String,
     ) -> anyhow::Result<Self> {
         let id_of = |token: &str, what: &str| {
             ids.get(token).copied().ok_or_else(|| anyhow!("{}: the vocabulary has no {what} {token:?}", vocab_path.display()))
@@ -179,8 +186,16 @@ impl BpeVocab {
             start: (start.to_string(), start_id),
             end: (end.to_string(), end_id),
             source: vocab_path.to_path_buf(),
+            hash,
         })
     }
+}
+
+fn sha256_hex(parts: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    parts.iter().for_each(|part| hasher.update(part));
+    crate::data::text::hex(&hasher.finalize())
 }
 
 /// `a b` lines (Python's `str.split()`: exactly two whitespace-separated parts) with their line numbers.
