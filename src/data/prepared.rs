@@ -81,7 +81,7 @@ fn normalization_name(normalization: Normalization) -> &'static str {
 /// How the captions of a split become ids.
 enum TextEncoder {
     Words(Vocabulary),
-    Clip(ClipTokenizer),
+    Clip(Box<ClipTokenizer>),
 }
 
 impl TextEncoder {
@@ -213,7 +213,7 @@ pub fn prepare_split(dir: impl AsRef<Path>, split: &str, options: &PrepareOption
         train.into_iter().map(|record| record.text).collect()
     };
     let (encoder, vocab_path) = match (&options.vocab, options.preprocess) {
-        (Some(path), Preprocess::Clip) => (TextEncoder::Clip(ClipTokenizer::from_path(path)?), None),
+        (Some(path), Preprocess::Clip) => (TextEncoder::Clip(Box::new(ClipTokenizer::from_path(path)?)), None),
         (Some(path), Preprocess::Seed) => (TextEncoder::Words(Vocabulary::load(path)?), None),
         (None, _) => {
             let vocab = Vocabulary::build(&train_texts, options.min_count, options.max_vocab);

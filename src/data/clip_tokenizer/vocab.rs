@@ -134,7 +134,10 @@ impl BpeVocab {
             .lines()
             .enumerate()
             .map(|(index, line)| (index + 1, line))
-            .filter(|(number, line)| !(*number == 1 && line.starts_with("#version")) && !line.is_empty())
+            .filter(|(number, line)| {
+                let header = *number == 1 && line.starts_with("#version");
+                !header && !line.is_empty()
+            })
             .collect();
         let merges = parse_merges(merges_txt, &merge_lines)?;
         let hash = sha256_hex(&[vocab_text.as_bytes(), text.as_bytes()]);
