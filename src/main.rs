@@ -18,6 +18,8 @@ enum Command {
     Prepare(memefuse::data::commands::PrepareArgs),
     /// Print a prepared file's metadata and verify its checksum.
     Inspect(memefuse::data::commands::InspectArgs),
+    /// Print CLIP token ids for each text (one line per text).
+    Tokenize(memefuse::data::commands::TokenizeArgs),
     /// Train a model into a run folder (or continue one with --resume).
     Train(memefuse::train::commands::TrainArgs),
     /// Evaluate a trained run on a labelled split: classification report, confusion matrix, AUROC.
@@ -40,6 +42,7 @@ fn main() -> anyhow::Result<()> {
         Command::Synth(args) => memefuse::data::commands::run_synth(args),
         Command::Prepare(args) => memefuse::data::commands::run_prepare(args),
         Command::Inspect(args) => memefuse::data::commands::run_inspect(args),
+        Command::Tokenize(args) => memefuse::data::commands::run_tokenize(args),
         Command::Train(args) => memefuse::train::commands::run_train(args),
         Command::Eval(args) => memefuse::train::commands::run_eval(args),
         Command::Predict(args) => memefuse::train::commands::run_predict(args),

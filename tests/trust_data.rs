@@ -343,7 +343,7 @@ fn drop_fingerprint(path: &Path) {
     let bytes = fs::read(path).unwrap();
     let header = read_header(&bytes).unwrap();
     let mut metadata = header.metadata.clone();
-    for key in ["split_sha256", "images_stat_sha256", "images_sha256", "tokenizer", "max_text_chars", "require_labels"] {
+    for key in ["split_sha256", "images_stat_sha256", "images_sha256", "text_cleaning", "max_text_chars", "require_labels"] {
         assert!(metadata.remove(key).is_some(), "prepare records {key}");
     }
     let tensor = |name: &'static str, dtype: &'static str| {

@@ -1,9 +1,11 @@
-//! The data subcommands: `memefuse synth`, `memefuse prepare`, `memefuse inspect`.
-use super::prepared::{prepare_split, Expect, PrepareOptions, PreparedSplit};
+//! The data subcommands: `memefuse synth`, `memefuse prepare`, `memefuse inspect`, `memefuse tokenize`.
+use super::clip_tokenizer::{Cleaning, ClipTokenizer, CONTEXT_LENGTH};
+use super::prepared::{prepare_split, Expect, PrepareOptions, PreparedSplit, Preprocess};
 use super::synth::{generate, SynthOptions};
 use super::transforms::ResizeMode;
 use super::dataset::DEFAULT_MAX_TEXT_CHARS;
 use clap::Args;
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Write a synthetic dataset in the Hateful Memes layout.
@@ -72,13 +74,19 @@ pub struct PrepareArgs {
     /// a prepared file is for inspecting what a model sees, the loader bench, or sharing a packed split.
     #[arg(long)]
     pub out: PathBuf,
-    /// Side of the square stored images.
-    #[arg(long, default_value_t = 64)]
-    pub image_size: u32,
-    /// stretch (bilinear, both sides) or short-side-center-crop (bicubic, CLIP).
-    #[arg(long, default_value = "stretch")]
-    pub resize: String,
-    /// Vocabulary file [default: built from the train split and saved as <out>.vocab.txt].
+    /// seed (word vocabulary, ImageNet normalisation) or clip (CLIP BPE tokens, CLIP's short-side
+    /// bicubic resize and centre crop, CLIP normalisation; needs --vocab).
+    #[arg(long, default_value = "seed")]
+    pub preprocess: String,
+    /// Side of the stored images; default 64, or 224 with --preprocess clip.
+    #[arg(long)]
+    pub image_size: Option<u32>,
+    /// stretch (bilinear, both sides) or short-side-center-crop (bicubic, CLIP); default stretch,
+    /// or short-side-center-crop with --preprocess clip.
+    #[arg(long)]
+    pub resize: Option<String>,
+    /// Vocabulary file; default: built from the train split and saved as <out>.vocab.txt. With
+    /// --preprocess clip: the CLIP BPE (bpe_simple_vocab_16e6.txt.gz, vocab.json or a HuggingFace folder).
     #[arg(long)]
     pub vocab: Option<PathBuf>,
     /// Leave out tokens seen fewer times in train (when building the vocabulary).
@@ -87,7 +95,8 @@ pub struct PrepareArgs {
     /// Cap the vocabulary size, <pad> and <unk> included (when building it) [default: no cap].
     #[arg(long)]
     pub max_vocab: Option<usize>,
-    /// Token sequence length [default: the 95th percentile of the train split's caption lengths].
+    /// Token sequence length; default: 95th percentile of the train split's caption lengths (77,
+    /// CLIP's context, with --preprocess clip).
     #[arg(long)]
     pub max_len: Option<usize>,
     /// Make every bad record an error instead of skipping it.
@@ -102,11 +111,22 @@ pub struct PrepareArgs {
 const SHOWN_ISSUES: usize = 50;
 
 pub fn run_prepare(args: PrepareArgs) -> anyhow::Result<()> {
-    let resize = ResizeMode::from_name(&args.resize)
-        .ok_or_else(|| anyhow::anyhow!("--resize must be stretch or short-side-center-crop, not {:?}", args.resize))?;
+    let preprocess = Preprocess::from_name(&args.preprocess)
+        .ok_or_else(|| anyhow::anyhow!("--preprocess must be seed or clip, not {:?}", args.preprocess))?;
+    let (default_size, default_resize) = match preprocess {
+        Preprocess::Seed => (64, ResizeMode::Stretch),
+        Preprocess::Clip => (224, ResizeMode::ShortSideCenterCrop),
+    };
+    let resize = match &args.resize {
+        None => default_resize,
+        Some(name) => ResizeMode::from_name(name)
+            .ok_or_else(|| anyhow::anyhow!("--resize must be stretch or short-side-center-crop, not {name:?}"))?,
+    };
+    let image_size = args.image_size.unwrap_or(default_size);
     let options = PrepareOptions {
-        image_size: args.image_size,
+        image_size,
         resize,
+        preprocess,
         vocab: args.vocab,
         min_count: args.min_count,
         max_vocab: args.max_vocab,
@@ -136,8 +156,8 @@ pub fn run_prepare(args: PrepareArgs) -> anyhow::Result<()> {
         "wrote {}: {} records, {}x{} images, max_len {} ({:.1}s)",
         summary.out.display(),
         summary.count,
-        args.image_size,
-        args.image_size,
+        image_size,
+        image_size,
         summary.max_len,
         started.elapsed().as_secs_f64()
     );
@@ -160,5 +180,51 @@ pub fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {
         println!("  {key}: {value}");
     }
     println!("checksum OK; {} records", split.len());
+    Ok(())
+}
+
+/// Print CLIP token ids for each text, one line per text.
+#[derive(Args, Debug)]
+pub struct TokenizeArgs {
+    /// open_clip's bpe_simple_vocab_16e6.txt.gz, HuggingFace's vocab.json (merges.txt beside it),
+    /// or a folder holding either.
+    #[arg(long)]
+    pub vocab: PathBuf,
+    /// Texts to tokenize; none: one text per line of standard input.
+    pub texts: Vec<String>,
+    /// Ids per text, the start and end tokens included; longer texts are cut, keeping the end token.
+    #[arg(long, default_value_t = CONTEXT_LENGTH)]
+    pub context_length: usize,
+    /// open-clip (ftfy, html unescape, whitespace, lower case) or hf (HuggingFace's CLIPTokenizer).
+    #[arg(long, default_value = "open-clip")]
+    pub clean: String,
+    /// Pad every line with 0 to exactly --context-length ids.
+    #[arg(long)]
+    pub pad: bool,
+}
+
+pub fn run_tokenize(args: TokenizeArgs) -> anyhow::Result<()> {
+    let cleaning = Cleaning::from_name(&args.clean)
+        .ok_or_else(|| anyhow::anyhow!("--clean must be open-clip or hf, not {:?}", args.clean))?;
+    if args.context_length == 0 {
+        anyhow::bail!("--context-length must be at least 1");
+    }
+    let tokenizer = ClipTokenizer::from_path(&args.vocab)?.with_cleaning(cleaning);
+    let texts = if args.texts.is_empty() {
+        std::io::read_to_string(std::io::stdin())?.lines().map(str::to_string).collect()
+    } else {
+        args.texts
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for text in &texts {
+        let ids = if args.pad {
+            tokenizer.tokenize(text, args.context_length)?
+        } else {
+            tokenizer.encode_with_specials(text, args.context_length)?
+        };
+        let line: Vec<String> = ids.iter().map(u32::to_string).collect();
+        writeln!(out, "{}", line.join(" "))?;
+    }
+    out.flush()?;
     Ok(())
 }

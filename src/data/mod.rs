@@ -9,8 +9,10 @@
 //!    truncated and reported; `strict` makes each an error. [`report`] holds the report types.
 //! 2. [`image_io`]: decodes PNG/JPEG by content into 8-bit RGB, whatever the colour type.
 //! 3. [`text`]: `tokenize`/`clean_text` and `Vocabulary` (`build`, `save`, `load`, `encode`, `hash`).
+//!    [`clip_tokenizer`]: `ClipTokenizer::from_path(vocab)?.tokenize(text, 77)`, CLIP's byte-level BPE
+//!    exactly as open_clip's (or HuggingFace's) tokenizer.
 //! 4. [`transforms`]: `ImageTransform::{train, eval, clip}`, `resize_square`, `Normalization`,
-//!    `AugmentOptions`, `ColorJitter`.
+//!    `AugmentOptions`, `ColorJitter`; [`pil_resize`]: Pillow's bicubic resize, bit for bit (CLIP's).
 //! 5. [`prepared`]: `prepare_split(dir, split, &PrepareOptions)` packs a split into one safetensors
 //!    file; `PreparedSplit::open(path, Expect { image_size, vocab_hash, .. })` memory-maps and
 //!    validates it (`len`, `image_size`, `max_len`, `image(i)`, `tokens(i)`, `label(i)`, `id(i)`,
@@ -22,11 +24,13 @@
 //! 8. [`commands`]: the `synth`, `prepare` and `inspect` subcommands.
 //!
 //! docs/data.md describes the file formats, the synthetic rule and measured loader throughput.
+pub mod clip_tokenizer;
 pub mod commands;
 pub mod container;
 pub mod dataset;
 pub mod image_io;
 pub mod loader;
+pub mod pil_resize;
 pub mod prepared;
 pub mod report;
 pub mod source_fingerprint;

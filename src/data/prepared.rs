@@ -12,6 +12,8 @@
 //! | `id_is_number` | U8 | N            | 1 where the dataset wrote the id as a number    |
 //!
 //! `__metadata__` holds `format`, `format_version`, `source_dir`, `split`, `split_file`,
+//! `preprocess` (`seed` or `clip`), `normalization` (`imagenet` or `clip`: what the images are
+//! meant to be normalised with), `tokenizer` (`words` or `clip-bpe`),
 //! `image_size`, `resize`, `max_len`, `count`, `labelled`, `positives`, `vocab_hash`, `vocab_size`,
 //! `lines`, `skipped`, `issue_counts` (JSON object, reason → count), `checksum_sha256`: the
 //! sha256 of the whole data section (all tensor bytes in file order), and what the source was
@@ -23,7 +25,8 @@ use super::image_io::decode_rgb;
 use super::report::SplitReport;
 use super::source_fingerprint::{self as fingerprint, SourceFingerprint};
 use super::text::{hex, length_percentile, tokenize, Vocabulary};
-use super::transforms::{resize_square, ResizeMode};
+use super::clip_tokenizer::{ClipTokenizer, CONTEXT_LENGTH};
+use super::transforms::{resize_square, Normalization, ResizeMode};
 use anyhow::{anyhow, bail, Context};
 use memmap2::Mmap;
 use rayon::prelude::*;
@@ -39,14 +42,90 @@ pub const FORMAT_VERSION: &str = "1";
 /// longer captions are post-truncated.
 pub const DEFAULT_MAX_LEN_PERCENTILE: f64 = 0.95;
 
+/// Which model family a prepared file is made for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Preprocess {
+    /// The seed work's: captions as words of a vocabulary built from the train split, images
+    /// resized as `resize` says, ImageNet normalisation.
+    #[default]
+    Seed,
+    /// CLIP's: captions as CLIP BPE ids (`vocab` is the BPE file, required; `max_len` 77 by
+    /// default, start and end tokens included, padded with 0), images by CLIP's short-side bicubic
+    /// resize and centre crop (224 for the published models), CLIP normalisation.
+    Clip,
+}
+
+impl Preprocess {
+    pub fn name(self) -> &'static str {
+        match self {
+            Preprocess::Seed => "seed",
+            Preprocess::Clip => "clip",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Preprocess::Seed, Preprocess::Clip].into_iter().find(|preprocess| preprocess.name() == name)
+    }
+
+    pub fn normalization(self) -> Normalization {
+        match self {
+            Preprocess::Seed => Normalization::ImageNet,
+            Preprocess::Clip => Normalization::Clip,
+        }
+    }
+}
+
+fn normalization_name(normalization: Normalization) -> &'static str {
+    match normalization {
+        Normalization::ImageNet => "imagenet",
+        Normalization::Clip => "clip",
+    }
+}
+
+/// How the captions of a split become ids.
+enum TextEncoder {
+    Words(Vocabulary),
+    Clip(Box<ClipTokenizer>),
+}
+
+impl TextEncoder {
+    fn encode(&self, text: &str, max_len: usize) -> anyhow::Result<Vec<i32>> {
+        match self {
+            TextEncoder::Words(vocab) => Ok(vocab.encode(text, max_len)),
+            TextEncoder::Clip(tokenizer) => Ok(tokenizer.tokenize(text, max_len)?.into_iter().map(|id| id as i32).collect()),
+        }
+    }
+
+    fn hash(&self) -> String {
+        match self {
+            TextEncoder::Words(vocab) => vocab.hash(),
+            TextEncoder::Clip(tokenizer) => tokenizer.vocab_hash().to_string(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            TextEncoder::Words(vocab) => vocab.len(),
+            TextEncoder::Clip(tokenizer) => tokenizer.vocab_size(),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            TextEncoder::Words(_) => "words",
+            TextEncoder::Clip(_) => "clip-bpe",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct PrepareOptions {
     pub out: PathBuf,
     /// Side of the square stored images (64 or 224 for the models in this crate).
     pub image_size: u32,
     pub resize: ResizeMode,
-    /// Use this vocabulary file; otherwise one is built from the data folder's train split and saved
-    /// as `<out>.vocab.txt`.
+    /// Use this vocabulary file (with `Preprocess::Clip`, the CLIP BPE file, required); otherwise one
+    /// is built from the data folder's train split and saved as `<out>.vocab.txt`.
     pub vocab: Option<PathBuf>,
     pub min_count: usize,
     pub max_vocab: Option<usize>,
@@ -56,6 +135,7 @@ pub struct PrepareOptions {
     pub max_text_chars: usize,
     /// Skip (and report) unlabelled records: set for the training split.
     pub require_labels: bool,
+    pub preprocess: Preprocess,
 }
 
 impl PrepareOptions {
@@ -71,6 +151,18 @@ impl PrepareOptions {
             strict: false,
             max_text_chars: DEFAULT_MAX_TEXT_CHARS,
             require_labels: false,
+            preprocess: Preprocess::Seed,
+        }
+    }
+
+    /// CLIP's preprocessing at 224×224 with the CLIP BPE vocabulary `vocab`.
+    pub fn clip(out: impl Into<PathBuf>, vocab: impl Into<PathBuf>) -> Self {
+        Self {
+            image_size: 224,
+            resize: ResizeMode::ShortSideCenterCrop,
+            vocab: Some(vocab.into()),
+            preprocess: Preprocess::Clip,
+            ..Self::new(out)
         }
     }
 }
@@ -108,6 +200,14 @@ pub fn prepare_split(dir: impl AsRef<Path>, split: &str, options: &PrepareOption
             bail!("--max-vocab {max_vocab} leaves no room for a token: the vocabulary holds <pad> and <unk> and needs at least one more (3 or more)");
         }
     }
+    if options.preprocess == Preprocess::Clip {
+        if options.vocab.is_none() {
+            bail!("CLIP preprocessing needs the CLIP BPE vocabulary (--vocab bpe_simple_vocab_16e6.txt.gz, a vocab.json or a HuggingFace CLIP folder)");
+        }
+        if options.resize != ResizeMode::ShortSideCenterCrop {
+            bail!("CLIP preprocessing resizes with {}, not {}", ResizeMode::ShortSideCenterCrop.name(), options.resize.name());
+        }
+    }
     let dataset = HatefulMemes::open(dir)?;
     let read_options = options.read_options();
     let (records, mut report) = dataset.read_split(split, &read_options)?;
@@ -116,7 +216,7 @@ pub fn prepare_split(dir: impl AsRef<Path>, split: &str, options: &PrepareOption
 
     // The vocabulary and the default length come from the training split only: its records that
     // pass the reader's checks (image files exist; they are not decoded for this).
-    let needs_train = options.vocab.is_none() || options.max_len.is_none();
+    let needs_train = options.vocab.is_none() || (options.max_len.is_none() && options.preprocess == Preprocess::Seed);
     let train_texts: Vec<String> = if !needs_train {
         Vec::new()
     } else if dataset.split_file(split)? == dataset.split_file("train")? {
@@ -126,9 +226,10 @@ pub fn prepare_split(dir: impl AsRef<Path>, split: &str, options: &PrepareOption
         let (train, _) = dataset.read_split("train", &train_options).context("reading the train split for the vocabulary")?;
         train.into_iter().map(|record| record.text).collect()
     };
-    let (vocab, vocab_path) = match &options.vocab {
-        Some(path) => (Vocabulary::load(path)?, None),
-        None => {
+    let (encoder, vocab_path) = match (&options.vocab, options.preprocess) {
+        (Some(path), Preprocess::Clip) => (TextEncoder::Clip(Box::new(ClipTokenizer::from_path(path)?)), None),
+        (Some(path), Preprocess::Seed) => (TextEncoder::Words(Vocabulary::load(path)?), None),
+        (None, _) => {
             let vocab = Vocabulary::build(&train_texts, options.min_count, options.max_vocab);
             let has_tokens = train_texts.iter().any(|text| !tokenize(text).is_empty());
             if vocab.len() <= 2 && has_tokens {
@@ -137,12 +238,15 @@ pub fn prepare_split(dir: impl AsRef<Path>, split: &str, options: &PrepareOption
             let path = vocab_path_for(&options.out);
             create_parent(&path)?;
             vocab.save(&path)?;
-            (vocab, Some(path))
+            (TextEncoder::Words(vocab), Some(path))
         }
     };
-    let max_len = options.max_len.unwrap_or_else(|| {
-        let lengths: Vec<usize> = train_texts.iter().map(|text| tokenize(text).len()).collect();
-        length_percentile(&lengths, DEFAULT_MAX_LEN_PERCENTILE)
+    let max_len = options.max_len.unwrap_or_else(|| match options.preprocess {
+        Preprocess::Clip => CONTEXT_LENGTH,
+        Preprocess::Seed => {
+            let lengths: Vec<usize> = train_texts.iter().map(|text| tokenize(text).len()).collect();
+            length_percentile(&lengths, DEFAULT_MAX_LEN_PERCENTILE)
+        }
     });
 
     let (records, images) = decode_images(records, &mut report, options)?;
@@ -151,7 +255,10 @@ pub fn prepare_split(dir: impl AsRef<Path>, split: &str, options: &PrepareOption
         bail!("{}: no valid records to prepare\n{report}", report.file.display());
     }
 
-    let tokens: Vec<i32> = records.iter().flat_map(|record| vocab.encode(&record.text, max_len)).collect();
+    let mut tokens: Vec<i32> = Vec::with_capacity(records.len() * max_len);
+    for record in &records {
+        tokens.extend(encoder.encode(&record.text, max_len)?);
+    }
     let labels: Vec<i8> = records.iter().map(|record| record.label.map_or(-1, |label| label as i8)).collect();
     let ids = records.iter().map(|record| record.id.as_str()).collect::<Vec<_>>().join("\n");
     let id_is_number: Vec<u8> = records.iter().map(|record| u8::from(record.id_is_number)).collect();
@@ -174,14 +281,17 @@ pub fn prepare_split(dir: impl AsRef<Path>, split: &str, options: &PrepareOption
         ("source_dir", dataset.dir().display().to_string()),
         ("split", split.to_string()),
         ("split_file", report.file.display().to_string()),
+        ("preprocess", options.preprocess.name().to_string()),
+        ("normalization", normalization_name(options.preprocess.normalization()).to_string()),
+        ("tokenizer", encoder.name().to_string()),
         ("image_size", options.image_size.to_string()),
         ("resize", options.resize.name().to_string()),
         ("max_len", max_len.to_string()),
         ("count", records.len().to_string()),
         ("labelled", labels.iter().filter(|&&label| label >= 0).count().to_string()),
         ("positives", labels.iter().filter(|&&label| label == 1).count().to_string()),
-        ("vocab_hash", vocab.hash()),
-        ("vocab_size", vocab.len().to_string()),
+        ("vocab_hash", encoder.hash()),
+        ("vocab_size", encoder.len().to_string()),
         ("lines", report.lines.to_string()),
         ("skipped", report.skipped().to_string()),
         ("issue_counts", issue_counts),
@@ -204,8 +314,8 @@ pub fn prepare_split(dir: impl AsRef<Path>, split: &str, options: &PrepareOption
     Ok(PrepareSummary {
         out: options.out.clone(),
         vocab_path,
-        vocab_hash: vocab.hash(),
-        vocab_size: vocab.len(),
+        vocab_hash: encoder.hash(),
+        vocab_size: encoder.len(),
         count: records.len(),
         max_len,
         report,
@@ -306,6 +416,7 @@ pub struct PreparedSplit {
     image_size: u32,
     max_len: usize,
     vocab_size: usize,
+    normalization: Normalization,
 }
 
 impl PreparedSplit {
@@ -338,6 +449,12 @@ impl PreparedSplit {
         let vocab_size = number("vocab_size")?;
         let vocab_hash = field("vocab_hash")?;
 
+        // Files written before CLIP preprocessing existed carry no `normalization`: ImageNet's.
+        let normalization = match metadata.get("normalization").map(String::as_str) {
+            None | Some("imagenet") => Normalization::ImageNet,
+            Some("clip") => Normalization::Clip,
+            Some(other) => bail!("metadata field \"normalization\" is {other:?}, not imagenet or clip"),
+        };
         if let Some(expected) = expect.image_size {
             if expected as usize != image_size {
                 bail!("holds {image_size}x{image_size} images but {expected}x{expected} were expected; prepare it again with --image-size {expected}");
@@ -401,6 +518,7 @@ impl PreparedSplit {
             image_size: image_size as u32,
             max_len,
             vocab_size,
+            normalization,
             metadata,
         })
     }
@@ -431,6 +549,11 @@ impl PreparedSplit {
 
     pub fn vocab_hash(&self) -> &str {
         &self.metadata["vocab_hash"]
+    }
+
+    /// The normalisation the stored images are meant for (`LoaderOptions::normalization`).
+    pub fn normalization(&self) -> Normalization {
+        self.normalization
     }
 
     /// Bytes of one image: `image_size × image_size × 3`, HWC RGB.

@@ -22,7 +22,7 @@ pub const TOKENIZER: &str = "seed-clean-v1";
 pub const SPLIT_SHA256: &str = "split_sha256";
 pub const IMAGES_STAT_SHA256: &str = "images_stat_sha256";
 pub const IMAGES_SHA256: &str = "images_sha256";
-pub const TOKENIZER_KEY: &str = "tokenizer";
+pub const TOKENIZER_KEY: &str = "text_cleaning";
 pub const MAX_TEXT_CHARS: &str = "max_text_chars";
 pub const REQUIRE_LABELS: &str = "require_labels";
 
@@ -124,7 +124,7 @@ fn stale_reason(prepared: &PreparedSplit, dataset: &HatefulMemes, split_file: &P
         ("image size", "image_size", expected.image_size.to_string()),
         ("resize mode", "resize", expected.resize.to_string()),
         ("vocabulary", "vocab_hash", expected.vocab_hash.clone()),
-        ("tokenizer", TOKENIZER_KEY, TOKENIZER.to_string()),
+        ("text cleaning", TOKENIZER_KEY, TOKENIZER.to_string()),
         ("text limit", MAX_TEXT_CHARS, expected.read.max_text_chars.to_string()),
         ("label requirement", REQUIRE_LABELS, expected.read.require_labels.to_string()),
     ];

@@ -3,12 +3,14 @@
 //! * Training: random rotation (±2° by default), colour jitter (brightness, contrast, saturation,
 //!   hue; off by default), to tensor, normalisation with ImageNet mean/std, resize to the model size.
 //! * Evaluation: resize and normalise.
-//! * CLIP: bicubic resize of the short side, centre crop, CLIP mean/std.
+//! * CLIP: bicubic resize of the short side, centre crop, CLIP mean/std, byte for byte as
+//!   open_clip's eval transform (docs/clip.md, "Image preprocessing").
 //!
 //! Resizing happens first, on the 8-bit image: it is what `prepare` stores, so that the loader only
 //! augments and normalises images that already have the model's size. (Rotating and jittering
 //! before or after a resize differ only by interpolation detail, and the small image is far cheaper.)
 //! Output tensors are HWC `f32`, the engine's NHWC layout for one image.
+use super::pil_resize::resize_bicubic;
 use crate::util::Rng;
 use image::imageops::{self, FilterType};
 use image::RgbImage;
@@ -95,7 +97,8 @@ pub enum ResizeMode {
     /// `Resize((size, size))` in the seed work.
     #[default]
     Stretch,
-    /// CLIP preprocessing: bicubic resize so that the short side is `size`, then a centre crop.
+    /// CLIP preprocessing as open_clip's (torchvision on PIL images): Pillow's bicubic resize so
+    /// that the short side is `size` ([`short_side_size`]), then torchvision's centre crop.
     ShortSideCenterCrop,
 }
 
@@ -121,19 +124,40 @@ pub fn resize_square(image: &RgbImage, size: u32, mode: ResizeMode) -> RgbImage 
     match mode {
         ResizeMode::Stretch => imageops::resize(image, size, size, FilterType::Triangle),
         ResizeMode::ShortSideCenterCrop => {
-            let (width, height) = image.dimensions();
-            let short = width.min(height) as f64;
-            let scaled_width = ((width as f64 * size as f64 / short).round() as u32).max(size);
-            let scaled_height = ((height as f64 * size as f64 / short).round() as u32).max(size);
-            let scaled = if (scaled_width, scaled_height) == (width, height) {
+            let (scaled_width, scaled_height) = short_side_size(image.dimensions(), size);
+            let scaled = if (scaled_width, scaled_height) == image.dimensions() {
                 image.clone()
             } else {
-                imageops::resize(image, scaled_width, scaled_height, FilterType::CatmullRom)
+                resize_bicubic(image, scaled_width, scaled_height)
             };
-            let left = (scaled_width - size) / 2;
-            let top = (scaled_height - size) / 2;
+            let left = center_crop_offset(scaled_width, size);
+            let top = center_crop_offset(scaled_height, size);
             imageops::crop_imm(&scaled, left, top, size, size).to_image()
         }
+    }
+}
+
+/// torchvision's `Resize(size)`: the short side becomes `size`, the long side
+/// `int(size * long / short)` (truncated, in double precision, as Python computes it).
+pub fn short_side_size((width, height): (u32, u32), size: u32) -> (u32, u32) {
+    let (short, long) = if width <= height { (width, height) } else { (height, width) };
+    let scaled_long = (size as f64 * long as f64 / short as f64) as u32;
+    if width <= height {
+        (size, scaled_long)
+    } else {
+        (scaled_long, size)
+    }
+}
+
+/// torchvision's `CenterCrop`: the offset is `round((length - size) / 2)` with Python's rounding,
+/// half to even (a margin of 15 starts the crop at 8, one of 13 at 6).
+pub fn center_crop_offset(length: u32, size: u32) -> u32 {
+    let margin = length - size;
+    let half = margin / 2;
+    if margin % 2 == 1 && half % 2 == 1 {
+        half + 1
+    } else {
+        half
     }
 }
 
