@@ -78,11 +78,11 @@ pub struct PrepareArgs {
     /// bicubic resize and centre crop, CLIP normalisation; needs --vocab).
     #[arg(long, default_value = "seed")]
     pub preprocess: String,
-    /// Side of the stored images; default 64, or 224 with --preprocess clip.
+    /// Side of the stored images [default: 64, or 224 with --preprocess clip].
     #[arg(long)]
     pub image_size: Option<u32>,
-    /// stretch (bilinear, both sides) or short-side-center-crop (bicubic, CLIP); default stretch,
-    /// or short-side-center-crop with --preprocess clip.
+    /// stretch (bilinear, both sides) or short-side-center-crop (bicubic, CLIP)
+    /// [default: stretch, or short-side-center-crop with --preprocess clip].
     #[arg(long)]
     pub resize: Option<String>,
     /// Vocabulary file; default: built from the train split and saved as <out>.vocab.txt. With
@@ -95,8 +95,8 @@ pub struct PrepareArgs {
     /// Cap the vocabulary size, <pad> and <unk> included (when building it) [default: no cap].
     #[arg(long)]
     pub max_vocab: Option<usize>,
-    /// Token sequence length; default: 95th percentile of the train split's caption lengths (77,
-    /// CLIP's context, with --preprocess clip).
+    /// Token sequence length [default: the 95th percentile of the train split's caption lengths,
+    /// or 77 (CLIP's context) with --preprocess clip].
     #[arg(long)]
     pub max_len: Option<usize>,
     /// Make every bad record an error instead of skipping it.
