@@ -25,7 +25,13 @@ pub struct CostAndGradient {
 /// The gradient at `y` of KL(exaggeration·P ‖ Q), and the cost when `with_cost`.
 pub fn cost_and_gradient(p: &JointProbabilities, y: &[[f64; 2]], exaggeration: f64, theta: f64, with_cost: bool) -> CostAndGradient {
     let tree = QuadTree::build(y);
-    let repulsions: Vec<Repulsion> = (0..y.len()).into_par_iter().map(|i| tree.repulsion(i, theta)).collect();
+    // Queried in the tree's order for cache locality, then put back in point order.
+    let order = tree.spatial_order();
+    let in_tree_order: Vec<Repulsion> = order.par_iter().map(|&i| tree.repulsion(i as usize, theta)).collect();
+    let mut repulsions = vec![Repulsion::default(); y.len()];
+    for (&i, repulsion) in order.iter().zip(in_tree_order) {
+        repulsions[i as usize] = repulsion;
+    }
     let normaliser = repulsions.iter().map(|r| r.kernel_sum).sum::<f64>().max(f64::EPSILON);
 
     let attractions: Vec<([f64; 2], f64)> = (0..y.len())

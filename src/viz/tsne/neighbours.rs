@@ -5,6 +5,8 @@
 //! affordable; the k chosen are then re-measured directly in f64, so the distances returned carry
 //! no cancellation error. Blocks run in parallel, each computed the same way on any thread, so the
 //! result does not depend on the thread count.
+use std::collections::BinaryHeap;
+
 use rayon::prelude::*;
 
 use crate::backend::cpu::matmul::{gemm, Strided};
@@ -45,19 +47,27 @@ pub fn nearest_neighbours(data: &[f32], n: usize, dim: usize, k: usize) -> Neigh
             gemm(rows, dim, n, &centred, Strided::rows(first * dim, dim), &centred, Strided::transposed_rows(0, dim), 0.0, &mut dots, Strided::rows(0, n));
             let mut indices = Vec::with_capacity(rows * k);
             let mut distances = Vec::with_capacity(rows * k);
-            let mut candidates: Vec<(f32, u32)> = Vec::with_capacity(n);
+            // A margin of candidates beyond k, so that rounding in the GEMM form cannot push a
+            // true neighbour out before the exact re-measurement below.
+            let keep = (k + 8).min(n - 1);
+            // A max-heap of the nearest so far, keyed by (distance, index) packed in a u64: the
+            // bits of a non-negative f32 order as its value does.
+            let mut nearest: BinaryHeap<u64> = BinaryHeap::with_capacity(keep + 1);
             for r in 0..rows {
                 let i = first + r;
-                candidates.clear();
-                candidates.extend((0..n).filter(|&j| j != i).map(|j| ((squared_norms[i] + squared_norms[j] - 2.0 * dots[r * n + j]).max(0.0), j as u32)));
-                // A margin of candidates beyond k, so that rounding in the GEMM form cannot push a
-                // true neighbour out before the exact re-measurement below.
-                let keep = (k + 8).min(candidates.len());
-                if keep < candidates.len() {
-                    candidates.select_nth_unstable_by(keep, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                    candidates.truncate(keep);
+                nearest.clear();
+                for j in (0..n).filter(|&j| j != i) {
+                    let distance = (squared_norms[i] + squared_norms[j] - 2.0 * dots[r * n + j]).max(0.0);
+                    let key = ((distance.to_bits() as u64) << 32) | j as u64;
+                    if nearest.len() < keep {
+                        nearest.push(key);
+                    } else if key < *nearest.peek().expect("keep > 0") {
+                        nearest.pop();
+                        nearest.push(key);
+                    }
                 }
-                let mut exact: Vec<(f64, u32)> = candidates.iter().map(|&(_, j)| (squared_distance(data, dim, i, j as usize), j)).collect();
+                let candidates = nearest.iter().map(|&key| (key & 0xffff_ffff) as u32);
+                let mut exact: Vec<(f64, u32)> = candidates.map(|j| (squared_distance(data, dim, i, j as usize), j)).collect();
                 exact.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 for &(d, j) in &exact[..k] {
                     indices.push(j);

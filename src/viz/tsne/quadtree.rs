@@ -16,6 +16,8 @@ const MAX_DEPTH: usize = 48;
 struct Cell {
     centre: [f64; 2],
     half_width: [f64; 2],
+    /// (the larger side)², for the opening criterion.
+    squared_width: f64,
     /// Σ of member positions while building, the centre of mass after [`QuadTree::build`].
     centre_of_mass: [f64; 2],
     count: u32,
@@ -28,16 +30,34 @@ struct Cell {
 
 impl Cell {
     fn new(centre: [f64; 2], half_width: [f64; 2], depth: u32) -> Self {
-        Cell { centre, half_width, centre_of_mass: [0.0; 2], count: 0, first_child: NONE, first_point: NONE, depth }
+        let width = 2.0 * half_width[0].max(half_width[1]);
+        Cell { centre, half_width, squared_width: width * width, centre_of_mass: [0.0; 2], count: 0, first_child: NONE, first_point: NONE, depth }
     }
 
     fn quadrant_of(&self, point: [f64; 2]) -> u32 {
         (point[0] >= self.centre[0]) as u32 + 2 * (point[1] >= self.centre[1]) as u32
     }
+}
 
-    fn squared_width(&self) -> f64 {
-        let width = 2.0 * self.half_width[0].max(self.half_width[1]);
-        width * width
+impl QuadTree<'_> {
+    /// The points in the order of a depth-first walk of the tree: neighbours in this order walk
+    /// mostly the same cells, so querying in it keeps those cells in cache.
+    pub fn spatial_order(&self) -> Vec<u32> {
+        let mut order = Vec::with_capacity(self.points.len());
+        let mut stack = vec![0u32];
+        while let Some(at) = stack.pop() {
+            let cell = &self.cells[at as usize];
+            if cell.first_child != NONE {
+                stack.extend((0..4).rev().map(|c| cell.first_child + c));
+            } else {
+                let mut member = cell.first_point;
+                while member != NONE {
+                    order.push(member);
+                    member = self.next_in_leaf[member as usize];
+                }
+            }
+        }
+        order
     }
 }
 
@@ -152,12 +172,14 @@ impl<'a> QuadTree<'a> {
         }
         let difference = [point[0] - cell.centre_of_mass[0], point[1] - cell.centre_of_mass[1]];
         let squared_distance = difference[0] * difference[0] + difference[1] * difference[1];
-        if cell.squared_width() < squared_theta * squared_distance {
+        if cell.squared_width < squared_theta * squared_distance {
             add_interaction(point, cell.centre_of_mass, cell.count as f64, result);
             return;
         }
-        for child in 0..4 {
-            self.visit((cell.first_child + child) as usize, index, point, squared_theta, result);
+        for child in cell.first_child..cell.first_child + 4 {
+            if self.cells[child as usize].count > 0 {
+                self.visit(child as usize, index, point, squared_theta, result);
+            }
         }
     }
 }
@@ -198,6 +220,9 @@ mod tests {
         points.push([points[10][0] + 1e-12, points[10][1]]);
         let tree = QuadTree::build(&points);
         assert_eq!(tree.cells[0].count as usize, points.len());
+        let mut order = tree.spatial_order();
+        order.sort_unstable();
+        assert_eq!(order, (0..points.len() as u32).collect::<Vec<_>>(), "the spatial order visits every point once");
         for index in [0, 3, 10, 300, points.len() - 1] {
             let reference = exact(&points, index);
             let at_zero = tree.repulsion(index, 0.0);
