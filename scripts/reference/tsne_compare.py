@@ -3,7 +3,8 @@
 prints for each: the final KL divergence (each as its implementation reports it: sklearn's
 `kl_divergence_`, memefuse's same-formula figure), the exact KL of the final embedding against the
 same P (sklearn's P, Q over every pair, computed here for both), the 10-nearest-neighbour
-preservation, and the seconds taken.
+preservation, and the seconds taken (wall clock, and CPU seconds summed over threads: on a shared
+machine the CPU seconds / cores estimate the wall time on idle cores).
 
 Data: `blobs` (sklearn.datasets.make_blobs: Gaussian clusters of different spreads) of --points
 points in --dims dimensions, or `digits` (sklearn's 1,797 8×8 digit images, 64 dimensions).
@@ -80,10 +81,13 @@ def run_memefuse(binary, data, labels, perplexity, seed, workdir):
     save_file({"features": np.ascontiguousarray(data, dtype=np.float32), "labels": (labels % 2).astype(np.int32)}, path, metadata={"ids": json.dumps(ids)})
     png, csv = os.path.join(workdir, "tsne.png"), os.path.join(workdir, "tsne.csv")
     command = [binary, "tsne", "--embeddings", path, "--output", png, "--points", csv, "--perplexity", str(perplexity), "--seed", str(seed)]
-    started = time.perf_counter()
+    started, children_before = time.perf_counter(), os.times()
     finished = subprocess.run(command, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - started
+    children_after = os.times()
+    summary_cpu = (children_after.children_user - children_before.children_user) + (children_after.children_system - children_before.children_system)
     summary = json.loads(finished.stdout.strip().splitlines()[-1])
+    summary["cpu_seconds"] = summary_cpu
     y = np.loadtxt(csv, delimiter=",", skiprows=1, usecols=(2, 3))
     return y, summary, wall
 
@@ -104,29 +108,29 @@ def main():
     threads = os.environ.get("OMP_NUM_THREADS", str(os.cpu_count()))
     print(f"data: {args.data}, {n} points × {dims} dims, perplexity {args.perplexity}; sklearn {sklearn.__version__}, numpy {np.__version__}; {os.cpu_count()} cores, OMP_NUM_THREADS={threads}")
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     model = TSNE(perplexity=args.perplexity, init="pca", learning_rate="auto", max_iter=1000, angle=0.5, random_state=args.seed)
     y_sklearn = model.fit_transform(data)
-    sklearn_seconds = time.perf_counter() - started
+    sklearn_seconds, sklearn_cpu = time.perf_counter() - started, time.process_time() - cpu_started
 
-    results = {"sklearn": (y_sklearn, model.kl_divergence_, sklearn_seconds, model.n_iter_ + 1)}
+    results = {"sklearn": (y_sklearn, model.kl_divergence_, sklearn_seconds, sklearn_cpu, model.n_iter_ + 1)}
     if args.fixture is None or os.path.exists(args.memefuse):
         with tempfile.TemporaryDirectory() as workdir:
             y_ours, summary, wall = run_memefuse(os.path.abspath(args.memefuse), data, labels, args.perplexity, args.seed, workdir)
-        results["memefuse"] = (y_ours, summary["kl_divergence"], wall, summary["iterations"])
+        results["memefuse"] = (y_ours, summary["kl_divergence"], wall, summary["cpu_seconds"], summary["iterations"])
         print(f"memefuse: {summary['threads']} threads, t-SNE itself {summary['seconds']:.2f} s of the {wall:.2f} s wall time")
 
     p = joint_probabilities(data, args.perplexity)
-    print(f"{'':10} {'KL (reported)':>14} {'KL (exact Q)':>13} {'10-NN kept':>11} {'seconds':>8} {'iterations':>10}")
+    print(f"{'':10} {'KL (reported)':>14} {'KL (exact Q)':>13} {'10-NN kept':>11} {'seconds':>8} {'CPU s':>8} {'iterations':>10}")
     figures = {}
-    for name, (y, kl, seconds, iterations) in results.items():
-        figures[name] = {"kl": kl, "exact_kl": exact_kl(p, y), "knn": neighbour_preservation(data, y), "seconds": seconds}
+    for name, (y, kl, seconds, cpu, iterations) in results.items():
+        figures[name] = {"kl": kl, "exact_kl": exact_kl(p, y), "knn": neighbour_preservation(data, y), "seconds": seconds, "cpu": cpu}
         f = figures[name]
-        print(f"{name:10} {kl:14.4f} {f['exact_kl']:13.4f} {f['knn']:11.4f} {seconds:8.2f} {iterations:10d}")
+        print(f"{name:10} {kl:14.4f} {f['exact_kl']:13.4f} {f['knn']:11.4f} {seconds:8.2f} {cpu:8.2f} {iterations:10d}")
     if "memefuse" in figures:
         ours, theirs = figures["memefuse"], figures["sklearn"]
         print(f"memefuse/sklearn: KL {ours['kl'] / theirs['kl']:.3f}, exact KL {ours['exact_kl'] / theirs['exact_kl']:.3f}, "
-              f"10-NN kept {ours['knn'] - theirs['knn']:+.4f}, time {ours['seconds'] / theirs['seconds']:.2f}×")
+              f"10-NN kept {ours['knn'] - theirs['knn']:+.4f}, time {ours['seconds'] / theirs['seconds']:.2f}×, CPU time {ours['cpu'] / theirs['cpu']:.2f}×")
 
     if args.fixture:
         fixture = {

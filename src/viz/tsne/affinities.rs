@@ -91,8 +91,8 @@ fn symmetrise<'a>(n: usize, neighbours_of: impl Fn(usize) -> &'a [u32], conditio
     // Every entry of C lands in its own row and, transposed, in its column's row; an entry present
     // both ways is the sum of exactly two terms, whatever the order of arrival.
     let mut rows: Vec<Vec<(u32, f64)>> = (0..n).map(|i| neighbours_of(i).iter().copied().zip(conditional[i].iter().copied()).collect()).collect();
-    for i in 0..n {
-        for (&j, &p) in neighbours_of(i).iter().zip(&conditional[i]) {
+    for (i, row) in conditional.iter().enumerate() {
+        for (&j, &p) in neighbours_of(i).iter().zip(row) {
             rows[j as usize].push((i as u32, p));
         }
     }

@@ -169,7 +169,7 @@ fn validate(data: &[f32], n: usize, dim: usize, options: &TsneOptions) -> Result
     if !(options.theta >= 0.0 && options.theta.is_finite()) {
         bail!("theta {} must be 0 (exact) or positive", options.theta);
     }
-    if !(options.early_exaggeration > 0.0) {
+    if !(options.early_exaggeration.is_finite() && options.early_exaggeration > 0.0) {
         bail!("early exaggeration {} must be positive", options.early_exaggeration);
     }
     if options.iterations == 0 {
