@@ -26,6 +26,10 @@ enum Command {
     Eval(memefuse::train::commands::EvalArgs),
     /// Write P(hateful) and logits for every record of a split (labelled or not): JSON lines, CSV or a submission CSV.
     Predict(memefuse::train::commands::PredictArgs),
+    /// Write the penultimate features of every record of a split (safetensors, readable from Python).
+    Embed(memefuse::train::embed::EmbedArgs),
+    /// Barnes-Hut t-SNE of a split's embeddings: a PNG coloured by label and the 2-D points as CSV.
+    Tsne(memefuse::train::tsne_command::TsneArgs),
     /// Synthesise data, train every model briefly and write a report with plots.
     Demo(memefuse::train::commands::DemoArgs),
 }
@@ -46,6 +50,8 @@ fn main() -> anyhow::Result<()> {
         Command::Train(args) => memefuse::train::commands::run_train(args),
         Command::Eval(args) => memefuse::train::commands::run_eval(args),
         Command::Predict(args) => memefuse::train::commands::run_predict(args),
+        Command::Embed(args) => memefuse::train::embed::run_embed(args),
+        Command::Tsne(args) => memefuse::train::tsne_command::run_tsne(args),
         Command::Demo(args) => memefuse::train::commands::run_demo(args),
     }
 }

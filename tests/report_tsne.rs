@@ -1,6 +1,6 @@
 //! t-SNE keeps well-separated clusters apart.
 use memefuse::util::Rng;
-use memefuse::viz::tsne::tsne;
+use memefuse::viz::tsne::{tsne, TsneOptions};
 
 #[test]
 fn two_gaussian_clusters_stay_separated_in_2d() {
@@ -16,7 +16,8 @@ fn two_gaussian_clusters_stay_separated_in_2d() {
         }
     }
     let n = labels.len();
-    let embedding = tsne(&data, n, dim, 10.0, 300, 11);
+    let options = TsneOptions { perplexity: 10.0, iterations: 300, seed: 11, ..TsneOptions::default() };
+    let embedding = tsne(&data, n, dim, &options).unwrap().points;
     assert_eq!(embedding.len(), n);
     assert!(embedding.iter().flatten().all(|v| v.is_finite()));
 

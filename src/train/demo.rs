@@ -17,7 +17,8 @@ use super::trainer::{load_trained_model, train_new, TrainOptions};
 use super::demo_data::{ensure_demo_data, DemoDataOptions};
 use crate::models::ModelConfig;
 use crate::util::write_atomically;
-use crate::viz::{scatter::plot_embedding_2d, tsne::tsne};
+use crate::viz::scatter::plot_embedding_2d;
+use crate::viz::tsne::{tsne, TsneOptions};
 use crate::Device;
 
 /// The demo's small variants: narrow layers, a quick learning rate.
@@ -25,8 +26,6 @@ const DEMO_HIDDEN: usize = 64;
 const DEMO_DROPOUT: f32 = 0.1;
 const DEMO_LEARNING_RATE: f32 = 3e-3;
 const DEMO_BATCH_SIZE: usize = 32;
-const TSNE_PERPLEXITY: f32 = 30.0;
-const TSNE_ITERATIONS: usize = 500;
 
 #[derive(Clone, Debug)]
 pub struct DemoOptions {
@@ -134,7 +133,10 @@ fn evaluate_and_embed(run: &RunDir, model_name: &str, out: &Path, device: Device
 
     let dev = run_split(model.as_ref(), &evaluation_loader(cache.split("dev")?, 128)?, dtype, device, true)?;
     let (embeddings, dim) = dev.embeddings.clone().expect("embeddings were requested");
-    let points = tsne(&embeddings, dev.ids.len(), dim, TSNE_PERPLEXITY, TSNE_ITERATIONS, config.seed);
+    let n = dev.ids.len();
+    // sklearn's defaults, the perplexity lowered for splits too small for 30 (it must stay below n).
+    let options = TsneOptions { perplexity: TsneOptions::default().perplexity.min((n as f64 - 1.0) / 3.0), seed: config.seed, ..TsneOptions::default() };
+    let points = tsne(&embeddings, n, dim, &options).with_context(|| format!("t-SNE of {model_name}'s dev embeddings"))?.points;
     let (dev_labels, _) = dev.labelled();
     let figure = out.join(format!("{}_tsne.png", slugify(model_name)));
     plot_embedding_2d(&points, &dev_labels, &format!("{model_name}: t-SNE of dev embeddings"), &figure)?;

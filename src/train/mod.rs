@@ -8,7 +8,8 @@
 //! do with a folder), [`data_cache`] (prepared splits in the run folder), [`batch_input`] (loader batches to
 //! model inputs), [`trainer`] (the epoch loop, resume), [`checkpoint`] (safetensors checkpoints),
 //! [`inference`] (a model over a split), [`progress`] (bars or lines), [`commands`] (`train`,
-//! `eval`, `predict`, `demo`), [`demo`] and [`demo_data`] (the demo's reusable synthetic data).
+//! `eval`, `predict`, `demo`), [`demo`] and [`demo_data`] (the demo's reusable synthetic data);
+//! [`embed`] (`memefuse embed`: features of a split) and [`tsne_command`] (`memefuse tsne`).
 pub mod batch_input;
 pub mod checkpoint;
 pub mod commands;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod data_cache;
 pub mod demo;
 pub mod demo_data;
+pub mod embed;
 pub mod history;
 pub mod inference;
 pub mod memory_estimate;
@@ -29,4 +31,5 @@ pub mod run_lock;
 pub mod run_state;
 pub mod train_checks;
 pub mod trainer;
+pub mod tsne_command;
 pub mod vocab_remap;

@@ -6,7 +6,7 @@
 //!
 //! - [`curves::plot_loss`], [`curves::plot_accuracy`]: the two Keras-style training figures.
 //! - [`scatter::plot_embedding_2d`]: 2-D points coloured by class ("not hateful" / "hateful").
-//! - [`tsne::tsne`]: exact t-SNE to 2-D, for a few thousand points.
+//! - [`tsne::tsne`]: Barnes-Hut t-SNE to 2-D, as sklearn's `TSNE` (docs/tsne.md).
 pub mod curves;
 mod figure;
 pub mod font;
