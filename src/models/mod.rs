@@ -22,6 +22,7 @@ mod image_mlp;
 mod lstm_classifier;
 mod pooling;
 mod text_bow;
+pub mod clip;
 pub mod text_lstm;
 pub mod text_lstm_predict;
 pub mod vgg16;
