@@ -29,7 +29,7 @@ pub fn read_clip_config(dir: &Path) -> Result<ClipConfig> {
 }
 
 /// The weights file of a CLIP folder, or an error that says what the folder holds instead.
-fn weights_path(dir: &Path) -> Result<PathBuf> {
+pub fn weights_path(dir: &Path) -> Result<PathBuf> {
     let path = dir.join(WEIGHTS_FILE);
     if path.is_file() {
         return Ok(path);
