@@ -15,7 +15,7 @@ pub struct MultiHeadAttention {
 
 impl MultiHeadAttention {
     pub fn new(name: &str, width: usize, heads: usize, rng: &mut Rng, device: Device) -> Result<Self> {
-        if heads == 0 || width % heads != 0 {
+        if heads == 0 || !width.is_multiple_of(heads) {
             return Err(Error::shape("MultiHeadAttention", format!("{name}: width {width} is not a multiple of {heads} heads")));
         }
         let projection = |suffix: &str, rng: &mut Rng| Linear::new(&format!("{name}.{suffix}"), width, width, rng, device);

@@ -130,7 +130,7 @@ fn sub_config<'a>(root: &'a Map<String, Value>, key: &'static str) -> Result<Fie
 }
 
 fn check_heads(prefix: &str, hidden: usize, heads: usize) -> Result<(), ConfigError> {
-    if hidden % heads != 0 {
+    if !hidden.is_multiple_of(heads) {
         return Err(error(format!("{prefix}.num_attention_heads"), format!("{heads} heads do not divide hidden_size {hidden}")));
     }
     Ok(())
