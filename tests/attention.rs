@@ -121,3 +121,14 @@ fn bad_shapes_and_masks_are_refused() {
     let error = attention(&q, &k, &v, false, Some(&bad_mask)).unwrap_err().to_string();
     assert!(error.contains("key_padding_mask") && error.contains("[2, 6]"), "{error}");
 }
+
+#[test]
+fn multi_head_attention_layer_gradients() {
+    use memefuse::nn::MultiHeadAttention;
+    let layer = MultiHeadAttention::new("self_attn", 12, 3, &mut memefuse::util::Rng::new(5), Device::Cpu).unwrap();
+    let names: Vec<String> = layer.parameters().into_iter().map(|(n, _)| n).collect();
+    assert!(names.contains(&"self_attn.q_proj.weight".to_string()) && names.contains(&"self_attn.out_proj.bias".to_string()), "{names:?}");
+    let x = random(&[2, 5, 12], 90);
+    let mask = padding_mask(&[5, 3], 5);
+    check_gradients(|t| layer.forward(&t[0], true, Some(&mask)), &[x], &GradCheck::default()).unwrap();
+}
