@@ -60,8 +60,8 @@ template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(f
 template <> __device__ __forceinline__ int from_float<int>(float x) { return (int)x; }
 
 // Op codes: keep in step with UnaryOp::code, BinaryOp and ReduceOp in src/ops/mod.rs.
-enum UnaryOpCode { U_NEG, U_EXP, U_LOG, U_RELU, U_SIGMOID, U_TANH, U_GELU, U_SQRT, U_ABS, U_SIGN, U_POWF, U_AFFINE };
-enum BinaryOpCode { B_ADD, B_SUB, B_MUL, B_DIV, B_EQUAL, B_RELU_BACKWARD, B_SIGMOID_BACKWARD, B_TANH_BACKWARD, B_GELU_BACKWARD };
+enum UnaryOpCode { U_NEG, U_EXP, U_LOG, U_RELU, U_SIGMOID, U_TANH, U_GELU, U_SQRT, U_ABS, U_SIGN, U_POWF, U_AFFINE, U_QUICK_GELU };
+enum BinaryOpCode { B_ADD, B_SUB, B_MUL, B_DIV, B_EQUAL, B_RELU_BACKWARD, B_SIGMOID_BACKWARD, B_TANH_BACKWARD, B_GELU_BACKWARD, B_QUICK_GELU_BACKWARD };
 enum ReduceOpCode { R_SUM, R_MAX };
 
 __device__ __forceinline__ float warp_sum(float v) {

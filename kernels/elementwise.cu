@@ -16,6 +16,7 @@ __device__ __forceinline__ float apply_unary(unsigned int op, float x, float p0,
         case U_SIGN: return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f);
         case U_POWF: return powf(x, p0);
         case U_AFFINE: return p0 * x + p1;
+        case U_QUICK_GELU: return x / (1.0f + expf(-1.702f * x));
         default: return __int_as_float(0x7fc00000);  // NaN: an unknown op code must not pass silently
     }
 }
@@ -34,6 +35,10 @@ __device__ __forceinline__ float apply_binary(unsigned int op, float a, float b)
             float cdf = 0.5f * (1.0f + erff(a * 0.70710678118654752f));
             float pdf = 0.3989422804014327f * expf(-0.5f * a * a);
             return b * (cdf + a * pdf);
+        }
+        case B_QUICK_GELU_BACKWARD: {
+            float s = 1.0f / (1.0f + expf(-1.702f * a));
+            return b * (s + 1.702f * a * s * (1.0f - s));
         }
         default: return __int_as_float(0x7fc00000);
     }

@@ -11,7 +11,7 @@ use memefuse::{Device, Tensor};
 fn linear_is_x_wt_plus_b_with_gradients() {
     let layer = Linear::new("fc", 5, 3, &mut Rng::new(1), Device::Cpu).unwrap();
     let x = random(&[4, 5], 2);
-    let expected = x.matmul(&layer.weight().t().unwrap()).unwrap().add(layer.bias()).unwrap();
+    let expected = x.matmul(&layer.weight().t().unwrap()).unwrap().add(layer.bias().unwrap()).unwrap();
     assert_close(&layer.forward(&x).unwrap(), &expected, 1e-6, "linear forward");
     let names: Vec<String> = layer.parameters().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, vec!["fc.weight", "fc.bias"]);
@@ -20,7 +20,7 @@ fn linear_is_x_wt_plus_b_with_gradients() {
     check_op("linear of a transposed input", |t| t[0].t()?.linear(&t[1], &t[2]), &[random(&[5, 7], 6), random(&[3, 5], 7), random(&[3], 8)]);
     let large = [random(&[37, 130], 9), random(&[67, 130], 10), random(&[67], 11)];
     check_gpu_parity("linear 37x130→67", &|t: &[Tensor]| t[0].linear(&t[1], &t[2]), &large, &[memefuse::DType::F32, memefuse::DType::F16, memefuse::DType::BF16]);
-    assert!(x.linear(&random(&[3, 4], 1), layer.bias()).unwrap_err().to_string().contains("do not fit"));
+    assert!(x.linear(&random(&[3, 4], 1), layer.bias().unwrap()).unwrap_err().to_string().contains("do not fit"));
 }
 
 #[test]

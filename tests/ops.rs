@@ -22,6 +22,7 @@ fn unary_ops() {
         (UnaryOp::Sigmoid, &any),
         (UnaryOp::Tanh, &any),
         (UnaryOp::Gelu, &any),
+        (UnaryOp::QuickGelu, &any),
         (UnaryOp::Sqrt, &positive),
         (UnaryOp::Abs, &away_from_zero),
         (UnaryOp::Powf(3.0), &any),
@@ -43,6 +44,12 @@ fn unary_ops_follow_their_definitions() {
     let expected = [-0.045_500_26, -0.154_268_8, 0.0, 0.345_731_2, 1.954_499_8];
     for (g, e) in gelu.iter().zip(expected) {
         assert!((g - e).abs() < 1e-6, "gelu {g} vs {e}");
+    }
+    let quick_gelu = x.quick_gelu().unwrap().to_vec_f32().unwrap();
+    // transformers.activations.ACT2FN["quick_gelu"](torch.tensor([-2., -.5, 0., .5, 2.]))
+    let expected = [-0.064_341_37, -0.149_611_56, 0.0, 0.350_388_44, 1.935_658_6];
+    for (g, e) in quick_gelu.iter().zip(expected) {
+        assert!((g - e).abs() < 1e-6, "quick_gelu {g} vs {e}");
     }
     let sigmoid = x.sigmoid().unwrap().to_vec_f32().unwrap();
     assert!((sigmoid[2] - 0.5).abs() < 1e-7 && (sigmoid[4] - 0.880_797_1).abs() < 1e-6);

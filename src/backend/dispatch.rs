@@ -367,6 +367,92 @@ pub fn lstm_backward(d_outputs: &Tensor, gates: &Tensor, cells: &Tensor, w_hh: &
     })
 }
 
+// ---- layer norm and attention (CPU only until kernels/norm.cu and the flash kernel exist) ----------
+
+/// An op whose CUDA kernel is not written yet: a clear error instead of a silent CPU round trip.
+fn no_cuda_kernel_yet(op: &str) -> Error {
+    Error::CudaUnavailable(format!("{op} has no CUDA kernel yet (issue 13); run it on the CPU with --device cpu"))
+}
+
+/// Layer norm's outputs: the residual sum (when one was added), the output, and the f32 per-row
+/// mean and rstd.
+pub struct LayerNormSaved {
+    pub sum: Option<Storage>,
+    pub output: Storage,
+    pub mean: Tensor,
+    pub rstd: Tensor,
+}
+
+/// x (and residual) contiguous [.., width]; weight, bias [width] in x's dtype.
+pub fn layer_norm_forward(x: &Tensor, residual: Option<&Tensor>, weight: &Tensor, bias: &Tensor, eps: f32) -> Result<LayerNormSaved> {
+    let rows = x.elem_count() / x.shape().last().copied().unwrap_or(1).max(1);
+    let residual_storage = residual.map(|r| r.storage());
+    match (&*x.storage(), residual_storage.as_deref(), &*weight.storage(), &*bias.storage()) {
+        (Storage::Cpu(sx), None | Some(Storage::Cpu(_)), Storage::Cpu(sw), Storage::Cpu(sb)) => {
+            let r = match residual_storage.as_deref() {
+                Some(Storage::Cpu(sr)) => Some((sr, residual.unwrap().layout())),
+                _ => None,
+            };
+            let f = cpu::layer_norm::forward(sx, x.layout(), r, sw, weight.layout(), sb, bias.layout(), eps);
+            Ok(LayerNormSaved {
+                sum: f.sum.map(Storage::Cpu),
+                output: Storage::Cpu(f.output),
+                mean: Tensor::from_vec(f.mean, &[rows], crate::Device::Cpu)?,
+                rstd: Tensor::from_vec(f.rstd, &[rows], crate::Device::Cpu)?,
+            })
+        }
+        (Storage::Cuda(_), _, _, _) => Err(no_cuda_kernel_yet("layer norm")),
+        _ => Err(device_mismatch("layer_norm", x, weight)),
+    }
+}
+
+/// (dx, dweight, dbias) in x's dtype; x and dy contiguous, mean and rstd f32 [rows].
+pub fn layer_norm_backward(x: &Tensor, weight: &Tensor, mean: &Tensor, rstd: &Tensor, dy: &Tensor) -> Result<(Storage, Storage, Storage)> {
+    match (&*x.storage(), &*weight.storage(), &*dy.storage()) {
+        (Storage::Cpu(sx), Storage::Cpu(sw), Storage::Cpu(sd)) => {
+            let (mean, rstd) = (mean.to_vec_f32()?, rstd.to_vec_f32()?);
+            let (dx, dw, db) = cpu::layer_norm::backward(sx, x.layout(), sw, weight.layout(), &mean, &rstd, sd, dy.layout());
+            Ok((Storage::Cpu(dx), Storage::Cpu(dw), Storage::Cpu(db)))
+        }
+        (Storage::Cuda(_), _, _) => Err(no_cuda_kernel_yet("layer norm backward")),
+        _ => Err(device_mismatch("layer_norm backward", x, dy)),
+    }
+}
+
+fn mask_values(mask: Option<&Tensor>) -> Result<Option<Vec<i32>>> {
+    mask.map(|m| m.to_vec_i32()).transpose()
+}
+
+/// q, k, v contiguous; mask contiguous i32 [batch, key_len]. Returns the output (q's dtype) and
+/// the f32 log-sum-exp [batch, heads, query_len].
+pub fn attention_forward(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>, dims: cpu::attention::AttentionDims) -> Result<(Storage, Storage)> {
+    match (&*q.storage(), &*k.storage(), &*v.storage()) {
+        (Storage::Cpu(sq), Storage::Cpu(sk), Storage::Cpu(sv)) => {
+            let mask = mask_values(mask)?;
+            let (out, lse) = cpu::attention::forward(&cpu::read_f32(sq, q.layout()), &cpu::read_f32(sk, k.layout()), &cpu::read_f32(sv, v.layout()), mask.as_deref(), dims);
+            Ok((Storage::Cpu(CpuStorage::from_f32(out, q.dtype())), Storage::Cpu(CpuStorage::F32(lse))))
+        }
+        (Storage::Cuda(_), _, _) => Err(no_cuda_kernel_yet("attention")),
+        _ => Err(device_mismatch("attention", q, k)),
+    }
+}
+
+/// (dq, dk, dv) in q's dtype; every operand contiguous.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_backward(q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor, d_out: &Tensor, lse: &Tensor, mask: Option<&Tensor>, dims: cpu::attention::AttentionDims) -> Result<(Storage, Storage, Storage)> {
+    match (&*q.storage(), &*k.storage(), &*v.storage(), &*out.storage(), &*d_out.storage()) {
+        (Storage::Cpu(sq), Storage::Cpu(sk), Storage::Cpu(sv), Storage::Cpu(so), Storage::Cpu(sd)) => {
+            let mask = mask_values(mask)?;
+            let read = |s, t: &Tensor| cpu::read_f32(s, t.layout()).into_owned();
+            let (dq, dk, dv) = cpu::attention::backward(&read(sq, q), &read(sk, k), &read(sv, v), &read(so, out), &read(sd, d_out), &lse.to_vec_f32()?, mask.as_deref(), dims);
+            let store = |values| Storage::Cpu(CpuStorage::from_f32(values, q.dtype()));
+            Ok((store(dq), store(dk), store(dv)))
+        }
+        (Storage::Cuda(_), ..) => Err(no_cuda_kernel_yet("attention backward")),
+        _ => Err(device_mismatch("attention backward", q, d_out)),
+    }
+}
+
 // ---- convolution and pooling (inputs already contiguous: ops/conv.rs, ops/pool.rs) ----------------
 
 pub fn conv2d_forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, geometry: &ConvGeometry, relu: bool) -> Result<Storage> {

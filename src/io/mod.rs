@@ -1,5 +1,6 @@
-//! Weight files: import and export in other frameworks' layouts; the prediction files `predict`
-//! writes and the embeddings file of `embed`.
+//! Weight files: import and export in other frameworks' layouts (HuggingFace CLIP folders among
+//! them); the prediction files `predict` writes and the embeddings file of `embed`.
+pub mod clip_weights;
 pub mod embeddings;
 pub mod lstm_weights;
 pub mod predictions;

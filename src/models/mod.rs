@@ -10,12 +10,14 @@
 //! | `lstm-last-token` | text    | the same, reading each caption's last real token instead            |
 //! | `vgg16`      | image        | torchvision's VGG16 (configuration D), 2-class head (docs/vgg16.md)  |
 //! | `vgg16-small`| image        | the same structure, channel widths ÷16, 256-wide classifier          |
+//! | `clip-fusion`| image + text | CLIP's two encoders (HF `--init DIR` or from scratch), normalised embeddings fused early, MLP head (docs/clip.md) |
 //!
 //! Every model returns logits `[B, 2]` (class 1 = hateful) for a 2-class softmax cross-entropy, and
 //! `embed` returns the features the head sees, for t-SNE plots. A model computes in the dtype of its
 //! input tensors (see [`ModelInput::dtype`]): its f32 weights are cast to that dtype inside the
 //! forward pass, which is how mixed precision keeps f32 master weights.
 mod bag_of_words;
+pub mod clip_fusion;
 mod dropout_head;
 mod fusion_mlp;
 mod image_mlp;
@@ -23,12 +25,14 @@ pub mod input_size;
 mod lstm_classifier;
 mod pooling;
 mod text_bow;
+pub mod clip;
 pub mod text_lstm;
 pub mod text_lstm_predict;
 pub mod vgg16;
 pub mod vgg16_predict;
 
 pub use bag_of_words::bag_of_words;
+pub use clip_fusion::{ClipFusion, ClipFusionOptions, FusionMode};
 pub use fusion_mlp::FusionMlp;
 pub use image_mlp::ImageMlp;
 pub use lstm_classifier::LstmClassifier;
@@ -98,11 +102,14 @@ pub struct ModelConfig {
     pub hidden: usize,
     /// Dropout probability after the hidden layer, in training.
     pub dropout: f32,
+    /// clip-fusion's options (other models ignore them; runs saved before they existed get the defaults).
+    #[serde(default)]
+    pub clip_fusion: ClipFusionOptions,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self { image_size: 64, vocab_size: 2, hidden: 256, dropout: 0.3 }
+        Self { image_size: 64, vocab_size: 2, hidden: 256, dropout: 0.3, clip_fusion: ClipFusionOptions::default() }
     }
 }
 
@@ -132,6 +139,12 @@ pub trait Model {
     /// Loads weights saved from PyTorch (a safetensors state_dict with the same parameter names):
     /// every parameter must be in the file with its shape. Models whose pretrained files carry a
     /// different head (VGG16's ImageNet classifier) override this to keep their fresh head.
+    /// The learning rate of parameter `name` relative to the run's (1 for all, unless a model
+    /// fine-tunes some parts slower).
+    fn learning_rate_scale(&self, _name: &str) -> f32 {
+        1.0
+    }
+
     fn import_weights(&self, path: &std::path::Path) -> Result<crate::io::weights::ImportSummary> {
         Ok(crate::io::weights::WeightFile::open(path)?.load_into(&self.parameters(), |_, _| false)?)
     }
@@ -148,7 +161,7 @@ pub struct ModelEntry {
 }
 
 /// Every model [`build`] knows, in the order the demo trains them.
-pub const REGISTRY: [ModelEntry; 7] = [
+pub const REGISTRY: [ModelEntry; 8] = [
     ModelEntry {
         name: "image-mlp",
         needs: Needs { image: true, text: false },
@@ -191,6 +204,12 @@ pub const REGISTRY: [ModelEntry; 7] = [
         description: "image only: VGG16's structure with channel widths / 16 and a 256-wide classifier",
         in_demo: true,
     },
+    ModelEntry {
+        name: "clip-fusion",
+        needs: Needs { image: true, text: true },
+        description: "image + text: CLIP's ViT and text transformer (--init HF folder or from scratch), normalised embeddings fused early, MLP head",
+        in_demo: false,
+    },
 ];
 
 /// The registry names, for help texts and errors.
@@ -224,6 +243,7 @@ pub fn build(name: &str, config: &ModelConfig, rng: &mut Rng, device: Device) ->
         "lstm" => Box::new(LstmClassifier::new("lstm", config, text_lstm::SequenceReadout::LastStep, rng, device)?),
         "lstm-last-token" => Box::new(LstmClassifier::new("lstm-last-token", config, text_lstm::SequenceReadout::LastRealToken, rng, device)?),
         "vgg16" | "vgg16-small" => Box::new(vgg16::Vgg16::new(vgg16::Vgg16Config::from_name(name)?, rng, device)?),
+        "clip-fusion" => Box::new(ClipFusion::new(config, rng, device)?),
         _ => unreachable!("every registry entry is built above"),
     })
 }
@@ -235,12 +255,12 @@ mod tests {
     #[test]
     fn unknown_names_list_the_available_ones() {
         let error = build("vgg17", &ModelConfig::default(), &mut Rng::new(0), Device::Cpu).err().unwrap().to_string();
-        assert!(error.contains("unknown model \"vgg17\"") && error.contains("image-mlp, text-bow, fusion-mlp, lstm, lstm-last-token, vgg16, vgg16-small"), "{error}");
+        assert!(error.contains("unknown model \"vgg17\"") && error.contains("image-mlp, text-bow, fusion-mlp, lstm, lstm-last-token, vgg16, vgg16-small, clip-fusion"), "{error}");
     }
 
     #[test]
     fn every_registered_model_builds_and_reports_its_needs() {
-        let config = ModelConfig { image_size: 16, vocab_size: 10, hidden: 4, dropout: 0.1 };
+        let config = ModelConfig { image_size: 16, vocab_size: 10, hidden: 4, dropout: 0.1, ..ModelConfig::default() };
         // The full VGG16 (138 M parameters) is left to tests/vgg16.rs, which checks its names and shapes.
         for entry in REGISTRY.iter().filter(|entry| entry.name != "vgg16") {
             let model = build(entry.name, &config, &mut Rng::new(0), Device::Cpu).unwrap();

@@ -117,7 +117,9 @@ impl Vgg16 {
         let _no_grad = crate::autograd::no_grad();
         for layer in &classifier {
             layer.weight().axpby_(1.0, &Tensor::randn(layer.weight().shape(), 0.01, rng, device)?, 0.0)?;
-            layer.bias().fill_(0.0)?;
+            if let Some(bias) = layer.bias() {
+                bias.fill_(0.0)?;
+            }
         }
         Ok(Self { config, blocks, classifier })
     }

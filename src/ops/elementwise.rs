@@ -36,6 +36,7 @@ impl Tensor {
                 UnaryOp::Sign => g.affine(0.0, 0.0)?,
                 UnaryOp::Powf(p) => g.mul(&x.powf(p - 1.0)?.affine(p, 0.0)?)?,
                 UnaryOp::Affine { mul, .. } => g.affine(mul, 0.0)?,
+                UnaryOp::QuickGelu => x.binary_raw(BinaryOp::QuickGeluBackward, g)?,
             };
             Ok(vec![Some(grad)])
         }))
@@ -61,6 +62,10 @@ impl Tensor {
     }
     pub fn gelu(&self) -> Result<Tensor> {
         self.unary(UnaryOp::Gelu)
+    }
+    /// x·σ(1.702·x) (CLIP's `quick_gelu`).
+    pub fn quick_gelu(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::QuickGelu)
     }
     pub fn sqrt(&self) -> Result<Tensor> {
         self.unary(UnaryOp::Sqrt)

@@ -1,11 +1,13 @@
 //! Ops: each file holds one family's forward (shape checks + dispatch to a backend) and its backward
 //! rule on the tape. The op codes below are shared with the CUDA kernels (kernels/common.cuh).
+mod attention;
 mod cast;
 mod concat;
 pub mod conv;
 mod elementwise;
 mod embedding;
 mod inplace;
+mod layer_norm;
 mod linear;
 mod lstm;
 mod matmul;
@@ -14,6 +16,8 @@ mod reduce;
 mod softmax;
 mod view;
 
+pub use attention::attention;
+pub use crate::backend::cpu::attention::AttentionDims;
 pub(crate) use elementwise::sum_to_shape;
 pub use conv::{conv2d_input_gradient, conv2d_weight_gradient, Conv2dOptions, ConvGeometry};
 pub use pool::adaptive_bin;
@@ -38,6 +42,8 @@ pub enum UnaryOp {
     Powf(f32),
     /// mul·x + add.
     Affine { mul: f32, add: f32 },
+    /// x·σ(1.702·x), the GELU approximation OpenAI's CLIP was trained with (`quick_gelu` in HF).
+    QuickGelu,
 }
 
 impl UnaryOp {
@@ -55,6 +61,7 @@ impl UnaryOp {
             UnaryOp::Sign => 9,
             UnaryOp::Powf(_) => 10,
             UnaryOp::Affine { .. } => 11,
+            UnaryOp::QuickGelu => 12,
         }
     }
 
@@ -87,6 +94,8 @@ pub enum BinaryOp {
     TanhBackward = 7,
     /// b · gelu'(a), a = gelu's input.
     GeluBackward = 8,
+    /// b · quick_gelu'(a), a = quick_gelu's input.
+    QuickGeluBackward = 9,
 }
 
 /// Reductions along one axis. Codes match `enum ReduceOpCode` in kernels/common.cuh.

@@ -2,11 +2,13 @@
 //! is a list of named tensors so checkpoints can save and restore it. Parameters are f32 masters.
 mod adam;
 mod clip;
+mod learning_rate_groups;
 mod loss_scaler;
 mod sgd;
 
 pub use adam::{Adam, AdamConfig};
 pub use clip::clip_grad_norm;
+pub use learning_rate_groups::LearningRateGroups;
 pub use loss_scaler::LossScaler;
 pub use sgd::{Sgd, SgdConfig};
 

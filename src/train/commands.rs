@@ -88,13 +88,24 @@ pub struct TrainArgs {
     /// Colour jitter: hue shift, at most 0.5 [default: 0, off].
     #[arg(long)]
     pub hue: Option<f32>,
-    /// Start from the weights in this safetensors file (a checkpoint or named weights) [default: a seeded random initialisation].
+    /// Start from the weights in this safetensors file (a checkpoint or named weights), or for
+    /// clip-fusion from a HuggingFace CLIP folder (config.json + model.safetensors) [default: a
+    /// seeded random initialisation].
     #[arg(long)]
     pub init: Option<PathBuf>,
     /// With --init: a checkpoint trained with another vocabulary has its text weights remapped by
     /// token (tokens it lacks keep their fresh initialisation) instead of being refused.
     #[arg(long, requires = "init")]
     pub init_remap_vocab: bool,
+    /// clip-fusion: how the normalised image and text embeddings are combined [default: both].
+    #[arg(long, value_enum)]
+    pub fusion_features: Option<models::FusionMode>,
+    /// clip-fusion: keep the encoders fixed and train the head alone.
+    #[arg(long)]
+    pub freeze_encoders: bool,
+    /// clip-fusion: the encoders' learning rate as a fraction of --lr [default: 1].
+    #[arg(long)]
+    pub encoder_lr_scale: Option<f32>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -126,6 +137,9 @@ impl TrainArgs {
             ("--contrast", self.contrast.is_some()),
             ("--saturation", self.saturation.is_some()),
             ("--hue", self.hue.is_some()),
+            ("--fusion-features", self.fusion_features.is_some()),
+            ("--freeze-encoders", self.freeze_encoders),
+            ("--encoder-lr-scale", self.encoder_lr_scale.is_some()),
         ];
         given.into_iter().filter(|(_, is_given)| *is_given).map(|(name, _)| name).collect()
     }
@@ -142,13 +156,20 @@ impl TrainArgs {
             Some(path) => Some(std::path::absolute(path).with_context(|| format!("resolving --init {}", path.display()))?),
             None => None,
         };
+        let clip_fusion = self.clip_fusion_options(&model, init.as_deref())?;
+        // A pretrained CLIP fixes the image size it was trained at.
+        let image_size = match (&clip_fusion.encoders, self.image_size) {
+            (Some(encoders), None) => encoders.vision.image_size,
+            (_, given) => given.unwrap_or(DEFAULT_IMAGE_SIZE),
+        };
         Ok(TrainConfig {
             model,
             model_config: ModelConfig {
-                image_size: self.image_size.unwrap_or(DEFAULT_IMAGE_SIZE),
+                image_size,
                 vocab_size: defaults.vocab_size,
                 hidden: self.hidden.unwrap_or(defaults.hidden),
                 dropout: self.dropout.unwrap_or(defaults.dropout),
+                clip_fusion,
             },
             data_dir,
             train_split: DEFAULT_TRAIN_SPLIT.to_string(),
@@ -174,6 +195,30 @@ impl TrainArgs {
                     hue: self.hue.unwrap_or(default.hue),
                 }
             },
+        })
+    }
+}
+
+impl TrainArgs {
+    /// clip-fusion's options; with `--init DIR` (a HuggingFace CLIP folder) the encoders' sizes
+    /// come from its config.json. The options are refused for other models.
+    fn clip_fusion_options(&self, model: &str, init: Option<&std::path::Path>) -> Result<models::ClipFusionOptions> {
+        let defaults = models::ClipFusionOptions::default();
+        if model != "clip-fusion" {
+            if self.fusion_features.is_some() || self.freeze_encoders || self.encoder_lr_scale.is_some() {
+                bail!("--fusion-features, --freeze-encoders and --encoder-lr-scale are options of --model clip-fusion");
+            }
+            return Ok(defaults);
+        }
+        let encoders = match init {
+            Some(dir) if dir.is_dir() => Some(crate::io::clip_weights::read_clip_config(dir)?),
+            _ => None,
+        };
+        Ok(models::ClipFusionOptions {
+            fusion: self.fusion_features.unwrap_or(defaults.fusion),
+            freeze_encoders: self.freeze_encoders,
+            encoder_lr_scale: self.encoder_lr_scale.unwrap_or(defaults.encoder_lr_scale),
+            encoders,
         })
     }
 }

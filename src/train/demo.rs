@@ -101,7 +101,7 @@ fn link_prepared_splits(source: &Path, target: &Path) -> Result<()> {
 fn demo_config(model: &str, data_dir: &Path, options: &DemoOptions) -> TrainConfig {
     TrainConfig {
         model: model.to_string(),
-        model_config: ModelConfig { image_size: 64, vocab_size: 2, hidden: DEMO_HIDDEN, dropout: DEMO_DROPOUT },
+        model_config: ModelConfig { image_size: 64, vocab_size: 2, hidden: DEMO_HIDDEN, dropout: DEMO_DROPOUT, ..ModelConfig::default() },
         data_dir: std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf()),
         train_split: DEFAULT_TRAIN_SPLIT.to_string(),
         val_split: "dev".to_string(),

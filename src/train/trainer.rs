@@ -123,7 +123,7 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
     memory_estimate::check_fits(&needs, memory_estimate::available_memory(), device, &format!("training {}", config.model))?;
     let model = build_model(config, device)?;
     let parameters = model.parameters();
-    let mut optimizer = build_optimizer(config);
+    let mut optimizer = build_optimizer(config, model.as_ref());
     let mut loss_scaler = config.precision.uses_loss_scaling().then(|| LossScaler::new(INITIAL_LOSS_SCALE));
     let mut progress = TrainingProgress { epoch: 0, best_epoch: None, best_val_auroc: None };
 
@@ -207,7 +207,7 @@ fn draw_curves(run: &RunDir, model_name: &str) -> Result<()> {
 /// one encoder can be loaded alone), or weights saved from PyTorch, imported by the model itself
 /// (VGG16 replaces an ImageNet head with its fresh 2-class one).
 fn initialise_from(model: &dyn Model, parameters: &[(String, crate::Tensor)], init: &std::path::Path, vocabulary: &Vocabulary, config: &TrainConfig) -> Result<()> {
-    if checkpoint::is_checkpoint(init)? {
+    if init.is_file() && checkpoint::is_checkpoint(init)? {
         let source = load_checkpoint(init)?;
         let mut weights = source.model;
         let reads_text = !model.vocabulary_axes().is_empty() && weights.iter().any(|(name, _)| model.vocabulary_axes().iter().any(|(n, _)| n == name));

@@ -8,6 +8,12 @@ use crate::tensor::{CpuStorage, Layout};
 
 const INV_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
 const INV_SQRT_2PI: f32 = 0.398_942_3;
+/// The slope inside quick_gelu's sigmoid (OpenAI CLIP's constant).
+pub const QUICK_GELU_SLOPE: f32 = 1.702;
+
+fn logistic(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
 
 pub fn unary_scalar(op: UnaryOp, x: f32) -> f32 {
     match op {
@@ -31,6 +37,7 @@ pub fn unary_scalar(op: UnaryOp, x: f32) -> f32 {
         }
         UnaryOp::Powf(p) => x.powf(p),
         UnaryOp::Affine { mul, add } => mul * x + add,
+        UnaryOp::QuickGelu => x * logistic(QUICK_GELU_SLOPE * x),
     }
 }
 
@@ -54,6 +61,11 @@ pub fn binary_scalar(op: BinaryOp, a: f32, b: f32) -> f32 {
             let cdf = 0.5 * (1.0 + libm::erff(a * INV_SQRT_2));
             let pdf = INV_SQRT_2PI * (-0.5 * a * a).exp();
             b * (cdf + a * pdf)
+        }
+        BinaryOp::QuickGeluBackward => {
+            // d/dx x·σ(kx) = σ(kx) + k·x·σ(kx)(1 − σ(kx))
+            let s = logistic(QUICK_GELU_SLOPE * a);
+            b * (s + QUICK_GELU_SLOPE * a * s * (1.0 - s))
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The CPU reference backend: every op in f32 (f16/bf16 are widened on load and rounded on store),
 //! parallel with rayon, matmul through the matrixmultiply crate's sgemm.
+pub mod attention;
 pub mod conv;
 pub mod copy;
 pub mod elementwise;
 pub mod embedding;
+pub mod layer_norm;
 pub mod loss;
 pub mod lstm;
 pub mod matmul;

@@ -1,0 +1,134 @@
+//! Attention (`ops::attention`): gradient checks with and without the causal mask and with a
+//! key-padding mask, at lengths that are no multiple of any tile and head dims 32, 64 and 80; the
+//! fused op against attention composed of matmul and softmax; f16/bf16 storage with f32
+//! accumulation. (GPU parity joins with the flash kernel; today the op refuses CUDA.)
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
+mod common;
+
+use common::*;
+use memefuse::autograd::{check_gradients, GradCheck};
+use memefuse::ops::attention;
+use memefuse::{DType, Device, Tensor};
+
+/// 1 for real keys, 0 for the padded tail: batch element b keeps `lengths[b]` keys.
+fn padding_mask(lengths: &[usize], key_len: usize) -> Tensor {
+    let values = lengths.iter().flat_map(|&n| (0..key_len).map(move |j| i32::from(j < n))).collect();
+    Tensor::from_i32(values, &[lengths.len(), key_len], Device::Cpu).unwrap()
+}
+
+/// softmax(q·kᵀ/√d + mask) · v from the basic ops: the independent oracle for the fused op.
+fn composed_attention(q: &Tensor, k: &Tensor, v: &Tensor, causal: bool, mask: Option<&Tensor>) -> memefuse::Result<Tensor> {
+    let (batch, query_len, key_len, head_dim) = (q.shape()[0], q.shape()[2], k.shape()[2], q.shape()[3]);
+    let scores = q.matmul(&k.t()?)?.scale(1.0 / (head_dim as f32).sqrt())?;
+    let mut bias = vec![0.0f32; batch * query_len * key_len];
+    let mask_values = mask.map(|m| m.to_vec_i32().unwrap());
+    for b in 0..batch {
+        for i in 0..query_len {
+            for j in 0..key_len {
+                let hidden = (causal && j > i) || mask_values.as_ref().is_some_and(|m| m[b * key_len + j] == 0);
+                if hidden {
+                    bias[(b * query_len + i) * key_len + j] = -1e9;
+                }
+            }
+        }
+    }
+    let bias = Tensor::from_vec(bias, &[batch, 1, query_len, key_len], Device::Cpu)?;
+    scores.add(&bias)?.softmax_last()?.matmul(v)
+}
+
+fn qkv(batch: usize, heads: usize, query_len: usize, key_len: usize, head_dim: usize, seed: u64) -> [Tensor; 3] {
+    [random(&[batch, heads, query_len, head_dim], seed), random(&[batch, heads, key_len, head_dim], seed + 1), random(&[batch, heads, key_len, head_dim], seed + 2)]
+}
+
+#[test]
+fn gradients_with_and_without_masks_at_head_dims_32_64_80() {
+    // (batch, heads, seq, head_dim): lengths 5, 7 and 9 fit no tile.
+    for (case, &(batch, heads, seq, head_dim)) in [(2, 2, 7, 32), (1, 2, 5, 64), (2, 1, 9, 80)].iter().enumerate() {
+        let inputs = qkv(batch, heads, seq, seq, head_dim, 10 * case as u64);
+        let mask = padding_mask(&[seq, seq - 2][..batch], seq);
+        for causal in [false, true] {
+            for masked in [false, true] {
+                let name = format!("attention b{batch} h{heads} s{seq} d{head_dim} causal {causal} padding {masked}");
+                let mask = masked.then_some(&mask);
+                check_gradients(|t| attention(&t[0], &t[1], &t[2], causal, mask), &inputs, &GradCheck::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn cross_attention_lengths_differ() {
+    let inputs = qkv(2, 3, 6, 11, 32, 40);
+    let mask = padding_mask(&[11, 4], 11);
+    check_gradients(|t| attention(&t[0], &t[1], &t[2], false, Some(&mask)), &inputs, &GradCheck::default()).unwrap();
+}
+
+#[test]
+fn fused_attention_matches_the_composed_ops() {
+    for &(causal, masked) in &[(false, false), (true, false), (false, true), (true, true)] {
+        let [q, k, v] = qkv(3, 4, 13, 13, 64, 50);
+        let mask = padding_mask(&[13, 9, 1], 13);
+        let mask = masked.then_some(&mask);
+        let leaves: Vec<Tensor> = [&q, &k, &v].iter().map(|t| t.with_grad()).collect();
+        let fused = attention(&leaves[0], &leaves[1], &leaves[2], causal, mask).unwrap();
+        let weights = random(fused.shape(), 7);
+        let fused_grads = fused.mul(&weights).unwrap().sum_all().unwrap().backward().unwrap();
+        let leaves2: Vec<Tensor> = [&q, &k, &v].iter().map(|t| t.with_grad()).collect();
+        let composed = composed_attention(&leaves2[0], &leaves2[1], &leaves2[2], causal, mask).unwrap();
+        let composed_grads = composed.mul(&weights).unwrap().sum_all().unwrap().backward().unwrap();
+        let what = format!("causal {causal} padding {masked}");
+        assert_close(&fused, &composed, 1e-5, &format!("forward, {what}"));
+        for (i, (a, b)) in leaves.iter().zip(&leaves2).enumerate() {
+            assert_close(fused_grads.get(a).unwrap(), composed_grads.get(b).unwrap(), 1e-5, &format!("gradient of input {i}, {what}"));
+        }
+    }
+}
+
+#[test]
+fn a_query_that_sees_no_key_outputs_zero_and_gets_no_gradient() {
+    let [q, k, v] = qkv(2, 2, 4, 4, 32, 60);
+    let mask = padding_mask(&[4, 0], 4);
+    let q = q.with_grad();
+    let out = attention(&q, &k, &v, false, Some(&mask)).unwrap();
+    let values = out.to_vec_f32().unwrap();
+    let per_batch = values.len() / 2;
+    assert!(values[per_batch..].iter().all(|&x| x == 0.0), "fully masked batch element must output zeros");
+    let grads = out.sum_all().unwrap().backward().unwrap();
+    let dq = grads.get(&q).unwrap().to_vec_f32().unwrap();
+    assert!(dq.iter().all(|x| x.is_finite()) && dq[per_batch..].iter().all(|&x| x == 0.0));
+}
+
+#[test]
+fn half_precision_storage_accumulates_in_f32() {
+    let [q, k, v] = qkv(2, 3, 50, 50, 64, 70);
+    for dtype in [DType::F16, DType::BF16] {
+        let rounded: Vec<Tensor> = [&q, &k, &v].iter().map(|t| t.to_dtype(dtype).unwrap()).collect();
+        let widened: Vec<Tensor> = rounded.iter().map(|t| t.to_dtype(DType::F32).unwrap()).collect();
+        let reference = attention(&widened[0], &widened[1], &widened[2], true, None).unwrap();
+        let out = attention(&rounded[0], &rounded[1], &rounded[2], true, None).unwrap();
+        assert_eq!(out.dtype(), dtype);
+        assert_close(&out, &reference, tolerance(dtype), &format!("attention in {dtype}"));
+    }
+}
+
+#[test]
+fn bad_shapes_and_masks_are_refused() {
+    let [q, k, v] = qkv(2, 2, 5, 6, 32, 80);
+    let error = attention(&q, &k, &v.narrow(2, 0, 5).unwrap(), false, None).unwrap_err().to_string();
+    assert!(error.contains("attention"), "{error}");
+    let bad_mask = padding_mask(&[5, 5], 5);
+    let error = attention(&q, &k, &v, false, Some(&bad_mask)).unwrap_err().to_string();
+    assert!(error.contains("key_padding_mask") && error.contains("[2, 6]"), "{error}");
+}
+
+#[test]
+fn multi_head_attention_layer_gradients() {
+    use memefuse::nn::MultiHeadAttention;
+    let layer = MultiHeadAttention::new("self_attn", 12, 3, &mut memefuse::util::Rng::new(5), Device::Cpu).unwrap();
+    let names: Vec<String> = layer.parameters().into_iter().map(|(n, _)| n).collect();
+    assert!(names.contains(&"self_attn.q_proj.weight".to_string()) && names.contains(&"self_attn.out_proj.bias".to_string()), "{names:?}");
+    let x = random(&[2, 5, 12], 90);
+    let mask = padding_mask(&[5, 3], 5);
+    check_gradients(|t| layer.forward(&t[0], true, Some(&mask)), &[x], &GradCheck::default()).unwrap();
+}
