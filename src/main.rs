@@ -26,6 +26,10 @@ enum Command {
     Predict(memefuse::train::commands::PredictArgs),
     /// Synthesise data, train every model briefly and write a report with plots.
     Demo(memefuse::train::commands::DemoArgs),
+    /// One HTML page (and its markdown twin) comparing trained runs: curves, metrics, t-SNE.
+    Report(memefuse::study::commands::ReportArgs),
+    /// Train the study's models into one folder each (resumable), then write the report.
+    Study(memefuse::study::commands::StudyArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,5 +48,7 @@ fn main() -> anyhow::Result<()> {
         Command::Eval(args) => memefuse::train::commands::run_eval(args),
         Command::Predict(args) => memefuse::train::commands::run_predict(args),
         Command::Demo(args) => memefuse::train::commands::run_demo(args),
+        Command::Report(args) => memefuse::study::commands::run_report(args),
+        Command::Study(args) => memefuse::study::commands::run_study_command(args),
     }
 }

@@ -10,6 +10,8 @@
 //! | `lstm-last-token` | text    | the same, reading each caption's last real token instead            |
 //! | `vgg16`      | image        | torchvision's VGG16 (configuration D), 2-class head (docs/vgg16.md)  |
 //! | `vgg16-small`| image        | the same structure, channel widths ÷16, 256-wide classifier          |
+//! | `cnn`        | image        | three small conv blocks, global average pool → Linear(2)             |
+//! | `cnn-lstm`, `vgg16-lstm`, `vgg16-small-lstm` | image + text | an image branch and the seed's LSTM, early or late fusion (lstm_fusion.rs) |
 //!
 //! Every model returns logits `[B, 2]` (class 1 = hateful) for a 2-class softmax cross-entropy, and
 //! `embed` returns the features the head sees, for t-SNE plots. A model computes in the dtype of its
@@ -20,7 +22,9 @@ mod dropout_head;
 mod fusion_mlp;
 mod image_mlp;
 mod lstm_classifier;
+pub mod lstm_fusion;
 mod pooling;
+mod small_cnn;
 mod text_bow;
 pub mod text_lstm;
 pub mod text_lstm_predict;
@@ -31,6 +35,7 @@ pub use bag_of_words::bag_of_words;
 pub use fusion_mlp::FusionMlp;
 pub use image_mlp::ImageMlp;
 pub use lstm_classifier::LstmClassifier;
+pub use lstm_fusion::{FusionKind, LstmFusion};
 pub use pooling::average_pool_nhwc;
 pub use text_bow::TextBow;
 
@@ -97,11 +102,17 @@ pub struct ModelConfig {
     pub hidden: usize,
     /// Dropout probability after the hidden layer, in training.
     pub dropout: f32,
+    /// How the fusion baselines (`cnn-lstm`, `vgg16-lstm`) combine their branches.
+    #[serde(default)]
+    pub fusion: FusionKind,
+    /// Fusion baselines: keep the image branch as `--init` loaded it (no gradients, eval mode).
+    #[serde(default)]
+    pub freeze_image: bool,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self { image_size: 64, vocab_size: 2, hidden: 256, dropout: 0.3 }
+        Self { image_size: 64, vocab_size: 2, hidden: 256, dropout: 0.3, fusion: FusionKind::Early, freeze_image: false }
     }
 }
 
@@ -140,7 +151,7 @@ pub struct ModelEntry {
 }
 
 /// Every model [`build`] knows, in the order the demo trains them.
-pub const REGISTRY: [ModelEntry; 7] = [
+pub const REGISTRY: &[ModelEntry] = &[
     ModelEntry {
         name: "image-mlp",
         needs: Needs { image: true, text: false },
@@ -183,6 +194,30 @@ pub const REGISTRY: [ModelEntry; 7] = [
         description: "image only: VGG16's structure with channel widths / 16 and a 256-wide classifier",
         in_demo: true,
     },
+    ModelEntry {
+        name: "cnn",
+        needs: Needs { image: true, text: false },
+        description: "image only: three small conv blocks (8, 16, 32 channels), global average pool",
+        in_demo: true,
+    },
+    ModelEntry {
+        name: "cnn-lstm",
+        needs: Needs { image: true, text: true },
+        description: "image + text: the small CNN and the seed's LSTM, early or late fusion (--fusion)",
+        in_demo: true,
+    },
+    ModelEntry {
+        name: "vgg16-lstm",
+        needs: Needs { image: true, text: true },
+        description: "image + text: VGG16's features (--init torchvision weights, --freeze-image) and the LSTM, fused",
+        in_demo: false,
+    },
+    ModelEntry {
+        name: "vgg16-small-lstm",
+        needs: Needs { image: true, text: true },
+        description: "image + text: vgg16-small's features and the LSTM, fused",
+        in_demo: true,
+    },
 ];
 
 /// The registry names, for help texts and errors.
@@ -216,6 +251,10 @@ pub fn build(name: &str, config: &ModelConfig, rng: &mut Rng, device: Device) ->
         "lstm" => Box::new(LstmClassifier::new("lstm", config, text_lstm::SequenceReadout::LastStep, rng, device)?),
         "lstm-last-token" => Box::new(LstmClassifier::new("lstm-last-token", config, text_lstm::SequenceReadout::LastRealToken, rng, device)?),
         "vgg16" | "vgg16-small" => Box::new(vgg16::Vgg16::new(vgg16::Vgg16Config::from_name(name)?, rng, device)?),
+        "cnn" => Box::new(small_cnn::CnnClassifier::new(config, rng, device)?),
+        "cnn-lstm" => Box::new(LstmFusion::new("cnn-lstm", config, rng, device)?),
+        "vgg16-lstm" => Box::new(LstmFusion::new("vgg16-lstm", config, rng, device)?),
+        "vgg16-small-lstm" => Box::new(LstmFusion::new("vgg16-small-lstm", config, rng, device)?),
         _ => unreachable!("every registry entry is built above"),
     })
 }
@@ -227,14 +266,14 @@ mod tests {
     #[test]
     fn unknown_names_list_the_available_ones() {
         let error = build("vgg17", &ModelConfig::default(), &mut Rng::new(0), Device::Cpu).err().unwrap().to_string();
-        assert!(error.contains("unknown model \"vgg17\"") && error.contains("image-mlp, text-bow, fusion-mlp, lstm, lstm-last-token, vgg16, vgg16-small"), "{error}");
+        assert!(error.contains("unknown model \"vgg17\"") && error.contains("image-mlp, text-bow, fusion-mlp, lstm, lstm-last-token, vgg16, vgg16-small, cnn, cnn-lstm, vgg16-lstm, vgg16-small-lstm"), "{error}");
     }
 
     #[test]
     fn every_registered_model_builds_and_reports_its_needs() {
-        let config = ModelConfig { image_size: 16, vocab_size: 10, hidden: 4, dropout: 0.1 };
+        let config = ModelConfig { image_size: 16, vocab_size: 10, hidden: 4, dropout: 0.1, ..ModelConfig::default() };
         // The full VGG16 (138 M parameters) is left to tests/vgg16.rs, which checks its names and shapes.
-        for entry in REGISTRY.iter().filter(|entry| entry.name != "vgg16") {
+        for entry in REGISTRY.iter().filter(|entry| !["vgg16", "vgg16-lstm"].contains(&entry.name)) {
             let model = build(entry.name, &config, &mut Rng::new(0), Device::Cpu).unwrap();
             assert_eq!(model.name(), entry.name);
             assert_eq!(model.needs(), entry.needs);

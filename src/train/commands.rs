@@ -89,6 +89,13 @@ pub struct TrainArgs {
     /// Colour jitter: hue shift, at most 0.5 [default: 0, off].
     #[arg(long)]
     pub hue: Option<f32>,
+    /// Fusion baselines (cnn-lstm, vgg16-lstm): early (features concatenated, then an MLP) or late
+    /// (each branch classifies, logits combined with learned weights) [default: early].
+    #[arg(long)]
+    pub fusion: Option<models::FusionKind>,
+    /// Fusion baselines: keep the image branch as --init loaded it (no gradients).
+    #[arg(long)]
+    pub freeze_image: bool,
     /// Start from the weights in this safetensors file (a checkpoint or named weights).
     #[arg(long)]
     pub init: Option<PathBuf>,
@@ -117,6 +124,8 @@ impl TrainArgs {
             ("--precision", self.precision.is_some()),
             ("--val-split", self.val_split.is_some()),
             ("--init", self.init.is_some()),
+            ("--fusion", self.fusion.is_some()),
+            ("--freeze-image", self.freeze_image),
             ("--rotation", self.rotation.is_some()),
             ("--brightness", self.brightness.is_some()),
             ("--contrast", self.contrast.is_some()),
@@ -144,6 +153,8 @@ impl TrainArgs {
                 vocab_size: defaults.vocab_size,
                 hidden: self.hidden.unwrap_or(defaults.hidden),
                 dropout: self.dropout.unwrap_or(defaults.dropout),
+                fusion: self.fusion.unwrap_or(defaults.fusion),
+                freeze_image: self.freeze_image,
             },
             data_dir,
             train_split: DEFAULT_TRAIN_SPLIT.to_string(),
