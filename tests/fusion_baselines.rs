@@ -113,6 +113,7 @@ fn fusion_beats_each_single_modality_on_noisy_synthetic_data() {
     let best_single = image_only.max(text_only);
     for fusion in [FusionKind::Early, FusionKind::Late] {
         let fused = test_auroc("cnn-lstm", Some(fusion), &data, dir.path(), epochs);
+        eprintln!("cnn-lstm {fusion}: test AUROC {fused:.3}; image-only {image_only:.3}, text-only {text_only:.3}");
         assert!(fused > best_single + 0.03, "cnn-lstm {fusion}: test AUROC {fused:.3} vs image-only {image_only:.3}, text-only {text_only:.3}");
     }
 }

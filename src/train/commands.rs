@@ -421,11 +421,11 @@ pub struct DemoArgs {
     /// Report folder to write (the synthetic data and the runs go inside it).
     #[arg(long, default_value = "demo-report")]
     pub out: PathBuf,
-    /// Epochs per model.
-    #[arg(long, default_value_t = 15)]
+    /// Epochs per model (the fusion models peak within a few; the best checkpoint is reported).
+    #[arg(long, default_value_t = 6)]
     pub epochs: usize,
     /// Synthetic training records (dev and test get a third each).
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 1000)]
     pub train_size: usize,
     /// Models to train (comma-separated) [default: all but the full-size vgg16].
     #[arg(long, value_delimiter = ',')]
