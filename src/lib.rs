@@ -13,6 +13,7 @@ pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod study;
 pub mod tensor;
 pub mod train;
 pub mod util;

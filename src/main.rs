@@ -32,6 +32,10 @@ enum Command {
     Tsne(memefuse::train::tsne_command::TsneArgs),
     /// Synthesise data, train every model briefly and write a report with plots.
     Demo(memefuse::train::commands::DemoArgs),
+    /// One HTML page (and its markdown twin) comparing trained runs: curves, metrics, t-SNE.
+    Report(memefuse::study::commands::ReportArgs),
+    /// Train the study's models into one folder each (resumable), then write the report.
+    Study(memefuse::study::commands::StudyArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,5 +57,7 @@ fn main() -> anyhow::Result<()> {
         Command::Embed(args) => memefuse::train::embed::run_embed(args),
         Command::Tsne(args) => memefuse::train::tsne_command::run_tsne(args),
         Command::Demo(args) => memefuse::train::commands::run_demo(args),
+        Command::Report(args) => memefuse::study::commands::run_report(args),
+        Command::Study(args) => memefuse::study::commands::run_study_command(args),
     }
 }

@@ -128,7 +128,7 @@ fn the_memory_estimate_counts_every_parameter_and_refuses_what_cannot_fit() {
     let data = tiny_dataset(dir.path());
     let config = |model: &str| TrainConfig {
         model: model.to_string(),
-        model_config: memefuse::models::ModelConfig { image_size: 32, vocab_size: 37, hidden: 9, dropout: 0.1, clip_fusion: Default::default() },
+        model_config: memefuse::models::ModelConfig { image_size: 32, vocab_size: 37, hidden: 9, dropout: 0.1, ..Default::default() },
         ..train_args(model, &data, dir.path(), 1).to_config(Device::Cpu).unwrap()
     };
     for entry in memefuse::models::REGISTRY.iter().filter(|entry| entry.name != "vgg16") {

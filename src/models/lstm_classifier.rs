@@ -23,12 +23,13 @@ impl LstmClassifier {
         Ok(Self { name, inner: TextLstm::new(lstm_config, rng, device)? })
     }
 
-    /// The batch's token ids as an i32 tensor [B, L] and each row's real length.
-    fn tokens(&self, input: &ModelInput) -> Result<(Tensor, Vec<usize>)> {
-        let tokens = input.tokens()?;
-        let ids = Tensor::from_i32(tokens.ids.clone(), &[input.batch_size, tokens.max_len], Device::Cpu)?;
-        Ok((ids, lengths_of(&tokens.ids, tokens.max_len)))
-    }
+}
+
+/// The batch's token ids as an i32 tensor [B, L] (on the host) and each row's real length.
+pub(super) fn token_tensor(input: &ModelInput) -> Result<(Tensor, Vec<usize>)> {
+    let tokens = input.tokens()?;
+    let ids = Tensor::from_i32(tokens.ids.clone(), &[input.batch_size, tokens.max_len], Device::Cpu)?;
+    Ok((ids, lengths_of(&tokens.ids, tokens.max_len)))
 }
 
 impl Model for LstmClassifier {
@@ -41,7 +42,7 @@ impl Model for LstmClassifier {
     }
 
     fn forward(&self, input: &ModelInput, training: bool, _rng: &mut Rng) -> Result<Tensor> {
-        let (ids, lengths) = self.tokens(input)?;
+        let (ids, lengths) = token_tensor(input)?;
         let logit = self.inner.forward(&ids, &lengths, training, input.dtype)?;
         // [B] → [B, 2] = [0, x] by broadcasting x[B, 1] against [[0, 1]].
         let pick_second = Tensor::from_vec(vec![0.0, 1.0], &[1, 2], logit.device())?.to_dtype(logit.dtype())?;
@@ -49,7 +50,7 @@ impl Model for LstmClassifier {
     }
 
     fn embed(&self, input: &ModelInput) -> Result<Tensor> {
-        let (ids, lengths) = self.tokens(input)?;
+        let (ids, lengths) = token_tensor(input)?;
         Ok(self.inner.features(&ids, &lengths, input.dtype)?)
     }
 

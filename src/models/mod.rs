@@ -10,6 +10,8 @@
 //! | `lstm-last-token` | text    | the same, reading each caption's last real token instead            |
 //! | `vgg16`      | image        | torchvision's VGG16 (configuration D), 2-class head (docs/vgg16.md)  |
 //! | `vgg16-small`| image        | the same structure, channel widths ÷16, 256-wide classifier          |
+//! | `cnn`        | image        | three small conv blocks, global average pool → Linear(2)             |
+//! | `cnn-lstm`, `vgg16-lstm`, `vgg16-small-lstm` | image + text | an image branch and the seed's LSTM, early or late fusion (lstm_fusion.rs) |
 //! | `clip-fusion`| image + text | CLIP's two encoders (HF `--init DIR` or from scratch), normalised embeddings fused early, MLP head (docs/clip.md) |
 //!
 //! Every model returns logits `[B, 2]` (class 1 = hateful) for a 2-class softmax cross-entropy, and
@@ -23,7 +25,9 @@ mod fusion_mlp;
 mod image_mlp;
 pub mod input_size;
 mod lstm_classifier;
+pub mod lstm_fusion;
 mod pooling;
+mod small_cnn;
 mod text_bow;
 pub mod clip;
 pub mod text_lstm;
@@ -36,6 +40,7 @@ pub use clip_fusion::{ClipFusion, ClipFusionOptions, FusionMode};
 pub use fusion_mlp::FusionMlp;
 pub use image_mlp::ImageMlp;
 pub use lstm_classifier::LstmClassifier;
+pub use lstm_fusion::{FusionKind, LstmFusion};
 pub use pooling::average_pool_nhwc;
 pub use text_bow::TextBow;
 
@@ -105,11 +110,17 @@ pub struct ModelConfig {
     /// clip-fusion's options (other models ignore them; runs saved before they existed get the defaults).
     #[serde(default)]
     pub clip_fusion: ClipFusionOptions,
+    /// How the fusion baselines (`cnn-lstm`, `vgg16-lstm`) combine their branches.
+    #[serde(default)]
+    pub fusion: FusionKind,
+    /// Fusion baselines: keep the image branch as `--init` loaded it (no gradients, eval mode).
+    #[serde(default)]
+    pub freeze_image: bool,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self { image_size: 64, vocab_size: 2, hidden: 256, dropout: 0.3, clip_fusion: ClipFusionOptions::default() }
+        Self { image_size: 64, vocab_size: 2, hidden: 256, dropout: 0.3, clip_fusion: ClipFusionOptions::default(), fusion: FusionKind::Early, freeze_image: false }
     }
 }
 
@@ -161,7 +172,7 @@ pub struct ModelEntry {
 }
 
 /// Every model [`build`] knows, in the order the demo trains them.
-pub const REGISTRY: [ModelEntry; 8] = [
+pub const REGISTRY: &[ModelEntry] = &[
     ModelEntry {
         name: "image-mlp",
         needs: Needs { image: true, text: false },
@@ -205,6 +216,30 @@ pub const REGISTRY: [ModelEntry; 8] = [
         in_demo: true,
     },
     ModelEntry {
+        name: "cnn",
+        needs: Needs { image: true, text: false },
+        description: "image only: three small conv blocks (8, 16, 32 channels), global average pool",
+        in_demo: true,
+    },
+    ModelEntry {
+        name: "cnn-lstm",
+        needs: Needs { image: true, text: true },
+        description: "image + text: the small CNN and the seed's LSTM, early or late fusion (--fusion)",
+        in_demo: true,
+    },
+    ModelEntry {
+        name: "vgg16-lstm",
+        needs: Needs { image: true, text: true },
+        description: "image + text: VGG16's features (--init torchvision weights, --freeze-image) and the LSTM, fused",
+        in_demo: false,
+    },
+    ModelEntry {
+        name: "vgg16-small-lstm",
+        needs: Needs { image: true, text: true },
+        description: "image + text: vgg16-small's features and the LSTM, fused",
+        in_demo: true,
+    },
+    ModelEntry {
         name: "clip-fusion",
         needs: Needs { image: true, text: true },
         description: "image + text: CLIP's ViT and text transformer (--init HF folder or from scratch), normalised embeddings fused early, MLP head",
@@ -243,6 +278,10 @@ pub fn build(name: &str, config: &ModelConfig, rng: &mut Rng, device: Device) ->
         "lstm" => Box::new(LstmClassifier::new("lstm", config, text_lstm::SequenceReadout::LastStep, rng, device)?),
         "lstm-last-token" => Box::new(LstmClassifier::new("lstm-last-token", config, text_lstm::SequenceReadout::LastRealToken, rng, device)?),
         "vgg16" | "vgg16-small" => Box::new(vgg16::Vgg16::new(vgg16::Vgg16Config::from_name(name)?, rng, device)?),
+        "cnn" => Box::new(small_cnn::CnnClassifier::new(config, rng, device)?),
+        "cnn-lstm" => Box::new(LstmFusion::new("cnn-lstm", config, rng, device)?),
+        "vgg16-lstm" => Box::new(LstmFusion::new("vgg16-lstm", config, rng, device)?),
+        "vgg16-small-lstm" => Box::new(LstmFusion::new("vgg16-small-lstm", config, rng, device)?),
         "clip-fusion" => Box::new(ClipFusion::new(config, rng, device)?),
         _ => unreachable!("every registry entry is built above"),
     })
@@ -255,14 +294,14 @@ mod tests {
     #[test]
     fn unknown_names_list_the_available_ones() {
         let error = build("vgg17", &ModelConfig::default(), &mut Rng::new(0), Device::Cpu).err().unwrap().to_string();
-        assert!(error.contains("unknown model \"vgg17\"") && error.contains("image-mlp, text-bow, fusion-mlp, lstm, lstm-last-token, vgg16, vgg16-small, clip-fusion"), "{error}");
+        assert!(error.contains("unknown model \"vgg17\"") && error.contains("image-mlp, text-bow, fusion-mlp, lstm, lstm-last-token, vgg16, vgg16-small, cnn, cnn-lstm, vgg16-lstm, vgg16-small-lstm, clip-fusion"), "{error}");
     }
 
     #[test]
     fn every_registered_model_builds_and_reports_its_needs() {
         let config = ModelConfig { image_size: 16, vocab_size: 10, hidden: 4, dropout: 0.1, ..ModelConfig::default() };
         // The full VGG16 (138 M parameters) is left to tests/vgg16.rs, which checks its names and shapes.
-        for entry in REGISTRY.iter().filter(|entry| entry.name != "vgg16") {
+        for entry in REGISTRY.iter().filter(|entry| !["vgg16", "vgg16-lstm"].contains(&entry.name)) {
             let model = build(entry.name, &config, &mut Rng::new(0), Device::Cpu).unwrap();
             assert_eq!(model.name(), entry.name);
             assert_eq!(model.needs(), entry.needs);

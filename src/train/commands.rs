@@ -88,6 +88,13 @@ pub struct TrainArgs {
     /// Colour jitter: hue shift, at most 0.5 [default: 0, off].
     #[arg(long)]
     pub hue: Option<f32>,
+    /// Fusion baselines (cnn-lstm, vgg16-lstm): early (features concatenated, then an MLP) or late
+    /// (each branch classifies, logits combined with learned weights) [default: early].
+    #[arg(long)]
+    pub fusion: Option<models::FusionKind>,
+    /// Fusion baselines: keep the image branch as --init loaded it (no gradients).
+    #[arg(long)]
+    pub freeze_image: bool,
     /// Start from the weights in this safetensors file (a checkpoint or named weights), or for
     /// clip-fusion from a HuggingFace CLIP folder (config.json + model.safetensors) [default: a
     /// seeded random initialisation].
@@ -132,6 +139,8 @@ impl TrainArgs {
             ("--val-split", self.val_split.is_some()),
             ("--init", self.init.is_some()),
             ("--init-remap-vocab", self.init_remap_vocab),
+            ("--fusion", self.fusion.is_some()),
+            ("--freeze-image", self.freeze_image),
             ("--rotation", self.rotation.is_some()),
             ("--brightness", self.brightness.is_some()),
             ("--contrast", self.contrast.is_some()),
@@ -170,6 +179,8 @@ impl TrainArgs {
                 hidden: self.hidden.unwrap_or(defaults.hidden),
                 dropout: self.dropout.unwrap_or(defaults.dropout),
                 clip_fusion,
+                fusion: self.fusion.unwrap_or(defaults.fusion),
+                freeze_image: self.freeze_image,
             },
             data_dir,
             train_split: DEFAULT_TRAIN_SPLIT.to_string(),
@@ -492,11 +503,11 @@ pub struct DemoArgs {
     /// Report folder to write (the synthetic data and the runs go inside it).
     #[arg(long, default_value = "demo-report")]
     pub out: PathBuf,
-    /// Epochs per model.
-    #[arg(long, default_value_t = 15)]
+    /// Epochs per model (the fusion models peak within a few; the best checkpoint is reported).
+    #[arg(long, default_value_t = 6)]
     pub epochs: usize,
     /// Synthetic training records (dev and test get a third each).
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 1000)]
     pub train_size: usize,
     /// Models to train, comma-separated [default: all but the full-size vgg16].
     #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(models::available()))]

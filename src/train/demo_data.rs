@@ -13,18 +13,21 @@ use crate::util::write_atomically;
 pub const DEMO_DATA_RECORD: &str = "demo-data.json";
 
 /// Everything that decides the demo data's bytes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DemoDataOptions {
     pub train: usize,
     pub dev: usize,
     pub test: usize,
     pub seed: u64,
+    /// Fraction of flipped labels (a record without it was made before the demo added noise).
+    #[serde(default)]
+    pub label_noise: f32,
 }
 
 impl DemoDataOptions {
-    /// dev and test get a third of train each (at least 20).
+    /// dev and test get a third of train each (at least 20), with the demo's label noise.
     pub fn for_train_size(train_size: usize, seed: u64) -> Self {
-        Self { train: train_size, dev: (train_size / 3).max(20), test: (train_size / 3).max(20), seed }
+        Self { train: train_size, dev: (train_size / 3).max(20), test: (train_size / 3).max(20), seed, label_noise: super::demo::DEMO_LABEL_NOISE }
     }
 
     fn describe(&self) -> String {
@@ -61,7 +64,7 @@ pub fn ensure_demo_data(data_dir: &Path, wanted: &DemoDataOptions) -> Result<()>
         std::fs::remove_dir_all(&fresh).with_context(|| format!("removing {}", fresh.display()))?;
     }
     let mut synth = SynthOptions::new(&fresh);
-    (synth.train, synth.dev, synth.test, synth.seed) = (wanted.train, wanted.dev, wanted.test, wanted.seed);
+    (synth.train, synth.dev, synth.test, synth.seed, synth.label_noise) = (wanted.train, wanted.dev, wanted.test, wanted.seed, wanted.label_noise);
     generate(&synth).with_context(|| format!("synthesising the demo data into {}", fresh.display()))?;
     let record = serde_json::to_string_pretty(wanted).expect("demo data options always serialize");
     write_atomically(fresh.join(DEMO_DATA_RECORD), record.as_bytes()).with_context(|| format!("writing {}", fresh.join(DEMO_DATA_RECORD).display()))?;

@@ -168,7 +168,7 @@ pub fn slugify(name: &str) -> String {
 }
 
 /// Slugs for every name, with `-2`, `-3`, ... appended where two names would collide.
-fn unique_slugs<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+pub(crate) fn unique_slugs<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut taken = HashSet::new();
     names
         .map(|name| {

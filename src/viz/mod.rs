@@ -8,7 +8,7 @@
 //! - [`scatter::plot_embedding_2d`]: 2-D points coloured by class ("not hateful" / "hateful").
 //! - [`tsne::tsne`]: Barnes-Hut t-SNE to 2-D, as sklearn's `TSNE` (docs/tsne.md).
 pub mod curves;
-mod figure;
+pub(crate) mod figure;
 pub mod font;
 pub mod scatter;
 pub mod tsne;
