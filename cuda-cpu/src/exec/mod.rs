@@ -1,6 +1,8 @@
 //! Kernel execution: CTAs over the cores, warps of 32 lanes, the instruction families, the
 //! checkers and the counters.
 
+pub mod semantics;
+
 use crate::memory::DeviceMemory;
 use crate::ptx::Kernel;
 
