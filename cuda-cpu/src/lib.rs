@@ -11,6 +11,8 @@
 //! - `ptx`: PTX text → decoded kernels. `exec`: CTAs, warps, instructions, checks, counters.
 //! - `exec::semantics`: pure, lane-level instruction semantics written from the PTX ISA.
 
+pub mod api;
+pub mod context;
 pub mod exec;
 pub mod memory;
 pub mod ptx;
