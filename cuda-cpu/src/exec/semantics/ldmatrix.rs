@@ -46,5 +46,29 @@ pub fn ldmatrix<E>(
     row_address: &[u64; 32],
     read_row: impl FnMut(u64) -> Result<[u8; 16], E>,
 ) -> Result<[[u32; 4]; 32], E> {
-    todo!("{count:?} {trans} {row_address:?} {}", std::any::type_name_of_val(&read_row))
+    let mut read_row = read_row;
+    let matrices = count.matrices();
+    // rows[m][r][col]: element (r, col) of matrix m, as read from lane 8·m + r's address.
+    let mut rows = [[[0u16; 8]; 8]; 4];
+    for (m, matrix) in rows.iter_mut().enumerate().take(matrices) {
+        for (r, row) in matrix.iter_mut().enumerate() {
+            let bytes = read_row(row_address[8 * m + r])?;
+            for (col, element) in row.iter_mut().enumerate() {
+                *element = u16::from_le_bytes([bytes[2 * col], bytes[2 * col + 1]]);
+            }
+        }
+    }
+    let mut out = [[0u32; 4]; 32];
+    for (lane, regs) in out.iter_mut().enumerate() {
+        let (r, c) = (lane / 4, 2 * (lane % 4));
+        for (m, reg) in regs.iter_mut().enumerate().take(matrices) {
+            let (lo, hi) = if trans {
+                (rows[m][c][r], rows[m][c + 1][r])
+            } else {
+                (rows[m][r][c], rows[m][r][c + 1])
+            };
+            *reg = lo as u32 | ((hi as u32) << 16);
+        }
+    }
+    Ok(out)
 }

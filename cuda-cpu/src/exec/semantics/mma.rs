@@ -9,6 +9,9 @@
 //! to nearest once. Real tensor cores add with a wider, truncating adder; results agree to the
 //! last few f32 bits, not bit-exactly.
 
+use super::convert::{bf16_to_f32, f16_to_f32, f32_to_f16};
+use super::Rounding;
+
 /// The supported shapes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MmaShape {
@@ -46,5 +49,68 @@ pub fn mma_sync(
     b: &[[u32; 2]; 32],
     c: &[[u32; 4]; 32],
 ) -> [[u32; 4]; 32] {
-    todo!("{shape:?} {input:?} {d_type:?} {c_type:?} {a:?} {b:?} {c:?}")
+    let k_dim = match shape {
+        MmaShape::M16N8K16 => 16,
+        MmaShape::M16N8K8 => 8,
+    };
+    // Gather the whole matrices from the fragments, then multiply, then scatter D.
+    let mut am = [[0f32; 16]; 16]; // [row][k]
+    let mut bm = [[0f32; 8]; 16]; // [k][col]
+    let mut cm = [[0f32; 8]; 16]; // [row][col]
+    let element = |word: u32, high: bool| {
+        let h = if high { (word >> 16) as u16 } else { word as u16 };
+        match input {
+            MmaInput::F16 => f16_to_f32(h),
+            MmaInput::BF16 => bf16_to_f32(h),
+        }
+    };
+    for lane in 0..32 {
+        let group = lane >> 2;
+        let thread = lane % 4;
+        // A (16×k, row): element a_i of the lane (i = 0..7 for k16, 0..3 for k8; two per register,
+        // the lower index in the low half) sits at row = group + 8·((i >> 1) & 1),
+        // col = 2·thread + (i & 1) + 8·(i >= 4).
+        let a_elements = if k_dim == 16 { 8 } else { 4 };
+        for i in 0..a_elements {
+            let row = group + 8 * ((i >> 1) & 1);
+            let col = 2 * thread + (i & 1) + 8 * (i >> 2);
+            am[row][col] = element(a[lane][i / 2], i % 2 == 1);
+        }
+        // B (k×8, col): element b_i at row = 2·thread + (i & 1) + 8·(i >= 2), col = group.
+        let b_elements = if k_dim == 16 { 4 } else { 2 };
+        for i in 0..b_elements {
+            let row = 2 * thread + (i & 1) + 8 * (i >> 1);
+            bm[row][group] = element(b[lane][i / 2], i % 2 == 1);
+        }
+        // C (16×8): element c_i at row = group + 8·(i >= 2), col = 2·thread + (i & 1).
+        for i in 0..4 {
+            let row = group + 8 * (i >> 1);
+            let col = 2 * thread + (i & 1);
+            cm[row][col] = match c_type {
+                MmaAccum::F32 => f32::from_bits(c[lane][i]),
+                MmaAccum::F16 => f16_to_f32(if i % 2 == 0 { c[lane][i / 2] as u16 } else { (c[lane][i / 2] >> 16) as u16 }),
+            };
+        }
+    }
+    let mut out = [[0u32; 4]; 32];
+    for lane in 0..32 {
+        let group = lane >> 2;
+        let thread = lane % 4;
+        for i in 0..4 {
+            let row = group + 8 * (i >> 1);
+            let col = 2 * thread + (i & 1);
+            let mut acc = cm[row][col];
+            for k in 0..k_dim {
+                acc = am[row][k].mul_add(bm[k][col], acc);
+            }
+            match d_type {
+                MmaAccum::F32 => out[lane][i] = acc.to_bits(),
+                MmaAccum::F16 => {
+                    let h = f32_to_f16(acc, Rounding::Nearest) as u32;
+                    out[lane][i / 2] |= if i % 2 == 0 { h } else { h << 16 };
+                }
+            }
+        }
+    }
+    out
 }

@@ -17,6 +17,8 @@ pub mod ldmatrix;
 pub mod mma;
 pub mod warp;
 
+mod rounding;
+
 /// IEEE rounding of a floating-point result: `.rn` (nearest, ties to even), `.rz` (toward zero),
 /// `.rm` (toward −∞), `.rp` (toward +∞). For `cvt` to an integer or integral value the same four
 /// directions are spelt `.rni/.rzi/.rmi/.rpi` (see [`convert::CvtRounding`]).

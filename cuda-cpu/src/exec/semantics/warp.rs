@@ -38,7 +38,47 @@ pub fn shfl_sync(
     membermask: u32,
     executing: u32,
 ) -> ShflResult {
-    todo!("{mode:?} {a:?} {b:?} {c:?} {membermask} {executing}")
+    let mut out = ShflResult { value: *a, in_range: 0, undefined: 0 };
+    for lane in 0..32u32 {
+        if executing & (1 << lane) == 0 {
+            continue;
+        }
+        let l = lane as usize;
+        let bval = b[l] & 0x1f;
+        let cval = c[l] & 0x1f;
+        let segmask = (c[l] >> 8) & 0x1f;
+        let max_lane = (lane & segmask) | (cval & !segmask);
+        let min_lane = lane & segmask;
+        let (j, in_range) = match mode {
+            ShflMode::Up => {
+                let j = lane as i32 - bval as i32;
+                (j, j >= max_lane as i32)
+            }
+            ShflMode::Down => {
+                let j = lane as i32 + bval as i32;
+                (j, j <= max_lane as i32)
+            }
+            ShflMode::Bfly => {
+                let j = (lane ^ bval) as i32;
+                (j, j <= max_lane as i32)
+            }
+            ShflMode::Idx => {
+                let j = (min_lane | (bval & !segmask)) as i32;
+                (j, j <= max_lane as i32)
+            }
+        };
+        if in_range {
+            let j = j as u32;
+            out.value[l] = a[j as usize];
+            out.in_range |= 1 << lane;
+            if (membermask & executing) & (1 << j) == 0 {
+                out.undefined |= 1 << lane;
+            }
+        } else {
+            out.value[l] = a[l];
+        }
+    }
+    out
 }
 
 /// `vote.sync.all.pred`: true iff `pred` is set for every lane of `members` (the membermask's
@@ -66,13 +106,31 @@ pub fn vote_ballot(pred: u32, members: u32) -> u32 {
 /// `match.any.sync.b32/.b64 d, a, membermask`: for each lane of `members`, the mask of lanes of
 /// `members` whose `a` equals its own (0 for other lanes).
 pub fn match_any(a: &[u64; 32], members: u32) -> [u32; 32] {
-    todo!("{a:?} {members}")
+    let mut out = [0u32; 32];
+    for lane in 0..32 {
+        if members & (1 << lane) == 0 {
+            continue;
+        }
+        let mut mask = 0u32;
+        for other in 0..32 {
+            if members & (1 << other) != 0 && a[other] == a[lane] {
+                mask |= 1 << other;
+            }
+        }
+        out[lane] = mask;
+    }
+    out
 }
 
 /// `match.all.sync.b32/.b64 d[|p], a, membermask`: `(members, true)` if every lane of `members`
 /// has the same `a`, else `(0, false)`; the same for every lane.
 pub fn match_all(a: &[u64; 32], members: u32) -> (u32, bool) {
-    todo!("{a:?} {members}")
+    if members == 0 {
+        return (0, true);
+    }
+    let first = a[members.trailing_zeros() as usize];
+    let all = (0..32).all(|lane| members & (1 << lane) == 0 || a[lane] == first);
+    if all { (members, true) } else { (0, false) }
 }
 
 /// `redux.sync` operations.
@@ -89,5 +147,25 @@ pub enum ReduxOp {
 /// `redux.sync.op.{u32,s32,b32} d, a, membermask`: the reduction over the lanes of `members`
 /// (`add` wraps; `min`/`max` signed when `signed`). Every member lane receives it.
 pub fn redux_sync(op: ReduxOp, signed: bool, a: &[u32; 32], members: u32) -> u32 {
-    todo!("{op:?} {signed} {a:?} {members}")
+    let mut acc: Option<u32> = None;
+    for lane in 0..32 {
+        if members & (1 << lane) == 0 {
+            continue;
+        }
+        let v = a[lane];
+        acc = Some(match acc {
+            None => v,
+            Some(x) => match op {
+                ReduxOp::Add => x.wrapping_add(v),
+                ReduxOp::And => x & v,
+                ReduxOp::Or => x | v,
+                ReduxOp::Xor => x ^ v,
+                ReduxOp::Min if signed => (x as i32).min(v as i32) as u32,
+                ReduxOp::Max if signed => (x as i32).max(v as i32) as u32,
+                ReduxOp::Min => x.min(v),
+                ReduxOp::Max => x.max(v),
+            },
+        });
+    }
+    acc.unwrap_or(0)
 }
