@@ -816,9 +816,47 @@ pub unsafe extern "C" fn cuModuleLoadData(module: *mut Handle, image: *const c_v
             return Err(fail(code::NO_BINARY_FOR_GPU, "cuModuleLoadData: the image is a cubin; the CPU driver runs PTX only"));
         }
         let text = CStr::from_ptr(image as *const c_char).to_bytes_with_nul();
+        let replacement = replacement_for(text);
+        let text = replacement.as_deref().unwrap_or(text);
         let loaded = Module::load(text).map_err(|e| fail(code::INVALID_PTX, format!("cuModuleLoadData: {e}")))?;
         put(module, driver.add_module(loaded) as Handle)
     })
+}
+
+/// The kernel names a PTX text declares (`.entry NAME(`), which identify a module.
+fn entry_names(ptx: &[u8]) -> std::collections::BTreeSet<String> {
+    String::from_utf8_lossy(ptx)
+        .lines()
+        .filter_map(|line| line.split_once(".entry ").map(|(_, rest)| rest))
+        .map(|rest| rest.split(|c: char| c == '(' || c.is_whitespace()).next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// CUDA_CPU_PTX_REPLACE=FILE, for mutation testing (scripts/cpu-driver/mutate.sh): a module that
+/// declares exactly the kernels FILE declares is loaded from FILE instead (another build of the
+/// same .cu file), so a changed kernel is tested without rebuilding the program that embeds it.
+fn replacement_for(image: &[u8]) -> Option<Vec<u8>> {
+    static REPLACEMENT: std::sync::OnceLock<Option<(Vec<u8>, std::collections::BTreeSet<String>)>> = std::sync::OnceLock::new();
+    let (text, names) = REPLACEMENT
+        .get_or_init(|| {
+            let path = std::env::var_os("CUDA_CPU_PTX_REPLACE")?;
+            match std::fs::read(&path) {
+                Ok(text) => {
+                    let names = entry_names(&text);
+                    Some((text, names))
+                }
+                Err(e) => {
+                    eprintln!("cuda-cpu: CUDA_CPU_PTX_REPLACE={}: {e}", path.to_string_lossy());
+                    None
+                }
+            }
+        })
+        .as_ref()?;
+    if entry_names(image) != *names {
+        return None;
+    }
+    eprintln!("cuda-cpu: loading the module from CUDA_CPU_PTX_REPLACE instead of the program's PTX");
+    Some(text.clone())
 }
 
 #[no_mangle]
@@ -1100,6 +1138,12 @@ mod tests {
     fn a_panic_inside_a_call_becomes_an_unknown_error_instead_of_unwinding_into_the_caller() {
         assert_eq!(call("cuTest", String::new, || panic!("boom")), code::UNKNOWN);
         assert_eq!(call("cuTest", String::new, || Err(code::NOT_FOUND)), code::NOT_FOUND);
+    }
+
+    #[test]
+    fn modules_are_identified_by_the_kernels_they_declare() {
+        let ptx = b".version 9.0\n.target sm_80\n.visible .entry add_f32(\n\t.param .u64 a\n)\n{\n}\n.visible .entry scale (\n";
+        assert_eq!(entry_names(ptx), ["add_f32", "scale"].map(String::from).into_iter().collect());
     }
 
     #[test]
