@@ -84,7 +84,7 @@ pub fn sub_f64(a: f64, b: f64, rounding: Rounding) -> f64 {
 /// `mul{.rnd}.f64`.
 pub fn mul_f64(a: f64, b: f64, rounding: Rounding) -> f64 {
     let p = a * b;
-    if rounding == Rounding::Nearest || p == 0.0 || p.is_nan() {
+    if rounding == Rounding::Nearest || a == 0.0 || b == 0.0 || p.is_nan() {
         return canonical_f64(p);
     }
     if p.is_infinite() {
