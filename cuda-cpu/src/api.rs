@@ -832,30 +832,33 @@ fn entry_names(ptx: &[u8]) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
-/// CUDA_CPU_PTX_REPLACE=FILE, for mutation testing (scripts/cpu-driver/mutate.sh): a module that
-/// declares exactly the kernels FILE declares is loaded from FILE instead (another build of the
-/// same .cu file), so a changed kernel is tested without rebuilding the program that embeds it.
+/// CUDA_CPU_PTX_REPLACE=FILE[:FILE...], for mutation testing (scripts/cpu-driver/mutate.sh): a
+/// module that declares exactly the kernels a FILE declares is loaded from that FILE instead (another
+/// build of the same .cu file), so a changed kernel is tested without rebuilding the program.
 fn replacement_for(image: &[u8]) -> Option<Vec<u8>> {
-    static REPLACEMENT: std::sync::OnceLock<Option<(Vec<u8>, std::collections::BTreeSet<String>)>> = std::sync::OnceLock::new();
-    let (text, names) = REPLACEMENT
-        .get_or_init(|| {
-            let path = std::env::var_os("CUDA_CPU_PTX_REPLACE")?;
-            match std::fs::read(&path) {
+    type Replacement = (std::path::PathBuf, Vec<u8>, std::collections::BTreeSet<String>);
+    static REPLACEMENTS: std::sync::OnceLock<Vec<Replacement>> = std::sync::OnceLock::new();
+    let replacements = REPLACEMENTS.get_or_init(|| {
+        let Some(paths) = std::env::var_os("CUDA_CPU_PTX_REPLACE") else { return Vec::new() };
+        std::env::split_paths(&paths)
+            .filter_map(|path| match std::fs::read(&path) {
                 Ok(text) => {
                     let names = entry_names(&text);
-                    Some((text, names))
+                    Some((path, text, names))
                 }
                 Err(e) => {
-                    eprintln!("cuda-cpu: CUDA_CPU_PTX_REPLACE={}: {e}", path.to_string_lossy());
+                    eprintln!("cuda-cpu: CUDA_CPU_PTX_REPLACE: {}: {e}", path.display());
                     None
                 }
-            }
-        })
-        .as_ref()?;
-    if entry_names(image) != *names {
+            })
+            .collect()
+    });
+    if replacements.is_empty() {
         return None;
     }
-    eprintln!("cuda-cpu: loading the module from CUDA_CPU_PTX_REPLACE instead of the program's PTX");
+    let names = entry_names(image);
+    let (path, text, _) = replacements.iter().find(|(_, _, replacement_names)| *replacement_names == names)?;
+    eprintln!("cuda-cpu: loading the module from {} (CUDA_CPU_PTX_REPLACE) instead of the program's PTX", path.display());
     Some(text.clone())
 }
 
