@@ -3,6 +3,16 @@
 
 pub mod semantics;
 
+mod counters;
+mod cta;
+mod shadow;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+pub use counters::Counters;
+pub use cta::MemoryCounters;
+
 use crate::memory::DeviceMemory;
 use crate::ptx::Kernel;
 
@@ -51,16 +61,6 @@ pub struct LaunchReport {
     pub counters: Option<Counters>,
 }
 
-/// Profiler-like figures of one launch.
-#[derive(Debug, Clone, Default)]
-pub struct Counters {}
-
-impl std::fmt::Display for Counters {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "(no counters yet)")
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LaunchErrorKind {
     IllegalAddress,
@@ -91,7 +91,117 @@ impl std::fmt::Display for LaunchError {
 
 impl std::error::Error for LaunchError {}
 
+/// What every worker of one launch shares.
+pub struct Shared<'l> {
+    pub kernel: &'l Kernel,
+    pub config: LaunchConfig,
+    pub options: &'l LaunchOptions,
+    pub memory: &'l DeviceMemory,
+    /// The parameter buffer, laid out as the `.param` list says.
+    pub params: Vec<u8>,
+    pub shared_bytes: u32,
+    /// Distinguishes this launch's writer tags from earlier launches'.
+    pub launch_id: u64,
+    pub executed: AtomicU64,
+    pub abort: AtomicBool,
+    /// Thread-instructions a worker runs before adding them to `executed` and checking the budget.
+    pub budget_chunk: u64,
+}
+
+static NEXT_LAUNCH_ID: AtomicU64 = AtomicU64::new(1);
+
+fn invalid(kernel: &Kernel, what: String) -> LaunchError {
+    LaunchError { kind: LaunchErrorKind::InvalidConfig, message: format!("kernel {}: {what}", kernel.name) }
+}
+
+/// Runs `kernel` over the grid. Checks only what the PTX implies (parameter count and sizes,
+/// block size against `.maxntid`/1024); device limits are the API layer's.
 pub fn launch(kernel: &Kernel, config: &LaunchConfig, params: &[&[u8]], memory: &DeviceMemory, options: &LaunchOptions) -> Result<LaunchReport, LaunchError> {
-    let _ = (config, params, memory, options);
-    Err(LaunchError { kind: LaunchErrorKind::IllegalInstruction, message: format!("kernel {}: the interpreter is not written yet", kernel.name) })
+    if params.len() != kernel.params.len() {
+        return Err(invalid(kernel, format!("{} parameters given, the kernel takes {}", params.len(), kernel.params.len())));
+    }
+    let layout = &kernel.layout;
+    let mut buffer = vec![0u8; layout.param_bytes as usize];
+    for (i, (p, v)) in params.iter().zip(&layout.params).enumerate() {
+        if p.len() != v.size as usize {
+            return Err(invalid(kernel, format!("parameter {i} ({}) is {} bytes, the kernel expects {}", v.name, p.len(), v.size)));
+        }
+        buffer[v.offset as usize..v.offset as usize + p.len()].copy_from_slice(p);
+    }
+    let threads = config.block.iter().map(|&b| b as u64).product::<u64>();
+    if config.grid.contains(&0) || config.block.contains(&0) {
+        return Err(invalid(kernel, format!("empty grid {:?} or block {:?}", config.grid, config.block)));
+    }
+    if threads > kernel.max_threads_per_block as u64 {
+        return Err(invalid(kernel, format!("block of {threads} threads, the kernel allows at most {}", kernel.max_threads_per_block)));
+    }
+    let dynamic_base = layout.dynamic_shared.as_ref().map_or(layout.static_shared_bytes, |d| d.offset);
+    let shared_bytes = if config.dynamic_shared_bytes > 0 { dynamic_base + config.dynamic_shared_bytes as u64 } else { layout.static_shared_bytes };
+    let body = kernel.body().map_err(|e| LaunchError { kind: LaunchErrorKind::IllegalInstruction, message: e.message })?;
+    let ctas: u64 = config.grid.iter().map(|&g| g as u64).product();
+    let workers = match options.worker_threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .min(ctas as usize)
+    .max(1);
+    let shared = Shared {
+        kernel,
+        config: *config,
+        options,
+        memory,
+        params: buffer,
+        shared_bytes: shared_bytes as u32,
+        launch_id: NEXT_LAUNCH_ID.fetch_add(1, Ordering::Relaxed),
+        executed: AtomicU64::new(0),
+        abort: AtomicBool::new(false),
+        budget_chunk: (options.instruction_budget / (4 * workers as u64)).clamp(1, 1 << 22),
+    };
+    let next = AtomicU64::new(0);
+    // The error of the lowest-numbered failing CTA (deterministic whatever the worker count).
+    let first_error: Mutex<Option<(u64, LaunchError)>> = Mutex::new(None);
+    let totals: Mutex<Counters> = Mutex::new(Counters::default());
+    let work = || {
+        let mut runner = cta::CtaRunner::new(&shared, body.clone());
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            if index >= ctas || shared.abort.load(Ordering::Relaxed) {
+                break;
+            }
+            let result = runner.run_cta(index).and_then(|_| runner.flush_budget().map_err(|m| LaunchError { kind: LaunchErrorKind::BudgetExceeded, message: format!("kernel {}: {m}", kernel.name) }));
+            if let Err(e) = result {
+                if e.message.ends_with("aborted") {
+                    break;
+                }
+                let mut slot = first_error.lock().unwrap();
+                if slot.as_ref().is_none_or(|(i, _)| index < *i) {
+                    *slot = Some((index, e));
+                }
+                shared.abort.store(true, Ordering::Relaxed);
+                break;
+            }
+        }
+        if options.counters {
+            totals.lock().unwrap().merge(&runner.counters);
+        }
+    };
+    if workers == 1 {
+        work();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(work);
+            }
+        });
+    }
+    if let Some((_, e)) = first_error.into_inner().unwrap() {
+        return Err(e);
+    }
+    let counters = options.counters.then(|| {
+        let mut c = totals.into_inner().unwrap();
+        c.ctas = ctas;
+        c.set_occupancy(kernel.registers_per_thread, shared_bytes as u32, threads as u32);
+        c
+    });
+    Ok(LaunchReport { counters })
 }
