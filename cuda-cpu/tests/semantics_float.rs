@@ -122,7 +122,7 @@ fn add_sub_mul_fma_are_correctly_rounded_in_every_mode() {
         // Exponents spread so that some sums cancel, some operands are far apart, and some
         // results are subnormal.
         let a = rng.f32_in(-126, 40);
-        let b = if rng.next() % 4 == 0 { -a * (1.0 + rng.f32_in(-30, -1).abs()) } else { rng.f32_in(-126, 40) };
+        let b = if rng.next().is_multiple_of(4) { -a * (1.0 + rng.f32_in(-30, -1).abs()) } else { rng.f32_in(-126, 40) };
         let c = rng.f32_in(-126, 60);
         for &m in &MODES {
             if let Some(sum) = exact_add(exact_f32(a), exact_f32(b)) {

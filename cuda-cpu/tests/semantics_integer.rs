@@ -220,3 +220,50 @@ fn funnel_shift_lop3_and_comparisons() {
     assert!(compare_int(Le, S16, 0x8000, 0x7fff));
     assert!(compare_int(Gt, U16, 0x8000, 0x7fff));
 }
+
+/// The ISA's bfe pseudocode, bit by bit.
+fn bfe_pseudocode(ty: IntType, a: u64, b: u32, c: u32) -> u64 {
+    let msb = ty.bits() - 1;
+    let (pos, len) = (b & 0xff, c & 0xff);
+    let a = a & ty.mask();
+    let sbit = if !ty.is_signed() || len == 0 { 0 } else { (a >> (pos + len - 1).min(msb)) & 1 };
+    let mut d = 0;
+    for i in 0..=msb {
+        let bit = if i < len && pos + i <= msb { (a >> (pos + i)) & 1 } else { sbit };
+        d |= bit << i;
+    }
+    d
+}
+
+/// The ISA's bfi pseudocode, bit by bit.
+fn bfi_pseudocode(bits: u32, a: u64, b: u64, c: u32, d: u32) -> u64 {
+    let msb = bits - 1;
+    let (pos, len) = (c & 0xff, d & 0xff);
+    let mut f = b & if bits == 64 { u64::MAX } else { (1 << bits) - 1 };
+    let mut i = 0;
+    while i < len && pos + i <= msb {
+        f = (f & !(1 << (pos + i))) | (((a >> i) & 1) << (pos + i));
+        i += 1;
+    }
+    f
+}
+
+#[test]
+fn bfe_bfi_match_the_pseudocode_bit_by_bit_on_random_operands() {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..100_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let (a, b) = (x, x.rotate_left(29));
+        // Positions and lengths mostly near the width, sometimes with high bits set.
+        let pos = ((x >> 3) % 80) as u32 | if x & 1 == 0 { 0 } else { 0x300 };
+        let len = ((x >> 11) % 80) as u32 | if x & 2 == 0 { 0 } else { 0x500 };
+        for ty in [U32, S32, U64, S64] {
+            assert_eq!(bfe(ty, a, pos, len), bfe_pseudocode(ty, a, pos, len), "bfe {ty:?} {a:#x} {pos} {len}");
+        }
+        for bits in [32, 64] {
+            assert_eq!(bfi(bits, a, b, pos, len), bfi_pseudocode(bits, a, b, pos, len), "bfi {bits} {pos} {len}");
+        }
+    }
+}

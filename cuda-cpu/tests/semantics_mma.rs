@@ -99,16 +99,16 @@ fn run(case: &Case, input: MmaInput, d_type: MmaAccum, c_type: MmaAccum) -> [[f3
     }
     let d = mma_sync(shape, input, d_type, c_type, &a, &b, &c);
     let mut out = [[f32::NAN; 8]; 16];
-    for lane in 0..32 {
+    for (lane, d_regs) in d.iter().enumerate() {
         for i in 0..4 {
             let (r, col) = c_position(lane, i);
             out[r][col] = match d_type {
-                MmaAccum::F32 => f32::from_bits(d[lane][i]),
-                MmaAccum::F16 => half::f16::from_bits((d[lane][i / 2] >> (16 * (i % 2))) as u16).to_f32(),
+                MmaAccum::F32 => f32::from_bits(d_regs[i]),
+                MmaAccum::F16 => half::f16::from_bits((d_regs[i / 2] >> (16 * (i % 2))) as u16).to_f32(),
             };
         }
         if d_type == MmaAccum::F16 {
-            assert_eq!(d[lane][2..], [0, 0], "an f16 D uses two registers");
+            assert_eq!(d_regs[2..], [0, 0], "an f16 D uses two registers");
         }
     }
     out

@@ -132,36 +132,32 @@ pub fn neg(ty: IntType, a: u64) -> u64 {
 /// `pos = b & 0xff`; signed types replicate the field's top bit (or a's msb when the field runs
 /// past it); len = 0 gives 0.
 pub fn bfe(ty: IntType, a: u64, pos: u32, len: u32) -> u64 {
-    let msb = ty.bits() - 1;
-    let pos = pos & 0xff;
-    let len = len & 0xff;
-    let a = a & ty.mask();
-    let sign = if !ty.is_signed() || len == 0 {
-        0
-    } else {
-        (a >> (pos + len - 1).min(msb)) & 1
-    };
-    let mut d = 0u64;
-    for i in 0..=msb {
-        let bit = if i < len && pos + i <= msb { (a >> (pos + i)) & 1 } else { sign };
-        d |= bit << i;
+    let bits = ty.bits();
+    let (pos, len) = (pos & 0xff, len & 0xff);
+    if len == 0 {
+        return 0;
     }
-    d
+    let a = a & ty.mask();
+    // Bits of the field that lie inside the register; the rest are the sign bit (or 0).
+    let inside = if pos >= bits { 0 } else { len.min(bits - pos) };
+    let field = if inside == 0 { 0 } else { (a >> pos) & width_mask(inside) };
+    let sign = ty.is_signed() && (a >> (pos + len - 1).min(bits - 1)) & 1 == 1;
+    if sign {
+        field | (ty.mask() & !width_mask(inside))
+    } else {
+        field
+    }
 }
 
 /// `bfi.b32/.b64 f, a, b, c, d`: b with `len = d & 0xff` low bits of a inserted at bit
 /// `pos = c & 0xff` (bits past the register's msb are dropped). `bits` is 32 or 64.
 pub fn bfi(bits: u32, a: u64, b: u64, pos: u32, len: u32) -> u64 {
-    let msb = bits - 1;
-    let pos = pos & 0xff;
-    let len = len & 0xff;
-    let mut f = b;
-    let mut i = 0;
-    while i < len && pos + i <= msb {
-        f = (f & !(1u64 << (pos + i))) | (((a >> i) & 1) << (pos + i));
-        i += 1;
+    let (pos, len) = (pos & 0xff, len & 0xff);
+    if len == 0 || pos >= bits {
+        return b & width_mask(bits);
     }
-    if bits == 64 { f } else { f & ((1u64 << bits) - 1) }
+    let field = width_mask(len.min(bits - pos)) << pos;
+    ((b & !field) | ((a << pos) & field)) & width_mask(bits)
 }
 
 /// `bfind{.shiftamt}.type d, a` (u32/u64/s32/s64): bit position of the most significant bit
@@ -289,10 +285,16 @@ pub fn shf(left: bool, clamp: bool, a: u32, b: u32, c: u32) -> u32 {
 
 /// `lop3.b32 d, a, b, c, immLut`: bitwise function given by its truth table.
 pub fn lop3(a: u32, b: u32, c: u32, lut: u8) -> u32 {
+    // The OR of the minterms whose truth-table bit is set (index = a·4 + b·2 + c, as the ISA's
+    // ta = 0xF0, tb = 0xCC, tc = 0xAA encoding implies).
     let mut d = 0u32;
-    for i in 0..32 {
-        let index = (((a >> i) & 1) << 2) | (((b >> i) & 1) << 1) | ((c >> i) & 1);
-        d |= (((lut >> index) & 1) as u32) << i;
+    for index in 0..8 {
+        if (lut >> index) & 1 == 1 {
+            let x = if index & 4 != 0 { a } else { !a };
+            let y = if index & 2 != 0 { b } else { !b };
+            let z = if index & 1 != 0 { c } else { !c };
+            d |= x & y & z;
+        }
     }
     d
 }

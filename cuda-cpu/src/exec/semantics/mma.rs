@@ -93,7 +93,7 @@ pub fn mma_sync(
         }
     }
     let mut out = [[0u32; 4]; 32];
-    for lane in 0..32 {
+    for (lane, d) in out.iter_mut().enumerate() {
         let group = lane >> 2;
         let thread = lane % 4;
         for i in 0..4 {
@@ -104,10 +104,10 @@ pub fn mma_sync(
                 acc = am[row][k].mul_add(bm[k][col], acc);
             }
             match d_type {
-                MmaAccum::F32 => out[lane][i] = acc.to_bits(),
+                MmaAccum::F32 => d[i] = acc.to_bits(),
                 MmaAccum::F16 => {
                     let h = f32_to_f16(acc, Rounding::Nearest) as u32;
-                    out[lane][i / 2] |= if i % 2 == 0 { h } else { h << 16 };
+                    d[i / 2] |= if i % 2 == 0 { h } else { h << 16 };
                 }
             }
         }

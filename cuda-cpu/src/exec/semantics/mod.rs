@@ -7,8 +7,25 @@
 //! One file per family: [`float`] (f32/f64/f16/bf16 arithmetic, approximate functions, min/max,
 //! comparisons), [`convert`] (`cvt`), [`integer`] (integer arithmetic and bit operations),
 //! [`warp`] (`shfl`, `vote`, `match`, `redux`), [`mma`] (`mma.sync` m16n8k16/m16n8k8) and
-//! [`ldmatrix`]. Where the ISA leaves a result undefined or machine-specific, the function's doc
-//! says what it returns (and docs/cuda-cpu-semantics.md lists every such choice).
+//! [`ldmatrix`]; `rounding` is the one routine that rounds an exact value into a format.
+//!
+//! Where the ISA leaves a result undefined, machine-specific or unstated, we chose:
+//! - A NaN result of arithmetic or of a narrowing/widening `cvt` is the canonical NaN (f32
+//!   `0x7fffffff`, f64 `0x7fffffffffffffff`, f16/bf16 `0x7fff`); `abs`/`neg` only touch the sign
+//!   bit, so they keep a NaN's payload.
+//! - `.ftz` flushes a subnormal *result* after rounding (tininess after rounding); the sign is kept.
+//! - `.sat` gives +0.0 for NaN and for −0.0.
+//! - The `.approx` functions, `div.full` and `rcp.approx` return the correctly rounded value (or the
+//!   f64 libm value rounded once), which is inside every bound the ISA documents; `div.approx` is
+//!   a·(1/b) with the ISA's rule for 2^126 < |b| < 2^128.
+//! - `min`/`max` order −0.0 below +0.0.
+//! - Integer `div` by zero gives all ones, `rem` by zero gives the dividend; `MIN / -1` wraps to
+//!   `MIN` and `MIN % -1` is 0.
+//! - A `shfl.sync` lane that reads an inactive or non-member lane gets that lane's register value
+//!   and is reported in `ShflResult::undefined` (the engine decides whether that is an error).
+//! - The directed rounding modes of f64 `fma`, `div`, `rcp` and `sqrt` are not implemented (only
+//!   `.rn` has a function): an instruction that needs one must be reported as unimplemented.
+//! - `mma` accumulates in f32, C first and then k in ascending order (see [`mma`]).
 
 pub mod convert;
 pub mod float;

@@ -148,11 +148,10 @@ pub enum ReduxOp {
 /// (`add` wraps; `min`/`max` signed when `signed`). Every member lane receives it.
 pub fn redux_sync(op: ReduxOp, signed: bool, a: &[u32; 32], members: u32) -> u32 {
     let mut acc: Option<u32> = None;
-    for lane in 0..32 {
+    for (lane, &v) in a.iter().enumerate() {
         if members & (1 << lane) == 0 {
             continue;
         }
-        let v = a[lane];
         acc = Some(match acc {
             None => v,
             Some(x) => match op {
