@@ -514,8 +514,18 @@ impl<'l> CtaRunner<'l> {
         }
         for w in &self.warps {
             if w.parked != 0 {
-                let pc = w.pcs[w.parked.trailing_zeros() as usize];
-                return self.error(Kind::MaskMismatch, pc, w.index, w.parked.trailing_zeros(), format!("a warp collective waits for member lanes that never arrive (waiting lanes {:#010x}, live {:#010x})", w.parked, w.live()));
+                let lane = w.parked.trailing_zeros();
+                let pc = w.pcs[lane as usize];
+                let instr = &self.body.instrs[pc as usize];
+                let mask_reg = match instr.op {
+                    Op::Shfl { .. } => instr.args[5],
+                    Op::Vote { .. } => instr.args[2],
+                    _ => instr.args[0],
+                };
+                let mask = w.regs[mask_reg as usize * 32 + lane as usize] as u32;
+                let missing = mask & w.existing & !self.parked_at_warp(w, pc);
+                let (gone, elsewhere) = (missing & w.exited, missing & !w.exited);
+                return self.error(Kind::MaskMismatch, pc, w.index, lane, format!("member mask {mask:#010x}, but lanes {missing:#010x} never execute this collective ({gone:#010x} exited, {elsewhere:#010x} wait elsewhere)"));
             }
         }
         LaunchError { kind: Kind::Deadlock, message: format!("kernel {}: block ({},{},{}): deadlock: {}", self.launch.kernel.name, self.ctaid[0], self.ctaid[1], self.ctaid[2], parts.join("; ")) }
@@ -990,7 +1000,10 @@ impl<'l> CtaRunner<'l> {
     }
 
     fn parked_at(&self, wi: usize, pc: u32) -> u32 {
-        let w = &self.warps[wi];
+        self.parked_at_warp(&self.warps[wi], pc)
+    }
+
+    fn parked_at_warp(&self, w: &Warp, pc: u32) -> u32 {
         let mut out = 0;
         let mut m = w.parked;
         while m != 0 {
