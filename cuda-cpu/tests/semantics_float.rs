@@ -169,6 +169,13 @@ fn hand_worked_rounding_cases() {
     let x = 1.0 + 2f32.powi(-12);
     assert_eq!(mul_f32(x, x, mode(Rounding::Nearest)), 1.0 + 2f32.powi(-11));
     assert_eq!(fma_f32(x, x, -1.0, mode(Rounding::Nearest)), 2f32.powi(-11) + 2f32.powi(-24));
+    // x² is an f32 midpoint; a far smaller c decides which way it rounds (a double-rounding trap
+    // for any fma computed as f64 then rounded to f32).
+    let mid = 1.0 + 2f32.powi(-11);
+    assert_eq!(fma_f32(x, x, 2f32.powi(-60), mode(Rounding::Nearest)), mid + 2f32.powi(-23));
+    assert_eq!(fma_f32(x, x, -(2f32.powi(-60)), mode(Rounding::Nearest)), mid);
+    assert_eq!(fma_f32(x, x, 0.0, mode(Rounding::Nearest)), mid); // the exact tie goes to even
+    assert_eq!(fma_f32(-x, x, 2f32.powi(-60), mode(Rounding::Nearest)), -mid);
     // Overflow: to ∞ in .rn/.rp, to max-finite in .rz/.rm (positive).
     assert_eq!(mul_f32(f32::MAX, 2.0, mode(Rounding::Nearest)), f32::INFINITY);
     assert_eq!(mul_f32(f32::MAX, 2.0, mode(Rounding::Zero)), f32::MAX);

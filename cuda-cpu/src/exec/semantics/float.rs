@@ -64,6 +64,8 @@ pub fn fma_f32(a: f32, b: f32, c: f32, mode: FloatMode) -> f32 {
         let (hi, lo) = two_sum(p, c64);
         if hi == 0.0 {
             exact_zero_sum(p.is_sign_negative(), p == 0.0, c.is_sign_negative(), c == 0.0, mode.rounding) as f32
+        } else if mode.rounding == Rounding::Nearest && rn_of_hi_is_exact(hi, lo) {
+            hi as f32 // the common case, without the general rounding routine
         } else {
             pair_to_f32(hi, lo, mode.rounding)
         }
@@ -480,6 +482,14 @@ fn canonical_f64(r: f64) -> f64 {
 #[inline]
 fn pair_to_f32(hi: f64, lo: f64, mode: Rounding) -> f32 {
     f32::from_bits(rounding::round_pair(hi, lo, rounding::F32, mode) as u32)
+}
+
+/// Whether rounding the f64 `hi` to nearest f32 also rounds `hi + lo` correctly: true unless lo
+/// is non-zero and hi sits exactly on an f32 midpoint (low 29 fraction bits = 1000…0), or the
+/// result is in f32's subnormal range, where the midpoints are elsewhere.
+#[inline]
+fn rn_of_hi_is_exact(hi: f64, lo: f64) -> bool {
+    lo == 0.0 || (hi.abs() >= f32::MIN_POSITIVE as f64 && hi.to_bits() & 0x1fff_ffff != 0x1000_0000)
 }
 
 /// Sign of an exactly zero sum x + y (IEEE 754 §6.3): the common sign when both are zeros of the
