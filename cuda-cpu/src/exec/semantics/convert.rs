@@ -108,7 +108,7 @@ pub fn cvt(dst: CvtType, src: CvtType, a: u64, mods: CvtModifiers) -> u64 {
                 CvtRounding::Float(r) => r,
                 _ => Rounding::Nearest, // only exact conversions come here without one
             };
-            let bits = rounding::round_to_format(v < 0, v.unsigned_abs(), 0, format(d), rounding);
+            let bits = rounding::round_to_format(v < 0, v.unsigned_abs() as u64, 0, format(d), rounding);
             if mods.sat { saturate_bits(d, bits) } else { bits }
         }
         (CvtType::Int(d), CvtType::Float(s)) => {
@@ -191,12 +191,55 @@ pub fn bf16_to_f32(h: u16) -> f32 {
 /// f32 → f16 encoding, rounded in the mode (overflow → ±∞ or ±max finite as the mode says;
 /// NaN → 0x7fff).
 pub fn f32_to_f16(x: f32, rounding: Rounding) -> u16 {
+    if rounding == Rounding::Nearest {
+        return f32_to_f16_nearest(x);
+    }
     encode_f64(x as f64, rounding::F16, rounding) as u16
 }
 
 /// f32 → bf16 encoding, rounded in the mode (NaN → 0x7fff).
 pub fn f32_to_bf16(x: f32, rounding: Rounding) -> u16 {
+    if rounding == Rounding::Nearest {
+        let bits = x.to_bits();
+        if x.is_nan() {
+            return CANONICAL_NAN_16;
+        }
+        // Round to nearest even at bit 16; a carry moves into the exponent (up to ∞) by itself.
+        return ((bits + 0x7fff + ((bits >> 16) & 1)) >> 16) as u16;
+    }
     encode_f64(x as f64, rounding::BF16, rounding) as u16
+}
+
+/// f32 → f16 to nearest even, on the bits (the hot path of `cvt.rn.f16.f32`).
+#[inline]
+fn f32_to_f16_nearest(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let a = bits & 0x7fff_ffff;
+    if a > 0x7f80_0000 {
+        return CANONICAL_NAN_16;
+    }
+    if a >= 0x4780_0000 {
+        return sign | 0x7c00; // |x| ≥ 2^16 (or ∞): beyond every f16
+    }
+    if a >= 0x3880_0000 {
+        // f16-normal range: rebias the exponent (127 → 15) and round at bit 13; a carry out of
+        // the fraction moves into the exponent, up to ∞ for [65520, 65536).
+        let v = a - (112 << 23);
+        return sign | ((v + 0x0fff + ((v >> 13) & 1)) >> 13) as u16;
+    }
+    if a <= 0x3300_0000 {
+        return sign; // |x| ≤ 2^-25: rounds to zero (2^-25 itself is a tie to even 0)
+    }
+    // f16 subnormal: the value in units of 2^-24 is mant·2^(e − 126), e = the f32 exponent field.
+    let e = a >> 23;
+    let mant = (a & 0x7f_ffff) | 0x80_0000;
+    let shift = 126 - e; // 14..=24
+    let q = mant >> shift;
+    let rem = mant & ((1 << shift) - 1);
+    let half = 1 << (shift - 1);
+    let up = rem > half || (rem == half && q & 1 == 1);
+    sign | (q + up as u32) as u16
 }
 
 // ---- helpers --------------------------------------------------------------------------------

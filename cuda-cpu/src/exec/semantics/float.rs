@@ -100,7 +100,7 @@ pub fn mul_f64(a: f64, b: f64, rounding: Rounding) -> f64 {
         let ps = sa * sb;
         let es = sa.mul_add(sb, -ps);
         let (neg, mant, exp) = rounding::decompose_f64(ps);
-        let mut m = (mant as u128) << 2;
+        let mut m = mant << 2;
         if es != 0.0 {
             if (es < 0.0) == neg { m += 1 } else { m -= 1 }
         }

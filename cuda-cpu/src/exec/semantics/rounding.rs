@@ -32,7 +32,7 @@ impl Format {
 /// Rounds ±`mant`·2^`exp` (exact) to `fmt` in `mode` and returns its encoding: subnormals
 /// gradual, overflow to ±∞ or ±max-finite as the mode requires, zero keeps the sign `neg`.
 #[inline]
-pub(crate) fn round_to_format(neg: bool, mant: u128, exp: i32, fmt: Format, mode: Rounding) -> u64 {
+pub(crate) fn round_to_format(neg: bool, mant: u64, exp: i32, fmt: Format, mode: Rounding) -> u64 {
     let sign = if neg { fmt.sign_bit() } else { 0 };
     if mant == 0 {
         return sign;
@@ -40,17 +40,18 @@ pub(crate) fn round_to_format(neg: bool, mant: u128, exp: i32, fmt: Format, mode
     let precision = fmt.frac_bits as i32 + 1;
     let bias = (1i32 << (fmt.exp_bits - 1)) - 1;
     let emin = 1 - bias;
-    let leading = 127 - mant.leading_zeros() as i32 + exp; // exponent of the leading bit
+    let leading = 63 - mant.leading_zeros() as i32 + exp; // exponent of the leading bit
     let ulp_exp = leading.max(emin) - (precision - 1);
     let shift = ulp_exp - exp;
     let (mut q, above_half, at_half, inexact) = if shift <= 0 {
-        (mant << (-shift) as u32, false, false, false)
-    } else if shift > 127 {
-        (0u128, false, false, true)
+        (mant << (-shift) as u32, false, false, false) // exact; fits, having ≤ precision bits
+    } else if shift > 64 {
+        (0u64, false, false, true)
     } else {
-        let rem = mant & ((1u128 << shift) - 1);
-        let half = 1u128 << (shift - 1);
-        (mant >> shift, rem > half, rem == half, rem != 0)
+        let rem = if shift == 64 { mant } else { mant & ((1u64 << shift) - 1) };
+        let half = 1u64 << (shift - 1);
+        let q = if shift == 64 { 0 } else { mant >> shift };
+        (q, rem > half, rem == half, rem != 0)
     };
     let round_up = match mode {
         Rounding::Nearest => above_half || (at_half && q & 1 == 1),
@@ -58,11 +59,11 @@ pub(crate) fn round_to_format(neg: bool, mant: u128, exp: i32, fmt: Format, mode
         Rounding::Down => neg && inexact,
         Rounding::Up => !neg && inexact,
     };
-    q += round_up as u128;
+    q += round_up as u64;
     let magnitude = if leading < emin {
-        q as u64 // subnormal (rounding up to 2^frac_bits lands on the smallest normal)
+        q // subnormal (rounding up to 2^frac_bits lands on the smallest normal)
     } else {
-        (((leading - emin) as u64) << fmt.frac_bits) + q as u64
+        (((leading - emin) as u64) << fmt.frac_bits) + q
     };
     if magnitude >= fmt.infinity() {
         let to_infinity = match mode {
@@ -97,7 +98,7 @@ pub(crate) fn decompose_f64(x: f64) -> (bool, u64, i32) {
 #[inline]
 pub(crate) fn round_pair(hi: f64, lo: f64, fmt: Format, mode: Rounding) -> u64 {
     let (neg, mant, exp) = decompose_f64(hi);
-    let mut m = (mant as u128) << 2;
+    let mut m = mant << 2; // 55 bits
     if lo != 0.0 {
         if (lo < 0.0) == neg {
             m += 1;
