@@ -225,3 +225,15 @@ fn one_hot_operands_locate_each_fragment_element() {
         }
     }
 }
+
+#[test]
+fn a_bf16_product_beyond_f32_range_is_still_fused() {
+    // 2^64 · 2^64 = 2^128 overflows f32 on its own, but fused with C = −MAX it is 2^104.
+    let mut case = Case { k: 16, a: vec![[0.0; 16]; 16], b: vec![[0.0; 8]; 16], c: [[0.0; 8]; 16] };
+    case.a[3][5] = 2f32.powi(64);
+    case.b[5][2] = 2f32.powi(64);
+    case.c[3][2] = -f32::MAX;
+    let d = run(&case, MmaInput::BF16, MmaAccum::F32, MmaAccum::F32);
+    assert_eq!(d[3][2], 2f32.powi(104));
+    assert_eq!(d[0][0], 0.0);
+}

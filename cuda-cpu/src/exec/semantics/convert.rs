@@ -1,4 +1,4 @@
-//! `cvt` (PTX ISA 9.0 §9.7.9.21): conversions between every integer and float type, incl. f16,
+//! `cvt` (PTX ISA 9.0, "cvt"): conversions between every integer and float type, incl. f16,
 //! bf16 and the packed `.f16x2`/`.bf16x2` forms.
 //!
 //! Values travel as raw bits in a `u64`: an integer source is read from its low bits per its type

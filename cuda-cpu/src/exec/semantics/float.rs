@@ -1,5 +1,5 @@
-//! Floating-point arithmetic (PTX ISA 9.0 §9.7.3 "Floating-Point Instructions", §9.7.4 "Half
-//! Precision Floating-Point Instructions", §9.7.5 comparison).
+//! Floating-point arithmetic (PTX ISA 9.0, "Floating-Point Instructions", "Half Precision
+//! Floating-Point Instructions" and the comparison instructions).
 //!
 //! Rounded operations are correctly rounded in every mode: the exact result is formed with
 //! error-free transforms in f64 (an f32 product is exact in f64; sums keep their error term) and

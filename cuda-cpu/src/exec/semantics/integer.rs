@@ -1,5 +1,5 @@
-//! Integer arithmetic and bit operations (PTX ISA 9.0 §9.7.1 "Integer Arithmetic Instructions",
-//! §9.7.2 extended precision, §9.7.8 "Logic and Shift Instructions").
+//! Integer arithmetic and bit operations (PTX ISA 9.0, "Integer Arithmetic Instructions" and
+//! "Logic and Shift Instructions").
 //!
 //! Operands are raw bits in a `u64`; each function reads the low bits its [`IntType`] names
 //! (sign-extending signed types). Results are the type's bits, zero-extended into the `u64`

@@ -1,4 +1,4 @@
-//! `ldmatrix.sync.aligned.m8n8{.x1,.x2,.x4}{.trans}{.shared}.b16` (PTX ISA 9.0 §9.7.14.5.15):
+//! `ldmatrix.sync.aligned.m8n8{.x1,.x2,.x4}{.trans}{.shared}.b16` (PTX ISA 9.0, "ldmatrix"):
 //! loads one, two or four 8×8 matrices of 16-bit elements from shared memory, one 16-byte row per
 //! supplied address, into per-lane fragments.
 //!

@@ -1,13 +1,14 @@
-//! `mma.sync.aligned` (PTX ISA 9.0 §9.7.14.5): warp-level matrix multiply-accumulate
+//! `mma.sync.aligned` (PTX ISA 9.0, "Warp Level Matrix Multiply-Accumulate"): warp-level matrix multiply-accumulate
 //! D = A·B + C for the shapes m16n8k16 and m16n8k8 with `.row.col` layouts, f16 or bf16 inputs
 //! and f32 or f16 accumulators, from the 32 lanes' fragment registers laid out exactly as the
 //! ISA's figures say (groupID = laneid >> 2, threadID_in_group = laneid % 4).
 //!
 //! Precision: each element is accumulated in f32, starting from C and adding the products
-//! a[i][k]·b[k][j] in ascending k, each by an f32 fma rounded to nearest (an f16·f16 or bf16·bf16
-//! product is exact in f32, so each step rounds only the sum). An f16 D is the f32 result rounded
-//! to nearest once. Real tensor cores add with a wider, truncating adder; results agree to the
-//! last few f32 bits, not bit-exactly.
+//! a[i][k]·b[k][j] in ascending k, each by an f32 fma rounded to nearest (an f16·f16 product is
+//! exact in f32, a bf16·bf16 one too unless it leaves f32's normal range, so each step rounds only
+//! the sum). An f16 D is the f32 result rounded to nearest once. The ISA does not fix the order
+//! or the internal precision of the hardware's adder, so results may differ from a GPU in the
+//! last bits.
 
 use super::convert::{bf16_to_f32, f16_to_f32, f32_to_f16};
 use super::Rounding;
@@ -101,7 +102,7 @@ pub fn mma_sync(
             let col = 2 * thread + (i & 1);
             let mut acc = cm[row][col];
             for k in 0..k_dim {
-                acc = am[row][k].mul_add(bm[k][col], acc);
+                acc = fma_exact_product(am[row][k], bm[k][col], acc);
             }
             match d_type {
                 MmaAccum::F32 => d[i] = acc.to_bits(),
@@ -113,4 +114,18 @@ pub fn mma_sync(
         }
     }
     out
+}
+
+/// acc + x·y with one rounding. A product of two f16 or bf16 values is exact in f32 unless it
+/// leaves f32's normal range (only possible for bf16), so the plain sum is already the fused
+/// result; otherwise (or for zeros' signs) take the fused multiply-add, which is slow without
+/// hardware FMA.
+#[inline]
+fn fma_exact_product(x: f32, y: f32, acc: f32) -> f32 {
+    let p = x * y;
+    if p.is_normal() {
+        acc + p
+    } else {
+        x.mul_add(y, acc)
+    }
 }

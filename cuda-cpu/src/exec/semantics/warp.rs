@@ -1,4 +1,4 @@
-//! Warp collectives (PTX ISA 9.0 §9.7.8.6 `shfl.sync`, §9.7.13.x `vote.sync`, `match.sync`,
+//! Warp collectives (PTX ISA 9.0: `shfl.sync`, `vote.sync`, `match.sync`,
 //! `redux.sync`): whole-warp functions over the 32 lanes' operand values.
 //!
 //! Lane masks are `u32` with bit i for lane i. `executing` is the set of lanes that execute the
