@@ -34,8 +34,6 @@ fn floats(n: usize) -> Vec<u8> {
 }
 
 fn cases(memory: &DeviceMemory) -> Vec<Case> {
-    let elementwise = Module::load(common_ptx::kernel_ptx("copy").as_bytes()).unwrap();
-    let _ = elementwise;
     let softmax = Module::load(common_ptx::kernel_ptx("softmax").as_bytes()).unwrap();
     let gemm = Module::load(common_ptx::kernel_ptx("gemm").as_bytes()).unwrap();
     let (rows, cols) = (64usize, 1000usize);

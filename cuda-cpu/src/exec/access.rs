@@ -153,16 +153,22 @@ impl<'l> CtaRunner<'l> {
         let len = bytes.len();
         match *place {
             Place::Global(p) => {
-                let alloc = self.alloc_cache.as_ref().unwrap().clone();
+                let alloc = self.alloc_cache.as_ref().unwrap();
                 if self.launch.options.race_checks {
                     let me = (self.launch.launch_id << 40) | (self.global_thread(wi, lane) + 1);
                     let tags = alloc.writer_tags();
                     let first = (addr - alloc.start) as usize;
+                    // A relaxed load and store rather than a swap: exact within a worker, and
+                    // between workers it misses only writes that land in the same instant.
                     for (i, tag) in tags[first..first + len].iter().enumerate() {
-                        let old = tag.swap(me, Ordering::Relaxed);
-                        if old >> 40 == self.launch.launch_id && old != me {
+                        let old = tag.load(Ordering::Relaxed);
+                        if old == me {
+                            continue;
+                        }
+                        tag.store(me, Ordering::Relaxed);
+                        if old >> 40 == self.launch.launch_id {
                             let other = (old & ((1 << 40) - 1)) - 1;
-                            return Err(self.global_race(lane, addr + i as u64, other, &alloc));
+                            return Err(self.global_race(lane, addr + i as u64, other, alloc));
                         }
                     }
                 }

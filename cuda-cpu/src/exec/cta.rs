@@ -324,7 +324,7 @@ impl<'l> CtaRunner<'l> {
         self.local_init.resize(local_total, 0);
         for w in 0..warp_count {
             let existing = if (w + 1) * 32 <= threads { FULL } else { (1u32 << (threads - w * 32)) - 1 };
-            let xyz: Vec<[u32; 3]> = (0..32).map(|l| self.thread_xyz(w * 32 + l)).collect();
+            let xyz: [[u32; 3]; 32] = std::array::from_fn(|l| self.thread_xyz(w * 32 + l as u32));
             let (ctaid, nctaid, block) = (self.ctaid, g, cfg.block);
             let warp = &mut self.warps[w as usize];
             warp.index = w;
@@ -544,8 +544,7 @@ impl<'l> CtaRunner<'l> {
     pub fn error(&self, kind: Kind, pc: u32, warp: u32, lane: u32, what: String) -> LaunchError {
         let t = self.tid_of(warp, lane);
         let xyz = self.thread_xyz(t);
-        let opcode = self.body.instrs.get(pc as usize).map(|i| format!("{:?}", i.op)).unwrap_or_default();
-        let opcode: String = opcode.split([' ', '{', '(']).next().unwrap_or("").to_string();
+        let opcode = self.body.instrs.get(pc as usize).map_or("", |i| &i.opcode);
         LaunchError {
             kind,
             message: format!(

@@ -351,7 +351,7 @@ pub fn decode_body(layout: &KernelLayout, text: &str, first_line: u32) -> Result
                     Err(m) => (Op::Illegal { text: format!("{} ({m})", stmt.opcode) }, Vec::new(), NO_REG),
                 };
                 let class = classify(&op);
-                instrs.push(Instr { op, guard, args: args.into_boxed_slice(), line: stmt.line, loc: current_loc, class });
+                instrs.push(Instr { op, guard, args: args.into_boxed_slice(), line: stmt.line, loc: current_loc, class, opcode: stmt.opcode.into() });
             }
         }
     }

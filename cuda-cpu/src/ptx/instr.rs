@@ -415,4 +415,6 @@ pub struct Instr {
     /// Index into the kernel's `.loc` table (file, line) or u32::MAX.
     pub loc: u32,
     pub class: Class,
+    /// The opcode as written (`ld.global.v4.f32`), for messages.
+    pub opcode: Box<str>,
 }
