@@ -252,14 +252,28 @@ enum Flow {
     Park,
 }
 
+/// Warp register files and shared shadows of finished launches, reused by the next (allocating
+/// them afresh per launch put page clearing in the profile).
+static POOL: std::sync::Mutex<Vec<(Vec<Warp>, SharedShadow)>> = std::sync::Mutex::new(Vec::new());
+
+impl Drop for CtaRunner<'_> {
+    fn drop(&mut self) {
+        let mut pool = POOL.lock().unwrap();
+        if pool.len() < 64 {
+            pool.push((std::mem::take(&mut self.warps), std::mem::replace(&mut self.shadow, SharedShadow::new())));
+        }
+    }
+}
+
 impl<'l> CtaRunner<'l> {
     pub fn new(launch: &'l Shared<'l>, body: Arc<Body>) -> Self {
+        let (warps, shadow) = POOL.lock().unwrap().pop().unwrap_or_else(|| (Vec::new(), SharedShadow::new()));
         Self {
             launch,
             body,
-            warps: Vec::new(),
+            warps,
             shared: Vec::new(),
-            shadow: SharedShadow::new(),
+            shadow,
             local: Vec::new(),
             local_init: Vec::new(),
             counters: Counters::default(),
@@ -291,8 +305,16 @@ impl<'l> CtaRunner<'l> {
         self.threads = threads;
         let warp_count = threads.div_ceil(32);
         let body = self.body.clone();
-        // Warps: registers zeroed, constants and special registers filled in.
+        // Warps: constants and special registers filled in. Other registers keep whatever an
+        // earlier CTA left (PTX registers are undefined until written; zeroing the GEMM's
+        // thousands of virtual registers per CTA cost more than running it).
         self.warps.truncate(warp_count as usize);
+        for warp in self.warps.iter_mut() {
+            if warp.regs.len() < body.reg_count as usize * 32 {
+                warp.regs.resize(body.reg_count as usize * 32, 0);
+            }
+            warp.preds.resize(body.pred_count as usize, 0);
+        }
         while self.warps.len() < warp_count as usize {
             self.warps.push(Warp {
                 index: 0,
@@ -328,7 +350,6 @@ impl<'l> CtaRunner<'l> {
             let (ctaid, nctaid, block) = (self.ctaid, g, cfg.block);
             let warp = &mut self.warps[w as usize];
             warp.index = w;
-            warp.regs.iter_mut().for_each(|r| *r = 0);
             warp.preds.iter_mut().for_each(|p| *p = 0);
             warp.pcs = [0; 32];
             warp.existing = existing;

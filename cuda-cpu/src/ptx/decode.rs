@@ -42,7 +42,14 @@ struct Decoder<'a, 'l> {
     specials: Vec<(u32, Special)>,
     special_index: HashMap<Special, u32>,
     true_pred: Option<u32>,
+    /// Constants and specials, numbered apart (EXTRA_TAG | n) until the declared registers are
+    /// compacted; then they follow them.
+    extra_count: u32,
+    declared_wide: u32,
 }
+
+/// Marks a constant or special register index during decoding.
+const EXTRA_TAG: u32 = 1 << 30;
 
 type R<T> = Result<T, String>;
 
@@ -70,6 +77,9 @@ impl<'a, 'l> Decoder<'a, 'l> {
     fn declare(&mut self, ty: &str, names: &[(&'a str, Option<u32>)]) {
         let is_pred = ty == ".pred";
         let wide = matches!(ty, ".b128");
+        if wide {
+            self.declared_wide += 1;
+        }
         for &(name, count) in names {
             let slots = if wide { 2 } else { 1 };
             let n = count.unwrap_or(1);
@@ -96,8 +106,8 @@ impl<'a, 'l> Decoder<'a, 'l> {
         if let Some(&r) = self.constant_index.get(&value) {
             return r;
         }
-        let r = self.reg_count;
-        self.reg_count += 1;
+        let r = EXTRA_TAG | self.extra_count;
+        self.extra_count += 1;
         self.constants.push((r, value));
         self.constant_index.insert(value, r);
         r
@@ -107,8 +117,8 @@ impl<'a, 'l> Decoder<'a, 'l> {
         if let Some(&r) = self.special_index.get(&s) {
             return r;
         }
-        let r = self.reg_count;
-        self.reg_count += 1;
+        let r = EXTRA_TAG | self.extra_count;
+        self.extra_count += 1;
         self.specials.push((r, s));
         self.special_index.insert(s, r);
         r
@@ -311,6 +321,8 @@ pub fn decode_body(layout: &KernelLayout, text: &str, first_line: u32) -> Result
         specials: Vec::new(),
         special_index: HashMap::new(),
         true_pred: None,
+        extra_count: 0,
+        declared_wide: 0,
     };
     // Labels first, so forward branches resolve.
     let mut labels: HashMap<&str, u32> = HashMap::new();
@@ -355,7 +367,10 @@ pub fn decode_body(layout: &KernelLayout, text: &str, first_line: u32) -> Result
             }
         }
     }
-    Ok(Body { instrs, reg_count: d.reg_count, pred_count: d.pred_count, constants: d.constants, specials: d.specials, true_preds: d.true_pred.into_iter().collect(), locs })
+    let declared = d.reg_count;
+    let mut body = Body { instrs, reg_count: declared + d.extra_count, pred_count: d.pred_count, constants: d.constants, specials: d.specials, true_preds: d.true_pred.into_iter().collect(), locs };
+    compact_registers(&mut body, declared, d.declared_wide == 0);
+    Ok(body)
 }
 
 fn classify(op: &Op) -> Class {
@@ -848,4 +863,134 @@ fn decode_instr<'a>(d: &mut Decoder<'a, '_>, s: &InstrStmt<'a>, labels: &HashMap
     };
     let _ = int_ty;
     Ok((op, args, guard))
+}
+
+/// Positions in `args` that hold value registers (not predicates, not NO_REG).
+fn value_arg_positions(op: &Op, args: &[u32]) -> Vec<usize> {
+    let all = || (0..args.len()).collect::<Vec<_>>();
+    let mut v = match op {
+        Op::MovPred | Op::PredLogic { .. } | Op::Bra { .. } | Op::Exit | Op::Fence | Op::CpAsyncCommit | Op::CpAsyncWait { .. } | Op::Illegal { .. } | Op::ReadSpecial(_) => vec![],
+        Op::Setp { .. } => vec![2, 3],
+        Op::Selp { .. } => vec![0, 1, 2],
+        Op::BarRed { op } => {
+            if *op == BarRedOp::Popc {
+                vec![0, 1, 2]
+            } else {
+                vec![1, 2]
+            }
+        }
+        Op::Shfl { .. } => vec![0, 2, 3, 4, 5],
+        Op::Vote { mode, .. } => {
+            if *mode == VoteMode::Ballot {
+                vec![0, 2]
+            } else {
+                vec![2]
+            }
+        }
+        _ => all(),
+    };
+    v.retain(|&i| i < args.len() && args[i] != NO_REG);
+    v
+}
+
+/// Renumbers the declared value registers so that registers whose live ranges do not overlap
+/// share a slot. nvcc's virtual registers number in the thousands for the GEMM kernels (each
+/// used briefly); a dense register file of that size per warp does not stay in cache.
+///
+/// A register's range is from its first to its last occurrence in instruction order, widened to
+/// cover every loop (backward branch target..branch) it overlaps, until nothing changes: without
+/// backward branches every path runs forward in instruction order, so a value is only live between
+/// its first and last occurrence; a loop can carry it around from its end back to its start.
+pub fn compact_registers(body: &mut Body, declared: u32, compact: bool) {
+    let n = declared as usize;
+    let mut first = vec![u32::MAX; n];
+    let mut last = vec![0u32; n];
+    let mut loops: Vec<(u32, u32)> = Vec::new();
+    for (pc, instr) in body.instrs.iter().enumerate() {
+        let pc = pc as u32;
+        if let Op::Bra { target } = instr.op {
+            if target <= pc {
+                loops.push((target, pc));
+            }
+        }
+        for i in value_arg_positions(&instr.op, &instr.args) {
+            let r = instr.args[i] as usize;
+            if r < n {
+                first[r] = first[r].min(pc);
+                last[r] = last[r].max(pc);
+            }
+        }
+    }
+    loops.sort_unstable();
+    loops.dedup();
+    // Widen over loops until stable.
+    for r in 0..n {
+        if first[r] == u32::MAX {
+            continue;
+        }
+        loop {
+            let mut changed = false;
+            for &(t, b) in &loops {
+                if first[r] <= b && last[r] >= t && (first[r] > t || last[r] < b) {
+                    first[r] = first[r].min(t);
+                    last[r] = last[r].max(b);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+    // Linear scan: a slot is free again once its range ended strictly before the next starts.
+    let mut order: Vec<usize> = (0..n).filter(|&r| first[r] != u32::MAX).collect();
+    order.sort_unstable_by_key(|&r| first[r]);
+    let mut active: std::collections::BinaryHeap<std::cmp::Reverse<(u32, u32)>> = std::collections::BinaryHeap::new();
+    let mut free: Vec<u32> = Vec::new();
+    let mut slots = 0u32;
+    let mut map = vec![u32::MAX; n];
+    for r in order {
+        if !compact {
+            map[r] = r as u32;
+            slots = declared;
+            continue;
+        }
+        while let Some(&std::cmp::Reverse((end, slot))) = active.peek() {
+            if end < first[r] {
+                active.pop();
+                free.push(slot);
+            } else {
+                break;
+            }
+        }
+        let slot = free.pop().unwrap_or_else(|| {
+            slots += 1;
+            slots - 1
+        });
+        map[r] = slot;
+        active.push(std::cmp::Reverse((last[r], slot)));
+    }
+    if !compact {
+        slots = declared;
+    }
+    // Constants and specials follow the compacted registers.
+    let remap = |r: u32| -> u32 {
+        if r & EXTRA_TAG != 0 {
+            slots + (r & !EXTRA_TAG)
+        } else {
+            map[r as usize]
+        }
+    };
+    for instr in body.instrs.iter_mut() {
+        for i in value_arg_positions(&instr.op, &instr.args) {
+            instr.args[i] = remap(instr.args[i]);
+        }
+    }
+    for (r, _) in body.constants.iter_mut() {
+        *r = remap(*r);
+    }
+    for (r, _) in body.specials.iter_mut() {
+        *r = remap(*r);
+    }
+    body.reg_count = slots + (body.reg_count - declared);
 }
