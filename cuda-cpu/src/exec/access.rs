@@ -42,6 +42,7 @@ impl<'l> CtaRunner<'l> {
     }
 
     /// Resolves one lane's address in `space` to a host location, checking bounds and alignment.
+    #[inline]
     fn place(&mut self, wi: usize, lane: usize, space: Space, addr: u64, len: u64, align: u64) -> Res<Place> {
         let lane32 = lane as u32;
         let space = match space {
@@ -103,10 +104,11 @@ impl<'l> CtaRunner<'l> {
         let init = self.launch.options.init_checks;
         match *place {
             Place::Global(p) => {
-                unsafe { std::ptr::copy_nonoverlapping(p, out.as_mut_ptr(), len) };
+                copy_small(p, out.as_mut_ptr(), len);
                 if init {
                     let alloc = self.alloc_cache.as_ref().unwrap();
-                    if let Some(first) = alloc.first_uninitialised(addr, len as u64) {
+                    if !all_set(alloc.init_ptr(addr), len) {
+                        let first = alloc.first_uninitialised(addr, len as u64).unwrap();
                         return Err(Fault::new(Kind::UninitialisedRead, lane as u32, format!("read of device memory never written since allocation: {}", self.describe_global(first, 1))));
                     }
                 }
@@ -172,8 +174,10 @@ impl<'l> CtaRunner<'l> {
                         }
                     }
                 }
-                unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, len) };
-                alloc.mark_initialised(addr, len as u64);
+                copy_small(bytes.as_ptr(), p, len);
+                if !all_set(alloc.init_ptr(addr), len) {
+                    alloc.mark_initialised(addr, len as u64);
+                }
             }
             Place::Shared(o) => {
                 let tid = self.thread_of(wi, lane);
@@ -447,6 +451,33 @@ impl<'l> CtaRunner<'l> {
             self.write_place(wi, l, &place, dst as u64, &data[..len as usize])?;
         }
         Ok(())
+    }
+}
+
+/// Copies 1–16 bytes (a fixed-size copy for the usual sizes rather than a memmove call).
+#[inline(always)]
+fn copy_small(src: *const u8, dst: *mut u8, len: usize) {
+    unsafe {
+        match len {
+            4 => std::ptr::write_unaligned(dst as *mut u32, std::ptr::read_unaligned(src as *const u32)),
+            8 => std::ptr::write_unaligned(dst as *mut u64, std::ptr::read_unaligned(src as *const u64)),
+            2 => std::ptr::write_unaligned(dst as *mut u16, std::ptr::read_unaligned(src as *const u16)),
+            16 => std::ptr::write_unaligned(dst as *mut u128, std::ptr::read_unaligned(src as *const u128)),
+            _ => std::ptr::copy_nonoverlapping(src, dst, len),
+        }
+    }
+}
+
+/// Whether all `len` flag bytes at `p` are nonzero (flags are 0 or 1).
+#[inline(always)]
+fn all_set(p: *const u8, len: usize) -> bool {
+    unsafe {
+        match len {
+            4 => std::ptr::read_unaligned(p as *const u32) == 0x0101_0101,
+            8 => std::ptr::read_unaligned(p as *const u64) == 0x0101_0101_0101_0101,
+            16 => std::ptr::read_unaligned(p as *const u128) == 0x0101_0101_0101_0101_0101_0101_0101_0101,
+            _ => (0..len).all(|i| *p.add(i) != 0),
+        }
     }
 }
 

@@ -118,6 +118,8 @@ pub struct CtaRunner<'l> {
     /// Cache of the last global allocation touched.
     alloc_cache: Option<Arc<Allocation>>,
     clock: u64,
+    /// Warp slots whose constants and per-thread specials are set for this launch.
+    prepared: Vec<bool>,
 }
 
 /// An error at an instruction, before the location is attached.
@@ -284,6 +286,7 @@ impl<'l> CtaRunner<'l> {
             threads: 0,
             alloc_cache: None,
             clock: 0,
+            prepared: Vec::new(),
         }
     }
 
@@ -361,13 +364,22 @@ impl<'l> CtaRunner<'l> {
             warp.sync = 0;
             warp.committed = [0; 32];
             warp.pending.clear();
-            for &(r, v) in &body.constants {
-                warp.regs[r as usize * 32..r as usize * 32 + 32].fill(v);
+            // Constants and the per-thread specials are the same for every CTA of a launch (no
+            // instruction writes them): set once per warp slot per launch.
+            let first_cta_of_warp = !self.prepared.get(w as usize).copied().unwrap_or(false);
+            if first_cta_of_warp {
+                for &(r, v) in &body.constants {
+                    warp.regs[r as usize * 32..r as usize * 32 + 32].fill(v);
+                }
             }
             for &p in &body.true_preds {
                 warp.preds[p as usize] = FULL;
             }
             for &(r, s) in &body.specials {
+                let per_cta = matches!(s, Special::CtaidX | Special::CtaidY | Special::CtaidZ);
+                if !first_cta_of_warp && !per_cta {
+                    continue;
+                }
                 for l in 0..32u32 {
                     let v: u64 = match s {
                         Special::TidX => xyz[l as usize][0] as u64,
@@ -400,6 +412,10 @@ impl<'l> CtaRunner<'l> {
                 }
             }
         }
+        if self.prepared.len() < warp_count as usize {
+            self.prepared.resize(warp_count as usize, false);
+        }
+        self.prepared[..warp_count as usize].fill(true);
         for b in self.barriers.iter_mut() {
             b.arrived = 0;
             b.expected = 0;
