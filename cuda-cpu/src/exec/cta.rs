@@ -1256,6 +1256,9 @@ impl<'l> CtaRunner<'l> {
         let w = &mut self.warps[wi];
         let (x, y) = (a[2] as usize * 32, a[3] as usize * 32);
         let mut result = 0u32;
+        if let Some(r) = fast_compare(&w.regs, x, y, exec, cmp, ty, ftz) {
+            result = r;
+        } else {
         match ty {
             Ty::F32 => {
                 let c = float_cmp(cmp);
@@ -1292,6 +1295,7 @@ impl<'l> CtaRunner<'l> {
                     }
                 });
             }
+        }
         }
         let (p, q) = match combine {
             None => (result, !result),
@@ -1409,6 +1413,71 @@ impl<'l> CtaRunner<'l> {
     }
 }
 
+/// The lanes of `exec` for which `a cmp b` holds, with native comparisons for the common types
+/// (the same results as `semantics::{integer::compare_int, float::compare_f32}`, without a
+/// per-lane dispatch on the comparison); None for the forms left to semantics (`.ftz`, halves, f64).
+#[inline(always)]
+fn fast_compare(regs: &[u64], x: usize, y: usize, exec: u32, cmp: Cmp, ty: Ty, ftz: bool) -> Option<u32> {
+    #[inline(always)]
+    fn collect<T: Copy>(regs: &[u64], x: usize, y: usize, exec: u32, conv: impl Fn(u64) -> T, f: impl Fn(T, T) -> bool) -> u32 {
+        let (xs, ys) = (&regs[x..x + 32], &regs[y..y + 32]);
+        let mut r = 0u32;
+        for l in 0..32 {
+            r |= (f(conv(xs[l]), conv(ys[l])) as u32) << l;
+        }
+        r & exec
+    }
+    macro_rules! ints {
+        ($s:ty, $u:ty) => {{
+            let s = |v: u64| v as $s;
+            let u = |v: u64| v as $u;
+            match cmp {
+                Cmp::Eq => collect(regs, x, y, exec, u, |a, b| a == b),
+                Cmp::Ne => collect(regs, x, y, exec, u, |a, b| a != b),
+                Cmp::Lo => collect(regs, x, y, exec, u, |a, b| a < b),
+                Cmp::Ls => collect(regs, x, y, exec, u, |a, b| a <= b),
+                Cmp::Hi => collect(regs, x, y, exec, u, |a, b| a > b),
+                Cmp::Hs => collect(regs, x, y, exec, u, |a, b| a >= b),
+                Cmp::Lt if ty.is_signed() => collect(regs, x, y, exec, s, |a, b| a < b),
+                Cmp::Le if ty.is_signed() => collect(regs, x, y, exec, s, |a, b| a <= b),
+                Cmp::Gt if ty.is_signed() => collect(regs, x, y, exec, s, |a, b| a > b),
+                Cmp::Ge if ty.is_signed() => collect(regs, x, y, exec, s, |a, b| a >= b),
+                Cmp::Lt => collect(regs, x, y, exec, u, |a, b| a < b),
+                Cmp::Le => collect(regs, x, y, exec, u, |a, b| a <= b),
+                Cmp::Gt => collect(regs, x, y, exec, u, |a, b| a > b),
+                Cmp::Ge => collect(regs, x, y, exec, u, |a, b| a >= b),
+                _ => return None,
+            }
+        }};
+    }
+    Some(match ty {
+        Ty::S32 | Ty::U32 | Ty::B32 => ints!(i32, u32),
+        Ty::S64 | Ty::U64 | Ty::B64 => ints!(i64, u64),
+        Ty::S16 | Ty::U16 | Ty::B16 => ints!(i16, u16),
+        Ty::F32 if !ftz => {
+            let f = |v: u64| f32::from_bits(v as u32);
+            match cmp {
+                Cmp::Eq => collect(regs, x, y, exec, f, |a, b| a == b),
+                Cmp::Ne => collect(regs, x, y, exec, f, |a, b| a < b || a > b),
+                Cmp::Lt => collect(regs, x, y, exec, f, |a, b| a < b),
+                Cmp::Le => collect(regs, x, y, exec, f, |a, b| a <= b),
+                Cmp::Gt => collect(regs, x, y, exec, f, |a, b| a > b),
+                Cmp::Ge => collect(regs, x, y, exec, f, |a, b| a >= b),
+                Cmp::Equ => collect(regs, x, y, exec, f, |a, b| !(a < b || a > b)),
+                Cmp::Neu => collect(regs, x, y, exec, f, |a, b| a != b),
+                Cmp::Ltu => collect(regs, x, y, exec, f, |a, b| !(a >= b)),
+                Cmp::Leu => collect(regs, x, y, exec, f, |a, b| !(a > b)),
+                Cmp::Gtu => collect(regs, x, y, exec, f, |a, b| !(a <= b)),
+                Cmp::Geu => collect(regs, x, y, exec, f, |a, b| !(a < b)),
+                Cmp::Num => collect(regs, x, y, exec, f, |a, b| !a.is_nan() && !b.is_nan()),
+                Cmp::Nan => collect(regs, x, y, exec, f, |a, b| a.is_nan() || b.is_nan()),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    })
+}
+
 pub fn read_pred(preds: &[u32], p: u32) -> u32 {
     let v = preds[(p & !NEGATED) as usize];
     if p & NEGATED != 0 {
@@ -1439,3 +1508,42 @@ impl Fault {
 #[path = "access.rs"]
 mod access;
 pub use access::MemoryCounters;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The native comparisons agree with semantics' compare_int/compare_f32 on boundary values.
+    #[test]
+    fn fast_compare_matches_semantics() {
+        let floats = [0.0f32, -0.0, 1.0, -1.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e-45, f32::MAX, 3.5];
+        let ints: [u64; 8] = [0, 1, u64::MAX, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x8000_0000_0000_0000, 0xffff];
+        let cmps = [Cmp::Eq, Cmp::Ne, Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge, Cmp::Lo, Cmp::Ls, Cmp::Hi, Cmp::Hs, Cmp::Equ, Cmp::Neu, Cmp::Ltu, Cmp::Leu, Cmp::Gtu, Cmp::Geu, Cmp::Num, Cmp::Nan];
+        let mut regs = vec![0u64; 64];
+        for &cmp in &cmps {
+            for ty in [Ty::S32, Ty::U32, Ty::S64, Ty::U64, Ty::S16, Ty::U16, Ty::B32] {
+                let Some(c) = int_cmp(cmp) else { continue };
+                for (i, &a) in ints.iter().enumerate() {
+                    for (j, &b) in ints.iter().enumerate() {
+                        let lane = (i * 8 + j) % 32;
+                        regs[lane] = a;
+                        regs[32 + lane] = b;
+                        let got = fast_compare(&regs, 0, 32, 1 << lane, cmp, ty, false).unwrap() != 0;
+                        assert_eq!(got, sem::integer::compare_int(c, int_type(ty), a, b), "{cmp:?} {ty:?} {a:#x} {b:#x}");
+                    }
+                }
+            }
+            if matches!(cmp, Cmp::Lo | Cmp::Ls | Cmp::Hi | Cmp::Hs) {
+                continue;
+            }
+            for &a in &floats {
+                for &b in &floats {
+                    regs[0] = a.to_bits() as u64;
+                    regs[32] = b.to_bits() as u64;
+                    let got = fast_compare(&regs, 0, 32, 1, cmp, Ty::F32, false).unwrap() != 0;
+                    assert_eq!(got, sem::float::compare_f32(float_cmp(cmp), a, b, false), "{cmp:?} {a} {b}");
+                }
+            }
+        }
+    }
+}
