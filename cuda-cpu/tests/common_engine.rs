@@ -19,6 +19,12 @@ pub struct Gpu {
     pub memory: DeviceMemory,
 }
 
+impl Default for Gpu {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Gpu {
     pub fn new() -> Self {
         Self { memory: DeviceMemory::new(1 << 30) }

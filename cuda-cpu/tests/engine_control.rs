@@ -46,7 +46,7 @@ fn elementwise_add_over_a_partial_last_block() {
     let b: Vec<f32> = (0..n).map(|i| 3.0 - i as f32).collect();
     let (da, db, dout) = (gpu.upload(&a), gpu.upload(&b), gpu.alloc(4 * n as u64));
     let m = module(ADD);
-    gpu.run(&m, "add", [(n + 127) / 128, 1, 1], [128, 1, 1], 0, &[p64(&da), p64(&db), p64(&dout), p32(&n)]).unwrap();
+    gpu.run(&m, "add", [n.div_ceil(128), 1, 1], [128, 1, 1], 0, &[p64(&da), p64(&db), p64(&dout), p32(&n)]).unwrap();
     let out: Vec<f32> = gpu.download(dout, n as usize);
     for i in 0..n as usize {
         assert_eq!(out[i], a[i] + b[i], "element {i}");

@@ -56,7 +56,7 @@ impl<'l> CtaRunner<'l> {
             }
             s => s,
         };
-        if addr % align != 0 {
+        if !addr.is_multiple_of(align) {
             let what = match space {
                 Space::Global => self.describe_global(addr, len),
                 Space::Shared => format!("shared offset {addr:#x}"),
@@ -223,6 +223,7 @@ impl<'l> CtaRunner<'l> {
         )
     }
 
+    #[allow(clippy::needless_range_loop)]
     fn count_memory(&mut self, space: Space, addrs: &[u64; 32], exec: u32, len: u64) {
         if !self.launch.options.counters || exec == 0 {
             return;
@@ -349,7 +350,6 @@ impl<'l> CtaRunner<'l> {
                     old
                 }
                 Place::Shared(o) => {
-                    let o = o;
                     for i in 0..size as usize {
                         if init && !self.shadow.is_initialised(o + i) {
                             return Err(Fault::new(Kind::UninitialisedRead, l as u32, format!("atomic on shared memory at offset {:#x} that no thread of this CTA has written", o + i)));
@@ -376,6 +376,7 @@ impl<'l> CtaRunner<'l> {
         })
     }
 
+    #[allow(clippy::needless_range_loop)]
     pub(super) fn ldmatrix(&mut self, wi: usize, a: &[u32], n: u32, trans: bool) -> Res<()> {
         use sem::ldmatrix as L;
         let addr_reg = a[n as usize] as usize;
@@ -421,7 +422,7 @@ impl<'l> CtaRunner<'l> {
             if src_size > 0 {
                 let place = self.place(wi, l, Space::Global, src, src_size as u64, bytes as u64)?;
                 self.read_place(wi, l, &place, src_size as usize, src, &mut data)?;
-            } else if src % bytes as u64 != 0 {
+            } else if !src.is_multiple_of(bytes as u64) {
                 return Err(Fault::new(Kind::MisalignedAddress, l as u32, format!("cp.async source {src:#x} is not {bytes}-byte aligned")));
             }
             let w = &mut self.warps[wi];

@@ -28,6 +28,7 @@ impl Counters {
         self.thread_instructions[class as usize] += lanes;
     }
 
+    #[allow(clippy::needless_range_loop)]
     pub fn merge(&mut self, other: &Counters) {
         for i in 0..CLASS_COUNT {
             self.warp_instructions[i] += other.warp_instructions[i];
@@ -57,6 +58,7 @@ impl Counters {
     }
 }
 
+#[allow(clippy::needless_range_loop)]
 impl fmt::Display for Counters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let warp_total: u64 = self.warp_instructions.iter().sum();

@@ -1376,6 +1376,7 @@ impl<'l> CtaRunner<'l> {
         }
     }
 
+    #[allow(clippy::needless_range_loop)]
     fn mma(&mut self, wi: usize, a: &[u32], k: u32, ab: Ty, cd: Ty) {
         use sem::mma as M;
         let w = &mut self.warps[wi];
@@ -1416,6 +1417,8 @@ impl<'l> CtaRunner<'l> {
 /// The lanes of `exec` for which `a cmp b` holds, with native comparisons for the common types
 /// (the same results as `semantics::{integer::compare_int, float::compare_f32}`, without a
 /// per-lane dispatch on the comparison); None for the forms left to semantics (`.ftz`, halves, f64).
+// The negated float comparisons are deliberate: they are true for NaN operands (unordered forms).
+#[allow(clippy::nonminimal_bool, clippy::neg_cmp_op_on_partial_ord, clippy::double_comparisons)]
 #[inline(always)]
 fn fast_compare(regs: &[u64], x: usize, y: usize, exec: u32, cmp: Cmp, ty: Ty, ftz: bool) -> Option<u32> {
     #[inline(always)]

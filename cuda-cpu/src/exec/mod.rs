@@ -41,7 +41,7 @@ impl Default for LaunchOptions {
     /// CUDA_CPU_CHECKS=0 (race and uninitialised checks off), CUDA_CPU_COUNTERS=1.
     fn default() -> Self {
         let var = |name: &str| std::env::var(name).ok();
-        let checks = var("CUDA_CPU_CHECKS").map_or(true, |v| v != "0");
+        let checks = var("CUDA_CPU_CHECKS").is_none_or(|v| v != "0");
         Self {
             worker_threads: var("CUDA_CPU_THREADS").and_then(|v| v.parse().ok()).unwrap_or(0),
             instruction_budget: var("CUDA_CPU_BUDGET").and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_INSTRUCTION_BUDGET),

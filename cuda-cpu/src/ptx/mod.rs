@@ -324,8 +324,8 @@ impl Module {
         // Declarations in the body: registers (an estimate of use), shared and local variables.
         let body_text = &text[body.0..body.1];
         let mut reg_units = 0u64;
-        let mut line_no = body.2;
-        for raw in body_text.lines() {
+        for (index, raw) in body_text.lines().enumerate() {
+            let line_no = body.2 + index as u32;
             let t = raw.trim_start();
             if t.starts_with(".reg") || t.starts_with(".shared") || t.starts_with(".local") {
                 let toks: Vec<Tok> = tokenize(t, line_no).map_err(err)?.into_iter().map(|t| t.tok).collect();
@@ -357,7 +357,6 @@ impl Module {
                     }
                 }
             }
-            line_no += 1;
         }
         // Module-level shared variables that this body names.
         let mut dynamic_align = 16;
