@@ -209,3 +209,30 @@ fn special_registers_in_two_dimensional_grids_and_blocks() {
         }
     }
 }
+
+const PRMT: &str = r#"
+.visible .entry prmt(.param .u64 out)
+{
+    .reg .b32 %r<8>;
+    .reg .b64 %rd<2>;
+    ld.param.u64 %rd1, [out];
+    mov.u32 %r1, 0x44332211;
+    mov.u32 %r2, 0x88776655;
+    prmt.b32 %r3, %r1, %r2, 0x7531;
+    prmt.b32.rc8 %r4, %r1, %r2, 1;
+    st.global.v2.u32 [%rd1], {%r3, %r4};
+    ret;
+}
+"#;
+
+#[test]
+fn prmt_default_and_replicate_modes() {
+    let gpu = Gpu::new();
+    let out = gpu.alloc(8);
+    gpu.run(&module(PRMT), "prmt", [1, 1, 1], [1, 1, 1], 0, &[p64(&out)]).unwrap();
+    let got: Vec<u32> = gpu.download(out, 2);
+    // Selector nibbles 1,3,5,7 (low to high) pick bytes 0x22, 0x44, 0x66, 0x88 of {b, a}.
+    assert_eq!(got[0], 0x8866_4422);
+    // rc8 replicates the byte selected by c[1:0].
+    assert_eq!(got[1], 0x2222_2222);
+}

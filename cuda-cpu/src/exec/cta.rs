@@ -825,7 +825,19 @@ impl<'l> CtaRunner<'l> {
                     w.regs[idx(0) + l] = v;
                 });
             }
-            Op::Prmt => self.map3(wi, a, exec, |x, y, z| sem::integer::prmt(sem::integer::PrmtMode::Generic, x as u32, y as u32, z as u32) as u64),
+            Op::Prmt { mode } => {
+                use sem::integer::PrmtMode as P;
+                let m = match mode {
+                    PrmtMode::Generic => P::Generic,
+                    PrmtMode::F4e => P::F4e,
+                    PrmtMode::B4e => P::B4e,
+                    PrmtMode::Rc8 => P::Rc8,
+                    PrmtMode::Ecl => P::Ecl,
+                    PrmtMode::Ecr => P::Ecr,
+                    PrmtMode::Rc16 => P::Rc16,
+                };
+                self.map3(wi, a, exec, |x, y, z| sem::integer::prmt(m, x as u32, y as u32, z as u32) as u64)
+            }
             Op::Float { op, ty, rnd, ftz, sat, nan } => self.float2(wi, a, exec, *op, *ty, *rnd, *ftz, *sat, *nan)?,
             Op::FloatUnary { op, ty, rnd, ftz } => self.float1(wi, a, exec, *op, *ty, *rnd, *ftz)?,
             Op::Fma { ty, rnd, ftz, sat } => {

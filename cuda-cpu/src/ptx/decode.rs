@@ -376,7 +376,7 @@ pub fn decode_body(layout: &KernelLayout, text: &str, first_line: u32) -> Result
 fn classify(op: &Op) -> Class {
     match op {
         Op::Mov { .. } | Op::MovPred | Op::Pack { .. } | Op::Unpack { .. } | Op::Selp { .. } | Op::ReadSpecial(_) | Op::Clock { .. } => Class::Move,
-        Op::Int { .. } | Op::IntUnary { .. } | Op::MulWide { .. } | Op::Mad { .. } | Op::Bfe { .. } | Op::Bfi { .. } | Op::Prmt | Op::PredLogic { .. } | Op::Cvta { .. } => Class::Integer,
+        Op::Int { .. } | Op::IntUnary { .. } | Op::MulWide { .. } | Op::Mad { .. } | Op::Bfe { .. } | Op::Bfi { .. } | Op::Prmt { .. } | Op::PredLogic { .. } | Op::Cvta { .. } => Class::Integer,
         Op::Float { .. } | Op::FloatUnary { .. } | Op::Fma { .. } => Class::Float,
         Op::Setp { ty, .. } => {
             if ty.is_float() {
@@ -567,10 +567,17 @@ fn decode_instr<'a>(d: &mut Decoder<'a, '_>, s: &InstrStmt<'a>, labels: &HashMap
         }
         "prmt" => {
             need(4)?;
-            if mods.parts.len() != 1 {
-                return unsupported();
-            }
-            (Op::Prmt, vec![d.dst(&o[0])?, d.reg(&o[1])?, d.reg(&o[2])?, d.reg(&o[3])?])
+            let mode = match mods.parts.iter().find(|p| **p != "b32").copied() {
+                None => PrmtMode::Generic,
+                Some("f4e") => PrmtMode::F4e,
+                Some("b4e") => PrmtMode::B4e,
+                Some("rc8") => PrmtMode::Rc8,
+                Some("ecl") => PrmtMode::Ecl,
+                Some("ecr") => PrmtMode::Ecr,
+                Some("rc16") => PrmtMode::Rc16,
+                Some(_) => return unsupported(),
+            };
+            (Op::Prmt { mode }, vec![d.dst(&o[0])?, d.reg(&o[1])?, d.reg(&o[2])?, d.reg(&o[3])?])
         }
         "setp" => {
             need(3)?;

@@ -335,8 +335,8 @@ pub enum Op {
     Bfe { ty: Ty },
     /// `bfi`: args d, a (insert), b (base), pos, len.
     Bfi { ty: Ty },
-    /// `prmt.b32` (default mode): args d, a, b, c.
-    Prmt,
+    /// `prmt.b32{.mode}`: args d, a, b, c.
+    Prmt { mode: PrmtMode },
     /// args d, a, b.
     Float { op: FloatOp, ty: Ty, rnd: Rnd, ftz: bool, sat: bool, nan: bool },
     /// args d, a.
@@ -391,6 +391,18 @@ pub enum Op {
     ReadSpecial(Special),
     /// An instruction the interpreter does not implement: an error when executed.
     Illegal { text: String },
+}
+
+/// `prmt` modes: the default (generic) selector, or one of the fixed permutations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrmtMode {
+    Generic,
+    F4e,
+    B4e,
+    Rc8,
+    Ecl,
+    Ecr,
+    Rc16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
