@@ -24,6 +24,12 @@ pub struct MemoryCounters {
 }
 
 impl<'l> CtaRunner<'l> {
+    /// The allocation the last `place` resolved a global address in.
+    #[inline]
+    fn current(&self) -> &Arc<Allocation> {
+        self.allocs[self.current_alloc].as_ref().unwrap()
+    }
+
     fn thread_of(&self, wi: usize, lane: usize) -> u32 {
         wi as u32 * 32 + lane as u32
     }
@@ -67,14 +73,22 @@ impl<'l> CtaRunner<'l> {
         }
         match space {
             Space::Global => {
-                let hit = matches!(&self.alloc_cache, Some(a) if a.contains(addr, len));
+                let hit = matches!(&self.allocs[self.current_alloc], Some(a) if a.contains(addr, len));
                 if !hit {
-                    match self.launch.memory.find(addr) {
-                        Some(a) if a.contains(addr, len) => self.alloc_cache = Some(a),
-                        _ => return Err(Fault::new(Kind::IllegalAddress, lane32, format!("out-of-bounds global access: {}", self.describe_global(addr, len)))),
+                    match self.allocs.iter().position(|a| matches!(a, Some(a) if a.contains(addr, len))) {
+                        Some(i) => self.current_alloc = i,
+                        None => match self.launch.memory.find(addr) {
+                            Some(a) if a.contains(addr, len) => {
+                                let slot = self.next_victim;
+                                self.next_victim = (slot + 1) % self.allocs.len();
+                                self.allocs[slot] = Some(a);
+                                self.current_alloc = slot;
+                            }
+                            _ => return Err(Fault::new(Kind::IllegalAddress, lane32, format!("out-of-bounds global access: {}", self.describe_global(addr, len)))),
+                        },
                     }
                 }
-                Ok(Place::Global(self.alloc_cache.as_ref().unwrap().host_ptr(addr)))
+                Ok(Place::Global(self.current().host_ptr(addr)))
             }
             Space::Shared => {
                 if addr.checked_add(len).is_none_or(|e| e > self.shared.len() as u64) {
@@ -106,7 +120,7 @@ impl<'l> CtaRunner<'l> {
             Place::Global(p) => {
                 copy_small(p, out.as_mut_ptr(), len);
                 if init {
-                    let alloc = self.alloc_cache.as_ref().unwrap();
+                    let alloc = self.current();
                     if !all_set(alloc.init_ptr(addr), len) {
                         let first = alloc.first_uninitialised(addr, len as u64).unwrap();
                         return Err(Fault::new(Kind::UninitialisedRead, lane as u32, format!("read of device memory never written since allocation: {}", self.describe_global(first, 1))));
@@ -155,7 +169,7 @@ impl<'l> CtaRunner<'l> {
         let len = bytes.len();
         match *place {
             Place::Global(p) => {
-                let alloc = self.alloc_cache.as_ref().unwrap();
+                let alloc = self.current();
                 if self.launch.options.race_checks {
                     let me = (self.launch.launch_id << 40) | (self.global_thread(wi, lane) + 1);
                     let tags = alloc.writer_tags();
@@ -341,12 +355,12 @@ impl<'l> CtaRunner<'l> {
             let old = match place {
                 Place::Global(p) => {
                     if init {
-                        if let Some(first) = self.alloc_cache.as_ref().unwrap().first_uninitialised(addr, size) {
+                        if let Some(first) = self.current().first_uninitialised(addr, size) {
                             return Err(Fault::new(Kind::UninitialisedRead, l as u32, format!("atomic on device memory never written since allocation: {}", self.describe_global(first, 1))));
                         }
                     }
                     let old = unsafe { atomic_rmw(p, size, |old| atom_value(op, ty, old, b, c)) }.ok_or_else(|| illegal(1 << l, "an atomic of this size"))?;
-                    self.alloc_cache.as_ref().unwrap().mark_initialised(addr, size);
+                    self.current().mark_initialised(addr, size);
                     old
                 }
                 Place::Shared(o) => {

@@ -116,7 +116,11 @@ pub struct CtaRunner<'l> {
     cta_linear: u64,
     threads: u32,
     /// Cache of the last global allocation touched.
-    alloc_cache: Option<Arc<Allocation>>,
+    /// The last few global allocations touched (kernels alternate between their buffers), and
+    /// which one the current access is in.
+    allocs: [Option<Arc<Allocation>>; 4],
+    current_alloc: usize,
+    next_victim: usize,
     clock: u64,
     /// Warp slots whose constants and per-thread specials are set for this launch.
     prepared: Vec<bool>,
@@ -284,7 +288,9 @@ impl<'l> CtaRunner<'l> {
             ctaid: [0; 3],
             cta_linear: 0,
             threads: 0,
-            alloc_cache: None,
+            allocs: [None, None, None, None],
+            current_alloc: 0,
+            next_victim: 0,
             clock: 0,
             prepared: Vec::new(),
         }
