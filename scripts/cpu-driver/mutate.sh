@@ -26,6 +26,7 @@ nvcc=${NVCC:-$(ls "${MEMEFUSE_CUDA_VENV:-$HOME/.cache/memefuse-cuda}"/lib/python
 [ -x "$nvcc" ] || { echo "mutate: nvcc not found (set NVCC)" >&2; exit 1; }
 export CUDA_CPU_DRIVER_DIR=$("$root/scripts/cpu-driver/build.sh" --quiet)
 
+# Cheap families first, the GEMM (whose module takes minutes to compile) last.
 # name | file in kernels/ | module compiled (kernels/MODULE.cu) | test binary | test name filter | what the bug is
 # The edit itself (text before → after, first occurrence) is in mutation_edit below.
 MUTATION_TABLE='
@@ -33,15 +34,6 @@ reduce-no-first-barrier|common.cuh|softmax|ops|softmax_and_log_softmax|block_red
 reduce-no-second-barrier|common.cuh|reduce|ops|reductions_compute_the_right_values|block_reduce: the barrier between writing and reading the per-warp partials is removed
 reduce-shuffle-width|common.cuh|reduce|ops|reductions_compute_the_right_values|block_reduce: the warp shuffle starts at offset 8 instead of 16 (half a warp reduced)
 grid-stride|common.cuh|elementwise|ops|binary_ops_with_broadcasting|GRID_STRIDE_LOOP steps by blockDim.x instead of blockDim.x·gridDim.x (elements done several times)
-gemm-no-wait|gemm.cu|gemm|gemm|aligned_sizes_take_the_cp_async_path|tensor-core GEMM: cp.async.wait_group leaves one group too many in flight (a stage read before it lands)
-gemm-no-barrier|gemm.cu|gemm|gemm|aligned_sizes_take_the_cp_async_path|tensor-core GEMM: the __syncthreads after the wait is removed
-gemm-unswizzled-store|gemm.cu|gemm|gemm|odd_sizes_hit_every_tile_edge|tensor-core GEMM: tiles are stored without the XOR swizzle but read with it
-gemm-unswizzled-read|gemm.cu|gemm|gemm|odd_sizes_hit_every_tile_edge|tensor-core GEMM: ldmatrix addresses ignore the XOR swizzle the stores used
-gemm-swapped-b-fragments|gemm.cu|gemm|gemm|odd_sizes_hit_every_tile_edge|tensor-core GEMM: the two B fragment registers from ldmatrix are swapped
-gemm-swapped-accumulator-rows|gemm.cu|gemm|gemm|odd_sizes_hit_every_tile_edge|tensor-core GEMM: accumulator registers d0,d1 and d2,d3 (rows g and g+8) are stored swapped
-gemm-dropped-k-tail|gemm.cu|gemm|gemm|odd_sizes_hit_every_tile_edge|tensor-core GEMM: the last, partial k-tile is dropped (k / 32 tiles)
-gemm-simt-no-barrier|gemm.cu|gemm|gemm|odd_sizes_hit_every_tile_edge|fp32 GEMM: the barrier before the tiles are refilled is removed
-split-k-last-slice|gemm.cu|gemm|gemm|every_transpose_case|split-K finish: the last slice is not added (off by one)
 softmax-tail|softmax.cu|softmax|ops|softmax_and_log_softmax|softmax: the last column of each row is never written (dropped tail element)
 argmax-last|reduce.cu|reduce|ops|argmax_matches_on_gpu|argmax: the last element of the axis is never compared (off by one)
 reduce-columns-no-barrier|reduce.cu|reduce|ops|reductions_compute_the_right_values|column reduction: the barrier before row lanes are combined is removed
@@ -53,6 +45,15 @@ lstm-backward-dropped-part|lstm.cu|lstm|lstm|gpu_parity_persistent_and_per_step_
 pool-window|pool.cu|pool|pool|max_pool_gradients|max-pool: the 2×2 window compares only 3 taps
 embedding-stride|embedding.cu|embedding|embedding|gradient_check_and_gpu_parity|embedding backward: the scan over positions steps by 64 instead of 32 (half the ids skipped)
 optim-nonfinite-inf|optim.cu|optim|nn|the_non_finite_check_finds_one_bad_element_among_many_tensors|non-finite check: isnan instead of !isfinite (infinities missed)
+gemm-no-wait|gemm.cu|gemm|gemm|batched_and_broadcast|tensor-core GEMM: cp.async.wait_group leaves one group too many in flight (a stage read before it lands)
+gemm-no-barrier|gemm.cu|gemm|gemm|batched_and_broadcast|tensor-core GEMM: the __syncthreads after the wait is removed
+gemm-unswizzled-store|gemm.cu|gemm|gemm|batched_and_broadcast|tensor-core GEMM: tiles are stored without the XOR swizzle but read with it
+gemm-unswizzled-read|gemm.cu|gemm|gemm|batched_and_broadcast|tensor-core GEMM: ldmatrix addresses ignore the XOR swizzle the stores used
+gemm-swapped-b-fragments|gemm.cu|gemm|gemm|batched_and_broadcast|tensor-core GEMM: the two B fragment registers from ldmatrix are swapped
+gemm-swapped-accumulator-rows|gemm.cu|gemm|gemm|batched_and_broadcast|tensor-core GEMM: accumulator registers d0,d1 and d2,d3 (rows g and g+8) are stored swapped
+gemm-dropped-k-tail|gemm.cu|gemm|gemm|batched_and_broadcast|tensor-core GEMM: the last, partial k-tile is dropped (k / 32 tiles)
+gemm-simt-no-barrier|gemm.cu|gemm|gemm|batched_and_broadcast|fp32 GEMM: the barrier before the tiles are refilled is removed
+split-k-last-slice|gemm.cu|gemm|gemm|every_transpose_case|split-K finish: the last slice is not added (off by one)
 '
 
 # Applies mutation $1 to the kernels copy in $2; prints nothing, fails if its text is not found.
@@ -128,7 +129,8 @@ missed=0
 while IFS='|' read -r name file module binary filter what; do
   [ -n "$name" ] || continue
   if [ -n "$selected" ] && [[ " $selected " != *" $name "* ]]; then continue; fi
-  executable=$(test_binary "$binary")
+  test_binary "$binary" >/dev/null   # in this shell, so the path is remembered
+  executable=${binaries[$binary]}
   key="$module/$binary/$filter"
   if [ -z "${baseline[$key]:-}" ]; then
     rm -rf "$work/clean" && cp -r kernels "$work/clean"
