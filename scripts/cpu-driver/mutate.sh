@@ -31,12 +31,12 @@ export CUDA_CPU_DRIVER_DIR=$("$root/scripts/cpu-driver/build.sh" --quiet)
 # The edit itself (text before → after, first occurrence) is in mutation_edit below.
 MUTATION_TABLE='
 reduce-no-first-barrier|common.cuh|softmax|ops|softmax_and_log_softmax|block_reduce: the barrier before scratch is rewritten is removed (two reductions in a row race)
-reduce-no-second-barrier|common.cuh|reduce|ops|reductions_compute_the_right_values|block_reduce: the barrier between writing and reading the per-warp partials is removed
-reduce-shuffle-width|common.cuh|reduce|ops|reductions_compute_the_right_values|block_reduce: the warp shuffle starts at offset 8 instead of 16 (half a warp reduced)
+reduce-no-second-barrier|common.cuh|reduce|ops|reductions_over_an_axis_and_everything|block_reduce: the barrier between writing and reading the per-warp partials is removed
+reduce-shuffle-width|common.cuh|reduce|ops|reductions_over_an_axis_and_everything|block_reduce: the warp shuffle starts at offset 8 instead of 16 (half a warp reduced)
 grid-stride|common.cuh|elementwise|ops|binary_ops_with_broadcasting|GRID_STRIDE_LOOP steps by blockDim.x instead of blockDim.x·gridDim.x (elements done several times)
 softmax-tail|softmax.cu|softmax|ops|softmax_and_log_softmax|softmax: the last column of each row is never written (dropped tail element)
 argmax-last|reduce.cu|reduce|ops|argmax_matches_on_gpu|argmax: the last element of the axis is never compared (off by one)
-reduce-columns-no-barrier|reduce.cu|reduce|ops|reductions_compute_the_right_values|column reduction: the barrier before row lanes are combined is removed
+reduce-columns-no-barrier|reduce.cu|reduce|ops|reductions_over_an_axis_and_everything|column reduction: the barrier before row lanes are combined is removed
 conv-no-wait|conv.cu|conv|conv|gpu_parity_tensor_core_edges|conv forward (tensor cores): cp.async.wait_group leaves one group too many in flight
 conv-padding-bound|conv.cu|conv|conv|gpu_parity_tensor_core_edges|conv forward (tensor cores): input rows are taken up to in_h inclusive (off by one at the bottom padding)
 conv-wgrad-unswizzled-read|conv.cu|conv|conv|gpu_parity_tensor_core_edges|conv weight gradient (tensor cores): ldmatrix.trans addresses ignore the swizzle
