@@ -68,6 +68,20 @@ pub fn gpu(test: &str) -> Option<Device> {
     }
 }
 
+/// Whether the GPU under test is the CPU driver (cuda-cpu, which says so in its device name): it
+/// runs kernels on the CPU, thousands of times slower than a GPU, so the largest test sizes are
+/// scaled down there (the same kernels and code paths, smaller grids). Never true on a real GPU.
+pub fn on_cpu_driver() -> bool {
+    static CPU_DRIVER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CPU_DRIVER.get_or_init(|| cuda::probe().is_ok() && cuda::device(0).is_ok_and(|d| d.name().contains("CPU driver")))
+}
+
+/// `on_gpu` on a real GPU, `on_the_cpu_driver` on the CPU driver (a test's size where it is too big
+/// for the interpreter).
+pub fn gpu_size<T>(on_gpu: T, on_the_cpu_driver: T) -> T {
+    if on_cpu_driver() { on_the_cpu_driver } else { on_gpu }
+}
+
 /// Tolerances of DESIGN.md: fp32 ≲ 1e-5, fp16 ≲ 2e-3, bf16 ≲ 1e-2 (relative to the f32 CPU reference
 /// computed on the same rounded inputs, so only the kernel's own rounding counts).
 pub fn tolerance(dtype: DType) -> f64 {
