@@ -116,7 +116,7 @@ fn embed_covers_unlabelled_splits_and_never_writes_over_its_inputs() {
     assert_eq!(std::fs::read(&checkpoint).unwrap(), before, "the checkpoint is untouched");
 
     let error = run_tsne(TsneArgs { embeddings: Some(output.clone()), points: Some(output.clone()), ..tsne_args() }).unwrap_err().to_string();
-    assert!(error.contains("--points") && error.contains("inputs"), "{error}");
+    assert!(error.contains("--points") && error.contains("is an input of this command"), "{error}");
     // Every record unlabelled: no plot, but the points are written.
     run_tsne(TsneArgs { embeddings: Some(output.clone()), ..tsne_args() }).unwrap();
     assert_eq!(read_points(&dir.path().join("unseen-tsne.csv")).len(), 60);

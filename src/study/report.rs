@@ -200,7 +200,7 @@ pub fn write_study_report(dir: &Path, summaries: &[RunSummary]) -> Result<Report
 
         let _ = write!(html, "<section id=\"{slug}\">\n<h2>{}</h2>\n<h3>Configuration</h3>\n{}", escape(&summary.label), table(&["setting", "value"], &configuration, false));
         html += &format!("<h3>Curves</h3>\n{}{}\n", figures.loss.html(), figures.accuracy.html());
-        let _ = write!(html, "<h3>Classification report ({})</h3>\n{}", escape(&summary.split), table(&report_header, &classification, true));
+        let _ = write!(html, "<h3>Classification report ({})</h3>\n<p>Test metrics: {}</p>\n{}", escape(&summary.split), escape(&summary.test_data.to_string()), table(&report_header, &classification, true));
         let _ = write!(html, "<p><strong>AUROC: {}</strong></p>\n", auroc_text(evaluation));
         let _ = write!(html, "<h3>Confusion matrix</h3>\n<p>Rows are true classes, columns predicted classes.</p>\n{}", table(&confusion_header, &confusion, true));
         for warning in &evaluation.warnings {
@@ -210,7 +210,7 @@ pub fn write_study_report(dir: &Path, summaries: &[RunSummary]) -> Result<Report
 
         md += &format!("\n## {}\n\n### Configuration\n\n{}", summary.label, markdown_table(&["setting", "value"], &configuration));
         md += &format!("\n### Curves\n\n{} {}\n", figures.loss.markdown(), figures.accuracy.markdown());
-        md += &format!("\n### Classification report ({})\n\n{}\nAUROC: {}\n", summary.split, markdown_table(&report_header, &classification), auroc_text(evaluation));
+        md += &format!("\n### Classification report ({})\n\nTest metrics: {}\n\n{}\nAUROC: {}\n", summary.split, summary.test_data, markdown_table(&report_header, &classification), auroc_text(evaluation));
         md += &format!("\n### Confusion matrix\n\nRows are true classes, columns predicted classes.\n\n{}", markdown_table(&confusion_header, &confusion));
         for warning in &evaluation.warnings {
             md += &format!("\nWarning: {warning}\n");

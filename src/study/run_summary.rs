@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 
 use super::embedding_map::{embedding_map, selected_rows};
 use crate::train::config::TrainConfig;
-use crate::train::data_cache::DataCache;
+use crate::train::data_cache::{DataCache, DataSource};
 use crate::train::history::History;
 use crate::train::inference::{evaluation_loader, run_split};
 use crate::train::metrics::{Evaluation, TargetNames};
@@ -46,6 +46,8 @@ pub struct RunSummary {
     /// The epoch of the evaluated checkpoint.
     pub epoch: usize,
     pub split: String,
+    /// Which data the metrics come from (folder, file, record count).
+    pub test_data: DataSource,
     pub evaluation: Evaluation,
     pub parameter_count: usize,
     pub tsne_split: String,
@@ -77,7 +79,9 @@ pub fn summarise_run(dir: &Path, options: &SummaryOptions) -> Result<RunSummary>
     let cache = DataCache::new(&run, &config);
     let dtype = config.precision.compute_dtype();
 
-    let outputs = run_split(model.as_ref(), &evaluation_loader(cache.split(&options.split)?, BATCH_SIZE)?, dtype, options.device, false)
+    let test_split = cache.split(&options.split)?;
+    let test_data = DataSource::of(&test_split);
+    let outputs = run_split(model.as_ref(), &evaluation_loader(test_split, BATCH_SIZE)?, dtype, options.device, false)
         .with_context(|| format!("evaluating {} on {:?}", dir.display(), options.split))?;
     if !outputs.is_fully_labelled() {
         bail!("{}: split {:?} has unlabelled records; the report needs a labelled split (--split)", dir.display(), options.split);
@@ -105,6 +109,7 @@ pub fn summarise_run(dir: &Path, options: &SummaryOptions) -> Result<RunSummary>
         history,
         epoch: progress.epoch,
         split: options.split.clone(),
+        test_data,
         evaluation,
         parameter_count,
         tsne_split: options.tsne_split.clone(),

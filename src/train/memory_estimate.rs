@@ -56,8 +56,29 @@ pub fn parameter_count(config: &TrainConfig) -> usize {
                 .sum();
             v * LSTM_EMBEDDING + layers + LSTM_HIDDEN + 1
         }
-        name => Vgg16Config::from_name(name).map_or(0, |vgg| vgg.parameter_shapes().iter().map(|(_, shape)| shape.iter().product::<usize>()).sum()),
+        name => match Vgg16Config::from_name(name) {
+            Ok(vgg) => vgg.parameter_shapes().iter().map(|(_, shape)| shape.iter().product::<usize>()).sum(),
+            Err(_) => counted_at_small_widths(config),
+        },
     }
+}
+
+/// The models without a formula above (the fusion baselines, clip-fusion): their parameter count
+/// is a polynomial of degree at most 2 in `--hidden` (Linear layers of hidden × features and
+/// hidden × hidden), so it is read off the model built at hidden 1, 2 and 3, which allocates little
+/// whatever the real width, and extrapolated (saturating) to the config's width.
+fn counted_at_small_widths(config: &TrainConfig) -> usize {
+    let count_at = |hidden: usize| -> i128 {
+        let model_config = crate::models::ModelConfig { hidden, ..config.model_config.clone() };
+        crate::models::build(&config.model, &model_config, &mut crate::util::Rng::new(0), Device::Cpu)
+            .map_or(0, |model| model.parameters().iter().map(|(_, p)| p.shape().iter().product::<usize>() as i128).sum())
+    };
+    let (c1, c2, c3) = (count_at(1), count_at(2), count_at(3));
+    // Newton's forward differences: c(h) = c1 + (h-1)·Δ1 + (h-1)(h-2)/2·Δ2.
+    let (first, second) = (c2 - c1, c3 - 2 * c2 + c1);
+    let h = config.model_config.hidden as i128 - 1;
+    let count = c1.saturating_add(h.saturating_mul(first)).saturating_add(h.saturating_mul(h - 1).saturating_mul(second) / 2);
+    usize::try_from(count.max(0)).unwrap_or(usize::MAX)
 }
 
 /// Floats one sample keeps alive through a forward pass (input, hidden activations).
