@@ -297,7 +297,8 @@ pub fn lstm_backward(d_outputs: &Tensor, gates: &Tensor, cells: &Tensor, w_hh: &
     let (sd, sg, sc, sw) = (d_outputs.storage(), gates.storage(), cells.storage(), w_hh.storage());
     Ok(match (&*sd, &*sg, &*sc, &*sw) {
         (Storage::Cpu(sd), Storage::Cpu(sg), Storage::Cpu(sc), Storage::Cpu(sw)) => {
-            let read = |s, t: &Tensor| cpu::read_f32(s, t.layout()).into_owned();
+            // Borrowed, not copied: the operands are contiguous f32 already.
+            let read = |s, t: &Tensor| cpu::read_f32(s, t.layout());
             let d_gates = cpu::lstm::backward(&read(sd, d_outputs), &read(sg, gates), &read(sc, cells), &read(sw, w_hh), dims.batch, dims.steps, dims.hidden);
             Storage::Cpu(CpuStorage::F32(d_gates))
         }
