@@ -217,3 +217,112 @@ fn learns_which_word_marks_a_positive_caption() {
     let features = model.features(&tokens, &lengths, DType::F32).unwrap();
     assert_eq!(features.shape(), &[batch, 8]);
 }
+
+/// Counts heap allocations of at least `BUFFER_BYTES` (tensor-sized buffers, not bookkeeping)
+/// made by threads that opted in: the test's own thread and the workers of a rayon pool it builds,
+/// so the other tests of this binary, running alongside, are not counted.
+mod buffer_count {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    pub const BUFFER_BYTES: usize = 4096;
+    pub static BUFFERS: AtomicUsize = AtomicUsize::new(0);
+    pub static BYTES: AtomicUsize = AtomicUsize::new(0);
+    thread_local! { pub static COUNTED: Cell<bool> = const { Cell::new(false) }; }
+
+    pub struct Counting;
+
+    fn note(size: usize) {
+        // try_with: no panic while a thread's locals are being torn down.
+        if size >= BUFFER_BYTES && COUNTED.try_with(Cell::get).unwrap_or(false) {
+            BUFFERS.fetch_add(1, Ordering::Relaxed);
+            BYTES.fetch_add(size, Ordering::Relaxed);
+        }
+    }
+
+    // SAFETY: every call is forwarded unchanged to the system allocator; counting touches no memory
+    // the allocator owns.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            note(layout.size());
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            note(layout.size());
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            note(new_size);
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: buffer_count::Counting = buffer_count::Counting;
+
+/// The bench's training step (forward, BCE, backward, Adam) at a small shape; returns the loss and
+/// every parameter after the step.
+fn train_steps(steps: usize, threads: usize, mut after_each: impl FnMut(usize)) -> Vec<Vec<f32>> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .start_handler(|_| buffer_count::COUNTED.with(|c| c.set(true)))
+        .build()
+        .unwrap();
+    pool.install(|| {
+        // Batch 37: a ragged last block of batch rows in the CPU recurrence.
+        let (vocab, batch, length) = (300, 37, 9);
+        let config = TextLstmConfig { vocab_size: vocab, embedding_dim: 12, hidden: 16, layers: 2, readout: SequenceReadout::LastStep };
+        let model = TextLstm::new(config, &mut Rng::new(4), Device::Cpu).unwrap();
+        let mut rng = Rng::new(5);
+        let ids: Vec<i32> = (0..batch * length).map(|_| rng.below(vocab) as i32).collect();
+        let tokens = Tensor::from_i32(ids, &[batch, length], Device::Cpu).unwrap();
+        let targets = Tensor::from_vec((0..batch).map(|i| (i % 2) as f32).collect(), &[batch], Device::Cpu).unwrap();
+        let lengths = vec![length; batch];
+        let mut adam = Adam::new(AdamConfig::default());
+        for step in 0..steps {
+            let logits = model.forward(&tokens, &lengths, true, DType::F32).unwrap();
+            let grads = binary_cross_entropy_with_logits(&logits, &targets).unwrap().backward().unwrap();
+            adam.step(&model.parameters(), &grads).unwrap();
+            drop((logits, grads));
+            after_each(step);
+        }
+        model.parameters().iter().map(|(_, p)| p.to_vec_f32().unwrap()).collect()
+    })
+}
+
+/// The CPU backend's sums do not depend on how rayon splits the work: three training steps give the
+/// same parameters, bit for bit, on 1, 2 and 5 threads.
+#[test]
+fn cpu_training_steps_are_bit_identical_on_any_thread_count() {
+    let one = train_steps(3, 1, |_| {});
+    assert_eq!(one, train_steps(3, 2, |_| {}), "1 vs 2 threads");
+    assert_eq!(one, train_steps(3, 5, |_| {}), "1 vs 5 threads");
+}
+
+/// How many tensor-sized buffers a steady-state CPU training step allocates. The CPU backend has no
+/// buffer pool (every op's output is a new Vec), so the count is not zero; what must hold is that
+/// it is the same every step after the first (Adam's moments are made once, nothing accumulates),
+/// and the figure is printed for docs/lstm.md.
+#[test]
+fn cpu_training_step_allocations_are_steady() {
+    use std::sync::atomic::Ordering;
+    let mut per_step = Vec::new();
+    let mut last = (0, 0);
+    buffer_count::COUNTED.with(|c| c.set(true));
+    train_steps(4, 2, |_| {
+        let now = (buffer_count::BUFFERS.load(Ordering::Relaxed), buffer_count::BYTES.load(Ordering::Relaxed));
+        per_step.push((now.0 - last.0, now.1 - last.1));
+        last = now;
+    });
+    buffer_count::COUNTED.with(|c| c.set(false));
+    eprintln!("buffers of ≥ {} bytes allocated per training step (count, bytes): {per_step:?}", buffer_count::BUFFER_BYTES);
+    assert!(per_step[1].0 > 0, "the counting hook sees the step's buffers");
+    assert!(per_step[0].0 > per_step[1].0, "the first step also makes Adam's moments: {per_step:?}");
+    assert_eq!(per_step[1], per_step[2], "steady state: {per_step:?}");
+    assert_eq!(per_step[2], per_step[3], "steady state: {per_step:?}");
+}

@@ -1,40 +1,10 @@
 //! The one place where an op picks its backend: each function matches on the operands' storage and
 //! calls the CPU or CUDA implementation. Ops have already checked shapes, dtypes and devices.
 use super::{cpu, cuda};
+use super::params::{AdamHyper, MatmulDims, SgdHyper};
 use crate::ops::{BinaryOp, ConvGeometry, ReduceOp, UnaryOp};
 use crate::tensor::{CpuStorage, DType, Layout, Storage, Tensor};
 use crate::{Error, Result};
-
-/// Where one matrix operand's elements are: element (batch, i, j) sits at
-/// `offset + batch·batch_stride + i·row_stride + j·col_stride` (batch_stride 0 = shared by all batches).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MatrixStrides {
-    pub offset: usize,
-    pub batch_stride: usize,
-    pub row_stride: usize,
-    pub col_stride: usize,
-    pub rows: usize,
-    pub cols: usize,
-}
-
-impl MatrixStrides {
-    /// The strides of a packed row-major copy of this operand (as its layout's elements in order).
-    pub fn packed(&self) -> Self {
-        let batch_stride = if self.batch_stride == 0 { 0 } else { self.rows * self.cols };
-        Self { offset: 0, batch_stride, row_stride: self.cols, col_stride: 1, rows: self.rows, cols: self.cols }
-    }
-}
-
-/// out[batch] (m×n, row-major, contiguous) = a[batch] (m×k) · b[batch] (k×n).
-#[derive(Clone, Debug)]
-pub struct MatmulDims {
-    pub batch: usize,
-    pub m: usize,
-    pub n: usize,
-    pub k: usize,
-    pub a: MatrixStrides,
-    pub b: MatrixStrides,
-}
 
 fn device_mismatch(op: &'static str, a: &Tensor, b: &Tensor) -> Error {
     Error::DeviceMismatch { op, lhs: a.device(), rhs: b.device() }
@@ -179,31 +149,6 @@ pub fn bce_with_logits(logits: &Tensor, targets: &Tensor, grad_scale: f32) -> Re
 }
 
 // ---- optimiser updates ---------------------------------------------------------------------------
-
-/// Adam's hyper-parameters for one step (`struct AdamHyper` of kernels/optim.cu).
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct AdamHyper {
-    pub learning_rate: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub epsilon: f32,
-    pub weight_decay: f32,
-    pub bias_correction1: f32,
-    pub bias_correction2: f32,
-    pub grad_scale: f32,
-    pub decoupled_weight_decay: i32,
-}
-
-/// SGD's hyper-parameters for one step (`struct SgdHyper` of kernels/optim.cu).
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct SgdHyper {
-    pub learning_rate: f32,
-    pub momentum: f32,
-    pub weight_decay: f32,
-    pub grad_scale: f32,
-}
 
 /// The whole f32 buffer of a tensor that owns it (parameters, gradients, optimiser state).
 fn whole_f32<'a>(storage: &'a CpuStorage, op: &'static str) -> Result<&'a [f32]> {
@@ -352,7 +297,8 @@ pub fn lstm_backward(d_outputs: &Tensor, gates: &Tensor, cells: &Tensor, w_hh: &
     let (sd, sg, sc, sw) = (d_outputs.storage(), gates.storage(), cells.storage(), w_hh.storage());
     Ok(match (&*sd, &*sg, &*sc, &*sw) {
         (Storage::Cpu(sd), Storage::Cpu(sg), Storage::Cpu(sc), Storage::Cpu(sw)) => {
-            let read = |s, t: &Tensor| cpu::read_f32(s, t.layout()).into_owned();
+            // Borrowed, not copied: the operands are contiguous f32 already.
+            let read = |s, t: &Tensor| cpu::read_f32(s, t.layout());
             let d_gates = cpu::lstm::backward(&read(sd, d_outputs), &read(sg, gates), &read(sc, cells), &read(sw, w_hh), dims.batch, dims.steps, dims.hidden);
             Storage::Cpu(CpuStorage::F32(d_gates))
         }

@@ -3,6 +3,7 @@
 pub mod cpu;
 pub mod cuda;
 pub(crate) mod dispatch;
+pub mod params;
 
 use crate::tensor::Device;
 use crate::{Error, Result};

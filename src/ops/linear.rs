@@ -1,7 +1,8 @@
 //! The linear layer's op: x·Wᵀ + b with W stored [out, in] (PyTorch's layout). On the GPU it is one
 //! GEMM launch with the bias added in the epilogue; Wᵀ is a strided view, never a copy.
 use super::matmul::as_batched_matrix;
-use crate::backend::dispatch::{self, MatmulDims};
+use crate::backend::dispatch;
+use crate::backend::params::MatmulDims;
 use crate::tensor::{Layout, Tensor};
 use crate::{Error, Result};
 

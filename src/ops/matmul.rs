@@ -1,6 +1,7 @@
 //! Matrix multiplication: [.., m, k] × [.., k, n] → [.., m, n], batch axes matching or one side 2-D.
 //! On the GPU it runs the tensor-core GEMM of backend/cuda/gemm.rs (fp32: a SIMT kernel).
-use crate::backend::dispatch::{self, MatmulDims, MatrixStrides};
+use crate::backend::dispatch;
+use crate::backend::params::{MatmulDims, MatrixStrides};
 use crate::tensor::{Layout, Tensor};
 use crate::{Error, Result};
 

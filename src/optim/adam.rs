@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use super::{find_state, Optimizer};
 use crate::autograd::{no_grad, Gradients};
-use crate::backend::dispatch::{self, AdamHyper};
+use crate::backend::dispatch;
+use crate::backend::params::AdamHyper;
 use crate::{DType, Device, Result, Tensor};
 
 #[derive(Clone, Debug, PartialEq)]

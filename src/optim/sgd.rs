@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use super::{find_state, Optimizer};
 use crate::autograd::{no_grad, Gradients};
-use crate::backend::dispatch::{self, SgdHyper};
+use crate::backend::dispatch;
+use crate::backend::params::SgdHyper;
 use crate::{DType, Result, Tensor};
 
 #[derive(Clone, Debug, PartialEq)]

@@ -14,9 +14,31 @@ pub fn slice(storage: &CpuStorage, start: usize, len: usize) -> CpuStorage {
     }
 }
 
-fn gather<T: Copy>(values: &[T], layout: &Layout) -> Vec<T> {
+/// Shortest innermost run worth copying as a slice rather than element by element.
+const MIN_RUN: usize = 8;
+
+/// A layout whose innermost axis is contiguous in storage, as (run length, the layout of the other
+/// axes): each position of the outer layout starts one run. None when runs would be too short.
+fn inner_runs(layout: &Layout) -> Option<(usize, Layout)> {
+    let rank = layout.rank();
+    if rank == 0 || layout.strides()[rank - 1] != 1 || layout.shape()[rank - 1] < MIN_RUN {
+        return None;
+    }
+    let outer = Layout::new(layout.shape()[..rank - 1].to_vec(), layout.strides()[..rank - 1].to_vec(), layout.offset());
+    Some((layout.shape()[rank - 1], outer))
+}
+
+pub(crate) fn gather<T: Copy>(values: &[T], layout: &Layout) -> Vec<T> {
     if layout.is_contiguous() {
         values[layout.offset()..layout.offset() + layout.elem_count()].to_vec()
+    } else if let Some((run, outer)) = inner_runs(layout) {
+        // A narrowed or sliced view: whole rows at a time (the per-element index walk cost as much
+        // as a small GEMM in the LSTM's backward).
+        let mut out = Vec::with_capacity(layout.elem_count());
+        for start in outer.storage_indices() {
+            out.extend_from_slice(&values[start..start + run]);
+        }
+        out
     } else {
         layout.storage_indices().map(|i| values[i]).collect()
     }
@@ -33,6 +55,12 @@ pub fn contiguous(storage: &CpuStorage, layout: &Layout) -> CpuStorage {
 }
 
 fn scatter<T: Copy>(source: &[T], destination: &mut [T], layout: &Layout) {
+    if let Some((run, outer)) = inner_runs(layout) {
+        for (values, start) in source.chunks(run).zip(outer.storage_indices()) {
+            destination[start..start + run].copy_from_slice(values);
+        }
+        return;
+    }
     for (value, position) in source.iter().zip(layout.storage_indices()) {
         destination[position] = *value;
     }

@@ -10,28 +10,47 @@
 //!   da_i = dc⊙g⊙i(1−i), da_f = dc⊙c[t−1]⊙f(1−f), da_g = dc⊙i⊙(1−g²), da_o = dh⊙tanh(c[t])⊙o(1−o)
 //!   dc_next = dc⊙f
 //!
-//! Each step is one batched GEMM ([B, H]·[H, 4H] forward, [B, 4H]·[4H, H] backward) on strided
-//! views of the [B, T, ·] buffers, then the pointwise cell update with batch rows in parallel.
+//! Batch rows are cut into fixed blocks, one rayon task each, that run the whole sequence on their
+//! own: per step one GEMM over the block's rows ([rows, H]·[H, 4H] forward, [rows, 4H]·[4H, H]
+//! backward) on strided views of the [B, T, ·] buffers, then the pointwise cell update.
 use rayon::prelude::*;
 
 use super::matmul::{gemm, Strided};
 
+/// e^x from arithmetic and bit operations only (Cephes' expf: x = n·ln2 + r, |r| ≤ ln2/2, e^r by a
+/// degree-7 polynomial, 2^n put into the exponent bits), so the loops that call it vectorise:
+/// libm's expf is a scalar call, and the gate nonlinearities were most of the pointwise work.
+/// Within 2 ulp of expf over the clamped range; the clamp keeps 2^n a normal float, which is why
+/// large |x| still give sigmoid → 0 or 1 and tanh → ±1 exactly as before.
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    let x = x.clamp(-87.3, 88.3);
+    // Round x·log2(e) to the nearest integer by the 1.5·2^23 trick (`round` is a libm call on SSE2).
+    const SHIFTER: f32 = 12_582_912.0;
+    let n = (x * std::f32::consts::LOG2_E + SHIFTER) - SHIFTER;
+    let r = (x - n * 0.693_359_4) - n * -2.121_944_4e-4;
+    let z = r * r;
+    let p = (((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r + 5.000_000_1e-1) * z + r + 1.0;
+    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+#[inline(always)]
 fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
+    1.0 / (1.0 + exp(-x))
 }
 
-/// tanh through one `exp`: libm's tanhf (through expm1f) was a third of a CPU training step. The
-/// absolute error stays below 2e-7 (cancellation near 0 costs relative, not absolute, accuracy), and
-/// exp's overflow to ∞ or 0 at large |x| gives exactly ±1.
+/// tanh through one `exp` (libm's tanhf, through expm1f, was a third of a CPU training step). The
+/// absolute error stays below 3e-7 (cancellation near 0 costs relative, not absolute, accuracy).
+#[inline(always)]
 fn tanh(x: f32) -> f32 {
-    1.0 - 2.0 / ((2.0 * x).exp() + 1.0)
+    1.0 - 2.0 / (exp(2.0 * x) + 1.0)
 }
 
-/// Batch rows per rayon task in the pointwise updates: one row of a small LSTM is too little work
-/// to be worth a task of its own.
-fn rows_per_task(hidden: usize) -> usize {
-    (4096 / hidden.max(1)).max(1)
-}
+/// Batch rows per rayon task. Batch rows are independent in the recurrence, so each task runs its
+/// rows through every time step on its own (one small GEMM and one pointwise pass per step, no
+/// synchronisation between steps). The count is fixed, not derived from the thread count, so the
+/// same GEMM calls run whatever the pool size: results are bit-identical on any number of threads.
+const ROWS_PER_TASK: usize = 16;
 
 /// What the forward keeps for BPTT, all [B, T, ·] row-major.
 pub struct LstmForward {
@@ -51,31 +70,47 @@ pub fn forward(x_proj: &[f32], w_hh: &[f32], batch: usize, steps: usize, hidden:
     // update replaces them with the activations.
     let mut gates = x_proj.to_vec();
     let mut cells = vec![0.0f32; batch * steps * hidden];
-    for t in 0..steps {
-        if t > 0 && hidden > 0 {
-            // a[:, t] += h[:, t−1] (B×H, rows T·H apart) · W_hhᵀ (H×4H).
-            gemm(batch, hidden, gate_width, &outputs, Strided::rows((t - 1) * hidden, steps * hidden), w_hh, Strided::transposed_rows(0, hidden), 1.0, &mut gates, Strided::rows(t * gate_width, steps * gate_width));
-        }
-        outputs
-            .par_chunks_mut(state_row)
-            .zip(cells.par_chunks_mut(state_row))
-            .zip(gates.par_chunks_mut(gate_row))
-            .with_min_len(rows_per_task(hidden))
-            .for_each(|((row_out, row_cells), row_gates)| {
-                let a = &mut row_gates[t * gate_width..(t + 1) * gate_width];
-                for j in 0..hidden {
-                    let (i, f, g, o) = (sigmoid(a[j]), sigmoid(a[hidden + j]), tanh(a[2 * hidden + j]), sigmoid(a[3 * hidden + j]));
-                    a[j] = i;
-                    a[hidden + j] = f;
-                    a[2 * hidden + j] = g;
-                    a[3 * hidden + j] = o;
-                    let c_previous = if t > 0 { row_cells[(t - 1) * hidden + j] } else { 0.0 };
-                    let c = f * c_previous + i * g;
-                    row_cells[t * hidden + j] = c;
-                    row_out[t * hidden + j] = o * tanh(c);
+    outputs
+        .par_chunks_mut(ROWS_PER_TASK * state_row)
+        .zip(cells.par_chunks_mut(ROWS_PER_TASK * state_row))
+        .zip(gates.par_chunks_mut(ROWS_PER_TASK * gate_row))
+        .for_each(|((task_out, task_cells), task_gates)| {
+            let rows = task_out.len() / state_row;
+            for t in 0..steps {
+                if t > 0 && hidden > 0 {
+                    // a[:, t] += h[:, t−1] (rows×H, rows T·H apart) · W_hhᵀ (H×4H).
+                    gemm(rows, hidden, gate_width, task_out, Strided::rows((t - 1) * hidden, steps * hidden), w_hh, Strided::transposed_rows(0, hidden), 1.0, task_gates, Strided::rows(t * gate_width, steps * gate_width));
                 }
-            });
-    }
+                for row in 0..rows {
+                    let a = &mut task_gates[row * gate_row + t * gate_width..][..gate_width];
+                    // Activations in place, each gate a contiguous run of H (loops the compiler
+                    // vectorises: `exp` above is plain arithmetic).
+                    let (ifg, o) = a.split_at_mut(3 * hidden);
+                    let (if_, g) = ifg.split_at_mut(2 * hidden);
+                    if_.iter_mut().for_each(|v| *v = sigmoid(*v));
+                    o.iter_mut().for_each(|v| *v = sigmoid(*v));
+                    g.iter_mut().for_each(|v| *v = tanh(*v));
+                    let (i, f) = if_.split_at(hidden);
+                    let row_cells = &mut task_cells[row * state_row..][..state_row];
+                    let (before, now) = row_cells.split_at_mut(t * hidden);
+                    let c_now = &mut now[..hidden];
+                    if t > 0 {
+                        let c_previous = &before[(t - 1) * hidden..];
+                        for j in 0..hidden {
+                            c_now[j] = f[j] * c_previous[j] + i[j] * g[j];
+                        }
+                    } else {
+                        for j in 0..hidden {
+                            c_now[j] = f[j] * 0.0 + i[j] * g[j];
+                        }
+                    }
+                    let h_now = &mut task_out[row * state_row + t * hidden..][..hidden];
+                    for j in 0..hidden {
+                        h_now[j] = o[j] * tanh(c_now[j]);
+                    }
+                }
+            }
+        });
     LstmForward { outputs, gates, cells }
 }
 
@@ -85,36 +120,47 @@ pub fn backward(d_outputs: &[f32], gates: &[f32], cells: &[f32], w_hh: &[f32], b
     let gate_width = 4 * hidden;
     let (gate_row, state_row) = ((steps * gate_width).max(1), (steps * hidden).max(1));
     let mut d_gates = vec![0.0f32; batch * steps * gate_width];
-    // dh_rec = da[t+1]·W_hh and dc_next, [B, H] each, carried from step t+1 down to step t.
-    let mut dh_recurrent = vec![0.0f32; batch * hidden];
-    let mut dc_next = vec![0.0f32; batch * hidden];
-    for t in (0..steps).rev() {
-        d_gates
-            .par_chunks_mut(gate_row)
-            .zip(dc_next.par_chunks_mut(hidden.max(1)))
-            .zip(d_outputs.par_chunks(state_row).zip(gates.par_chunks(gate_row)).zip(cells.par_chunks(state_row).zip(dh_recurrent.par_chunks(hidden.max(1)))))
-            .with_min_len(rows_per_task(hidden))
-            .for_each(|((row_da, row_dc_next), ((row_dout, row_gates), (row_cells, row_dh_recurrent)))| {
-                let gate = &row_gates[t * gate_width..(t + 1) * gate_width];
-                let da = &mut row_da[t * gate_width..(t + 1) * gate_width];
-                for j in 0..hidden {
-                    let (i, f, g, o) = (gate[j], gate[hidden + j], gate[2 * hidden + j], gate[3 * hidden + j]);
-                    let c = row_cells[t * hidden + j];
-                    let c_previous = if t > 0 { row_cells[(t - 1) * hidden + j] } else { 0.0 };
-                    let tanh_c = tanh(c);
-                    let dh = row_dout[t * hidden + j] + row_dh_recurrent[j];
-                    let dc = row_dc_next[j] + dh * o * (1.0 - tanh_c * tanh_c);
-                    da[j] = dc * g * i * (1.0 - i);
-                    da[hidden + j] = dc * c_previous * f * (1.0 - f);
-                    da[2 * hidden + j] = dc * i * (1.0 - g * g);
-                    da[3 * hidden + j] = dh * tanh_c * o * (1.0 - o);
-                    row_dc_next[j] = dc * f;
+    d_gates
+        .par_chunks_mut(ROWS_PER_TASK * gate_row)
+        .zip(d_outputs.par_chunks(ROWS_PER_TASK * state_row))
+        .zip(gates.par_chunks(ROWS_PER_TASK * gate_row).zip(cells.par_chunks(ROWS_PER_TASK * state_row)))
+        .for_each(|((task_da, task_dout), (task_gates, task_cells))| {
+            let rows = task_da.len() / gate_row;
+            // dh_rec = da[t+1]·W_hh and dc_next, [rows, H] each, carried from step t+1 down to step t.
+            let mut dh_recurrent = vec![0.0f32; rows * hidden];
+            let mut dc_next = vec![0.0f32; rows * hidden];
+            let zero_cells = vec![0.0f32; hidden];
+            for t in (0..steps).rev() {
+                for row in 0..rows {
+                    let gate = &task_gates[row * gate_row + t * gate_width..][..gate_width];
+                    let (i, f, g, o) = (&gate[..hidden], &gate[hidden..2 * hidden], &gate[2 * hidden..3 * hidden], &gate[3 * hidden..]);
+                    let (da_i, rest) = task_da[row * gate_row + t * gate_width..][..gate_width].split_at_mut(hidden);
+                    let (da_f, rest) = rest.split_at_mut(hidden);
+                    let (da_g, da_o) = rest.split_at_mut(hidden);
+                    let row_cells = &task_cells[row * state_row..][..state_row];
+                    let c_now = &row_cells[t * hidden..][..hidden];
+                    let c_before = if t > 0 { &row_cells[(t - 1) * hidden..][..hidden] } else { &zero_cells[..] };
+                    let dout = &task_dout[row * state_row + t * hidden..][..hidden];
+                    let dh_rec = &dh_recurrent[row * hidden..][..hidden];
+                    let dc_carry = &mut dc_next[row * hidden..][..hidden];
+                    // Plain slices of length H and no calls: the compiler vectorises this loop.
+                    for j in 0..hidden {
+                        let c_previous = c_before[j];
+                        let tanh_c = tanh(c_now[j]);
+                        let dh = dout[j] + dh_rec[j];
+                        let dc = dc_carry[j] + dh * o[j] * (1.0 - tanh_c * tanh_c);
+                        da_i[j] = dc * g[j] * i[j] * (1.0 - i[j]);
+                        da_f[j] = dc * c_previous * f[j] * (1.0 - f[j]);
+                        da_g[j] = dc * i[j] * (1.0 - g[j] * g[j]);
+                        da_o[j] = dh * tanh_c * o[j] * (1.0 - o[j]);
+                        dc_carry[j] = dc * f[j];
+                    }
                 }
-            });
-        if t > 0 && hidden > 0 {
-            // dh_rec (B×H) = da[:, t] (B×4H, rows T·4H apart) · W_hh (4H×H).
-            gemm(batch, gate_width, hidden, &d_gates, Strided::rows(t * gate_width, steps * gate_width), w_hh, Strided::rows(0, hidden), 0.0, &mut dh_recurrent, Strided::rows(0, hidden));
-        }
-    }
+                if t > 0 && hidden > 0 {
+                    // dh_rec (rows×H) = da[:, t] (rows×4H, rows T·4H apart) · W_hh (4H×H).
+                    gemm(rows, gate_width, hidden, task_da, Strided::rows(t * gate_width, steps * gate_width), w_hh, Strided::rows(0, hidden), 0.0, &mut dh_recurrent, Strided::rows(0, hidden));
+                }
+            }
+        });
     d_gates
 }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use rayon::prelude::*;
 
-use crate::backend::dispatch::{MatmulDims, MatrixStrides};
+use crate::backend::params::{MatmulDims, MatrixStrides};
 use crate::tensor::{CpuStorage, Layout};
 
 /// Multiply-adds below which a product stays on one thread.

@@ -26,7 +26,7 @@ pub fn read_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> Cow<'a, [f32]> 
     let range = layout.offset()..layout.offset() + layout.elem_count();
     match storage {
         CpuStorage::F32(values) if layout.is_contiguous() => Cow::Borrowed(&values[range]),
-        CpuStorage::F32(values) => Cow::Owned(layout.storage_indices().map(|i| values[i]).collect()),
+        CpuStorage::F32(values) => Cow::Owned(copy::gather(values, layout)),
         // Contiguous half-precision data converts slice-wise (SIMD where the CPU has it).
         CpuStorage::F16(values) if layout.is_contiguous() => Cow::Owned(widen(&values[range])),
         CpuStorage::BF16(values) if layout.is_contiguous() => Cow::Owned(widen(&values[range])),

@@ -1,7 +1,7 @@
 //! Optimiser updates on f32 master weights, the reference for kernels/optim.cu.
 use rayon::prelude::*;
 
-use crate::backend::dispatch::{AdamHyper, SgdHyper};
+use crate::backend::params::{AdamHyper, SgdHyper};
 
 pub fn adam(param: &mut [f32], grad: &[f32], first: &mut [f32], second: &mut [f32], h: &AdamHyper) {
     param.par_iter_mut().zip(grad.par_iter()).zip(first.par_iter_mut().zip(second.par_iter_mut())).for_each(|((p, &g), (m, v))| {

@@ -9,7 +9,7 @@ use cudarc::driver::{DeviceRepr, LaunchConfig, PushKernelArg};
 use super::launch::checked;
 use super::CudaStorage;
 /// The operand description `gemm` takes, re-exported for callers outside the backend.
-pub use crate::backend::dispatch::{MatmulDims, MatrixStrides};
+pub use crate::backend::params::{MatmulDims, MatrixStrides};
 use crate::tensor::DType;
 use crate::{Error, Result};
 

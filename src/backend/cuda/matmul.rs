@@ -6,7 +6,7 @@ use cudarc::driver::{DeviceRepr, LaunchConfig, PushKernelArg};
 use super::launch::checked;
 use super::gemm::{gemm, Epilogue};
 use super::CudaStorage;
-use crate::backend::dispatch::{MatmulDims, MatrixStrides};
+use crate::backend::params::{MatmulDims, MatrixStrides};
 use crate::{Error, Result};
 
 const TILE: u32 = 16;

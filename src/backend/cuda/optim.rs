@@ -5,7 +5,7 @@ use cudarc::driver::{DeviceRepr, LaunchConfig, PushKernelArg};
 
 use super::launch::{checked, BLOCK};
 use super::{CudaDevice, CudaStorage};
-use crate::backend::dispatch::{AdamHyper, SgdHyper};
+use crate::backend::params::{AdamHyper, SgdHyper};
 use crate::tensor::DType;
 use crate::{Error, Result};
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env python3
+"""Reads criterion's latest estimates (target/criterion/<group>/<bench>/new/) for the CPU benches
+scripts/bench/cpu-vs-torch.sh compares, and prints name -> figure in the units PyTorch's script
+uses: samples/s for the LSTM classifier, GFLOP/s for the convolutions (criterion's throughput
+divided by its median time)."""
+import json
+import pathlib
+import sys
+
+root = pathlib.Path(sys.argv[1])
+results = {}
+for estimates in sorted(root.glob("cpu_*/*/new/estimates.json")):
+    bench_dir = estimates.parent
+    info = json.loads((bench_dir / "benchmark.json").read_text())
+    throughput = info.get("throughput") or {}
+    work = throughput.get("Elements") or throughput.get("Bytes")
+    if work is None:
+        continue
+    seconds = json.loads(estimates.read_text())["median"]["point_estimate"] / 1e9
+    figure = work / seconds
+    if "conv3x3" in info["group_id"]:
+        figure /= 1e9  # FLOPs -> GFLOP/s
+    results[f"{info['group_id']}/{info['function_id']}"] = figure
+json.dump(results, sys.stdout, indent=1)

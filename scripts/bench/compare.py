@@ -1,0 +1,25 @@
+#!/usr/bin/env python3
+"""Prints the markdown table of scripts/bench/cpu-vs-torch.sh: each bench PyTorch measured, memefuse's
+and PyTorch's figure per round, and the median ratio memefuse / PyTorch."""
+import json
+import pathlib
+import statistics
+import sys
+
+folder, rounds = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+ours = [json.loads((folder / f"ours-{r}.json").read_text()) for r in range(1, rounds + 1)]
+torch = [json.loads((folder / f"torch-{r}.json").read_text()) for r in range(1, rounds + 1)]
+print(f"PyTorch {torch[0]['torch_version']}, {torch[0]['threads']} threads, {rounds} round(s)\n")
+print("| bench | unit | memefuse (per round) | PyTorch (per round) | ratio (median) |")
+print("|---|---|---:|---:|---:|")
+for name in torch[0]:
+    if "/" not in name:
+        continue
+    unit = "GFLOP/s" if "conv3x3" in name else "samples/s"
+    mine = [o.get(name) for o in ours]
+    theirs = [t[name] for t in torch]
+    if None in mine:
+        print(f"| {name} | {unit} | (not run) | {' · '.join(f'{v:,.0f}' for v in theirs)} | |")
+        continue
+    ratio = statistics.median(m / t for m, t in zip(mine, theirs))
+    print(f"| {name} | {unit} | {' · '.join(f'{v:,.0f}' for v in mine)} | {' · '.join(f'{v:,.0f}' for v in theirs)} | {ratio:.2f}× |")

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""PyTorch on the CPU at the shapes of memefuse's CPU benches, for scripts/bench/cpu-vs-torch.sh.
+
+Same work as the criterion benches, same thread count (torch.set_num_threads(THREADS)), f32:
+- benches/lstm.rs: the 2-layer LSTM text classifier (Embedding(20000, 100) -> nn.LSTM(100, 64,
+  2 layers, batch_first) -> last step -> Linear(64, 1)), seq 64, batch 64: forward under no_grad and
+  one training step (forward, BCE-with-logits, backward, Adam), in samples/s;
+- benches/conv.rs: 3x3 pad-1 convolution, channels_last (NHWC) f32, forward and backward
+  (data + weight gradients) in GFLOP/s at C64@56 N1, C128@28 N2, C256@14 N2.
+Timing: median of REPEATS runs after a warm-up, time.perf_counter.
+Prints one JSON object on stdout: name -> figure (names match the criterion bench ids).
+"""
+import json
+import sys
+import time
+
+import torch
+
+VOCAB = 20_000
+
+
+def median_seconds(fn, repeats, warmup=3):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return times[len(times) // 2]
+
+
+class TextLstm(torch.nn.Module):
+    def __init__(self, embedding, hidden):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(VOCAB, embedding)
+        self.lstm = torch.nn.LSTM(embedding, hidden, num_layers=2, batch_first=True)
+        self.fc = torch.nn.Linear(hidden, 1)
+
+    def forward(self, tokens):
+        sequence, _ = self.lstm(self.embedding(tokens))
+        return self.fc(sequence[:, -1, :]).squeeze(1)
+
+
+def lstm(results, repeats):
+    embedding, hidden, sequence, batch = 100, 64, 64, 64
+    name = f"e{embedding}_h{hidden}_t{sequence}_b{batch}"
+    torch.manual_seed(0)
+    model = TextLstm(embedding, hidden)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    tokens = torch.randint(0, VOCAB, (batch, sequence))
+    targets = (torch.arange(batch) % 2).float()
+
+    def forward():
+        with torch.no_grad():
+            model(tokens)
+
+    def train_step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(tokens), targets)
+        loss.backward()
+        optimizer.step()
+
+    results[f"cpu_lstm_classifier_f32/forward_{name}"] = batch / median_seconds(forward, repeats)
+    results[f"cpu_lstm_classifier_f32/train_step_{name}"] = batch / median_seconds(train_step, repeats)
+
+
+def conv(results, repeats):
+    for name, n, side, c in [("c64_56_n1", 1, 56, 64), ("c128_28_n2", 2, 28, 128), ("c256_14_n2", 2, 14, 256)]:
+        x = torch.randn(n, c, side, side).to(memory_format=torch.channels_last)
+        w = (torch.randn(c, c, 3, 3) * 0.05).to(memory_format=torch.channels_last)
+        dy = torch.randn(n, c, side, side).to(memory_format=torch.channels_last)
+        flops = 2.0 * n * side * side * c * c * 9
+        with torch.no_grad():
+            forward = median_seconds(lambda: torch.nn.functional.conv2d(x, w, padding=1), repeats)
+            backward = median_seconds(lambda: torch.ops.aten.convolution_backward(dy, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, [True, True, False]), repeats)
+        results[f"cpu_conv3x3_f32/forward_{name}"] = flops / forward / 1e9
+        results[f"cpu_conv3x3_f32/backward_{name}"] = 2 * flops / backward / 1e9
+
+
+def main():
+    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    which = sys.argv[2].split(",") if len(sys.argv) > 2 else ["lstm", "conv"]
+    repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 20
+    torch.set_num_threads(threads)
+    results = {"torch_version": torch.__version__, "threads": torch.get_num_threads()}
+    if "lstm" in which:
+        lstm(results, repeats)
+    if "conv" in which:
+        conv(results, repeats)
+    json.dump(results, sys.stdout, indent=1)
+
+
+if __name__ == "__main__":
+    main()
