@@ -1,7 +1,8 @@
 //! Attention (`ops::attention`): gradient checks with and without the causal mask and with a
 //! key-padding mask, at lengths that are no multiple of any tile and head dims 32, 64 and 80; the
 //! fused op against attention composed of matmul and softmax; f16/bf16 storage with f32
-//! accumulation. (GPU parity joins with the flash kernel; today the op refuses CUDA.)
+//! accumulation; GPU parity of the flash kernels (kernels/attention.cu) in f32, f16 and bf16 at
+//! CLIP's lengths and odd ones (tails in both tiles), head dims 32, 64 and 80, causal and padded.
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
 mod common;
@@ -131,4 +132,45 @@ fn multi_head_attention_layer_gradients() {
     let x = random(&[2, 5, 12], 90);
     let mask = padding_mask(&[5, 3], 5);
     check_gradients(|t| layer.forward(&t[0], true, Some(&mask)), &[x], &GradCheck::default()).unwrap();
+}
+
+const ALL_DTYPES: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
+
+#[test]
+fn gpu_parity_at_odd_lengths_and_head_dims() {
+    // (batch, heads, seq, head_dim): 50 and 77 are CLIP's image and text lengths, 13 fits in one
+    // key tile with a tail, 77 spans three; at 33 the last query block ends on a tile's first key
+    // (the causal loop bound's edge).
+    let cases = gpu_size(vec![(2, 3, 50, 64), (2, 2, 77, 64), (3, 2, 13, 80), (2, 2, 77, 32), (1, 1, 33, 32)], vec![(1, 2, 50, 64), (2, 1, 77, 32), (3, 1, 13, 80), (1, 1, 33, 32)]);
+    for (case, &(batch, heads, seq, head_dim)) in cases.iter().enumerate() {
+        let inputs = qkv(batch, heads, seq, seq, head_dim, 100 + 10 * case as u64);
+        let lengths = [seq, seq / 2 + 1, 0];
+        let mask = padding_mask(&lengths[..batch], seq);
+        for (causal, masked) in [(false, false), (true, false), (false, true), (true, true)] {
+            let name = format!("attention b{batch} h{heads} s{seq} d{head_dim} causal {causal} padding {masked}");
+            let mask = masked.then_some(&mask);
+            check_gpu_parity(&name, &|t: &[Tensor]| attention(&t[0], &t[1], &t[2], causal, mask), &inputs, &ALL_DTYPES);
+        }
+    }
+}
+
+#[test]
+fn gpu_parity_of_cross_attention_and_a_fully_masked_element() {
+    // 11 queries over 40 keys (two key tiles, the second a tail); batch element 1 sees no key.
+    let inputs = qkv(2, 2, 11, 40, 32, 200);
+    let mask = padding_mask(&[33, 0], 40);
+    for causal in [false, true] {
+        check_gpu_parity(&format!("cross attention 11x40 causal {causal}"), &|t: &[Tensor]| attention(&t[0], &t[1], &t[2], causal, Some(&mask)), &inputs, &ALL_DTYPES);
+    }
+    // More queries than keys under the causal mask: queries past the last key still see them all.
+    let inputs = qkv(1, 2, 41, 9, 64, 210);
+    check_gpu_parity("cross attention 41x9 causal", &|t: &[Tensor]| attention(&t[0], &t[1], &t[2], true, None), &inputs, &ALL_DTYPES);
+}
+
+#[test]
+fn gpu_head_dim_limit_is_an_error() {
+    let Some(device) = gpu("gpu_head_dim_limit_is_an_error") else { return };
+    let [q, k, v] = qkv(1, 1, 3, 3, 136, 300).map(|t| t.to_device(device).unwrap());
+    let error = attention(&q, &k, &v, false, None).unwrap_err().to_string();
+    assert!(error.contains("head_dim 136") && error.contains("128"), "{error}");
 }

@@ -1,6 +1,6 @@
 //! Layer norm over the last axis, alone and fused with the residual add: finite-difference
 //! gradient checks on odd widths, the definition against PyTorch's numbers, f32 statistics under
-//! f16/bf16 storage. (GPU parity joins when kernels/norm.cu exists; today the op refuses CUDA.)
+//! f16/bf16 storage; GPU parity of kernels/norm.cu (f32, f16, bf16) on odd widths and row counts.
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
 mod common;
@@ -79,4 +79,51 @@ fn mismatched_parameters_are_refused() {
     let x = random(&[2, 5], 1);
     let error = x.layer_norm(&random(&[4], 2), &random(&[5], 3), 1e-5).unwrap_err().to_string();
     assert!(error.contains("[5]") && error.contains("[4]"), "{error}");
+}
+
+const ALL_DTYPES: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
+
+#[test]
+fn gpu_parity_at_odd_sizes() {
+    // Widths below, at and above a warp; 300 rows span three parts of the weight-gradient reduction.
+    for (i, shape) in [vec![3usize, 5, 7], vec![2, 3, 33], vec![1, 4, 80], vec![300, 19], vec![5, 1027]].iter().enumerate() {
+        let width = shape[shape.len() - 1];
+        let x = random(shape, 40 + i as u64).affine(2.0, 0.5).unwrap();
+        let weight = random_in(&[width], 0.5, 1.5, 50 + i as u64);
+        let bias = random(&[width], 60 + i as u64);
+        check_gpu_parity(&format!("layer_norm {shape:?}"), &|t: &[Tensor]| t[0].layer_norm(&t[1], &t[2], 1e-5), &[x, weight, bias], &ALL_DTYPES);
+    }
+    // Far from zero: the kernel's statistics must not cancel (f32, two passes).
+    let x = random(&[6, 64], 9).affine(1.0, 300.0).unwrap();
+    check_gpu_parity("layer_norm offset 300", &|t: &[Tensor]| t[0].layer_norm(&t[1], &t[2], 1e-5), &[x, random(&[64], 10), random(&[64], 11)], &ALL_DTYPES);
+}
+
+#[test]
+fn gpu_parity_of_the_fused_residual_add() {
+    for (i, shape) in [[2usize, 7, 19], [3, 50, 64], [1, 131, 45]].iter().enumerate() {
+        let width = shape[2];
+        let seed = 70 + 10 * i as u64;
+        let inputs = [random(shape, seed), random(shape, seed + 1), random_in(&[width], 0.5, 1.5, seed + 2), random(&[width], seed + 3)];
+        // Both outputs feed the result, so both backward paths are compared.
+        let f = |t: &[Tensor]| {
+            let (sum, normed) = t[0].add_layer_norm(&t[1], &t[2], &t[3], 1e-5)?;
+            sum.mul(&normed)
+        };
+        check_gpu_parity(&format!("add_layer_norm {shape:?}"), &f, &inputs, &ALL_DTYPES);
+    }
+}
+
+#[test]
+fn gpu_weight_gradients_are_deterministic() {
+    let Some(device) = gpu("gpu_weight_gradients_are_deterministic") else { return };
+    let x = random(&[517, 37], 3).to_device(device).unwrap();
+    let (weight, bias) = (random(&[37], 4).to_device(device).unwrap().with_grad(), random(&[37], 5).to_device(device).unwrap().with_grad());
+    let gradients = || {
+        let grads = x.layer_norm(&weight, &bias, 1e-5).unwrap().sum_all().unwrap().backward().unwrap();
+        (grads.get(&weight).unwrap().to_vec_f32().unwrap(), grads.get(&bias).unwrap().to_vec_f32().unwrap())
+    };
+    let first = gradients();
+    for _ in 0..3 {
+        assert_eq!(gradients(), first, "weight and bias gradients must be bit-identical from run to run");
+    }
 }

@@ -45,6 +45,7 @@ strip "$bundle"/tests/* "$bundle"/benches/* "$bundle/memefuse" 2>/dev/null || tr
 cp scripts/gpu/torch_reference.py "$bundle/"
 cp scripts/gpu/torch_lstm_reference.py "$bundle/"
 cp scripts/gpu/torch_conv_reference.py "$bundle/"
+cp scripts/gpu/torch_attention_reference.py "$bundle/"
 git rev-parse --short HEAD > "$bundle/COMMIT"
 tar cf - "$bundle" | xz -T2 -6e --lzma2=dict=192MiB > "$bundle.tar.xz"
 du -sh "$bundle" "$bundle.tar.xz"

@@ -133,7 +133,7 @@ if [ ${#to_bisect[@]} -gt 0 ]; then
 fi
 
 echo -e "\n## Benches (criterion, ${seconds}s per benchmark, GPU only)" >> "$summary"
-for name in elementwise softmax reduce gemm conv lstm; do
+for name in elementwise softmax reduce gemm conv lstm attention; do
   bench=$bundle/benches/$name
   [ -x "$bench" ] || { echo "    $name: not in the bundle" >> "$summary"; continue; }
   MEMEFUSE_BENCH_GPU_ONLY=1 capped 150 "$logs/bench-$name.log" "$bench" --bench --warm-up-time 1 --measurement-time "$seconds" --noplot --discard-baseline
@@ -160,6 +160,7 @@ reference() {
 reference "PyTorch elementwise, reductions, softmax" "$bundle/torch_reference.py" "GB/s"
 reference "PyTorch/cuDNN convolution (TFLOP/s) and VGG16 (images/s), fp16 channels_last" "$bundle/torch_conv_reference.py" ""
 reference "PyTorch/cuDNN LSTM classifier" "$bundle/torch_lstm_reference.py" "samples/s"
+reference "PyTorch SDPA attention, fp16" "$bundle/torch_attention_reference.py" "TFLOP/s"
 
 # End to end: fp16 training on the GPU of every demo model plus the full VGG16 at 64 px, briefly.
 echo -e "\n## memefuse demo --device cuda" >> "$summary"

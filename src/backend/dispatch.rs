@@ -313,12 +313,7 @@ pub fn lstm_backward(d_outputs: &Tensor, gates: &Tensor, cells: &Tensor, w_hh: &
     })
 }
 
-// ---- layer norm and attention (CPU only until kernels/norm.cu and the flash kernel exist) ----------
-
-/// An op whose CUDA kernel is not written yet: a clear error instead of a silent CPU round trip.
-fn no_cuda_kernel_yet(op: &str) -> Error {
-    Error::CudaUnavailable(format!("{op} has no CUDA kernel yet (issue 13); run it on the CPU with --device cpu"))
-}
+// ---- layer norm (kernels/norm.cu) and attention (kernels/attention.cu) ------------------------------
 
 /// Layer norm's outputs: the residual sum (when one was added), the output, and the f32 per-row
 /// mean and rstd.
@@ -347,7 +342,16 @@ pub fn layer_norm_forward(x: &Tensor, residual: Option<&Tensor>, weight: &Tensor
                 rstd: Tensor::from_vec(f.rstd, &[rows], crate::Device::Cpu)?,
             })
         }
-        (Storage::Cuda(_), _, _, _) => Err(no_cuda_kernel_yet("layer norm")),
+        (Storage::Cuda(sx), None | Some(Storage::Cuda(_)), Storage::Cuda(sw), Storage::Cuda(sb)) => {
+            let r = match residual_storage.as_deref() {
+                Some(Storage::Cuda(sr)) => Some((sr, residual.unwrap().layout().offset())),
+                _ => None,
+            };
+            let columns = x.shape().last().copied().unwrap_or(1);
+            let f = cuda::norm::forward((sx, x.layout().offset()), r, (sw, weight.layout().offset()), (sb, bias.layout().offset()), rows, columns, eps)?;
+            let per_row = |s| Tensor::from_storage(Storage::Cuda(s), Layout::contiguous(&[rows]), false);
+            Ok(LayerNormSaved { sum: f.sum.map(Storage::Cuda), output: Storage::Cuda(f.output), mean: per_row(f.mean), rstd: per_row(f.rstd) })
+        }
         _ => Err(device_mismatch("layer_norm", x, weight)),
     }
 }
@@ -360,8 +364,28 @@ pub fn layer_norm_backward(x: &Tensor, weight: &Tensor, mean: &Tensor, rstd: &Te
             let (dx, dw, db) = cpu::layer_norm::backward(sx, x.layout(), sw, weight.layout(), &mean, &rstd, sd, dy.layout());
             Ok((Storage::Cpu(dx), Storage::Cpu(dw), Storage::Cpu(db)))
         }
-        (Storage::Cuda(_), _, _) => Err(no_cuda_kernel_yet("layer norm backward")),
+        (Storage::Cuda(sx), Storage::Cuda(sw), Storage::Cuda(sd)) => {
+            let columns = x.shape().last().copied().unwrap_or(1);
+            let rows = x.elem_count() / columns.max(1);
+            let (mean_storage, rstd_storage) = (mean.storage(), rstd.storage());
+            let (Storage::Cuda(sm), Storage::Cuda(sr)) = (&*mean_storage, &*rstd_storage) else { return Err(device_mismatch("layer_norm backward", x, mean)) };
+            let (dx, dw, db) = cuda::norm::backward((sx, x.layout().offset()), (sw, weight.layout().offset()), (sm, mean.layout().offset()), (sr, rstd.layout().offset()), (sd, dy.layout().offset()), rows, columns)?;
+            Ok((Storage::Cuda(dx), Storage::Cuda(dw), Storage::Cuda(db)))
+        }
         _ => Err(device_mismatch("layer_norm backward", x, dy)),
+    }
+}
+
+/// The key-padding mask on the attention's device (a mask built on the host is copied once).
+fn mask_on(q: &Tensor, mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+    mask.map(|m| if m.device() == q.device() { Ok(m.clone()) } else { m.to_device(q.device()) }).transpose()
+}
+
+fn cuda_operand<'a>(storage: &'a Option<std::sync::RwLockReadGuard<'_, Storage>>, tensor: &Option<Tensor>) -> Result<Option<(&'a cuda::CudaStorage, usize)>> {
+    match (storage.as_deref(), tensor) {
+        (Some(Storage::Cuda(s)), Some(t)) => Ok(Some((s, t.layout().offset()))),
+        (None, _) => Ok(None),
+        _ => Err(Error::CudaUnavailable("attention: the key-padding mask is not on the GPU".into())),
     }
 }
 
@@ -378,7 +402,12 @@ pub fn attention_forward(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tenso
             let (out, lse) = cpu::attention::forward(&cpu::read_f32(sq, q.layout()), &cpu::read_f32(sk, k.layout()), &cpu::read_f32(sv, v.layout()), mask.as_deref(), dims);
             Ok((Storage::Cpu(CpuStorage::from_f32(out, q.dtype())), Storage::Cpu(CpuStorage::F32(lse))))
         }
-        (Storage::Cuda(_), _, _) => Err(no_cuda_kernel_yet("attention")),
+        (Storage::Cuda(sq), Storage::Cuda(sk), Storage::Cuda(sv)) => {
+            let mask = mask_on(q, mask)?;
+            let mask_storage = mask.as_ref().map(|m| m.storage());
+            let (out, lse) = cuda::attention::forward((sq, q.layout().offset()), (sk, k.layout().offset()), (sv, v.layout().offset()), cuda_operand(&mask_storage, &mask)?, dims)?;
+            Ok((Storage::Cuda(out), Storage::Cuda(lse)))
+        }
         _ => Err(device_mismatch("attention", q, k)),
     }
 }
@@ -394,7 +423,15 @@ pub fn attention_backward(q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor, d_ou
             let store = |values| Storage::Cpu(CpuStorage::from_f32(values, q.dtype()));
             Ok((store(dq), store(dk), store(dv)))
         }
-        (Storage::Cuda(_), ..) => Err(no_cuda_kernel_yet("attention backward")),
+        (Storage::Cuda(sq), Storage::Cuda(sk), Storage::Cuda(sv), Storage::Cuda(so), Storage::Cuda(sd)) => {
+            let mask = mask_on(q, mask)?;
+            let mask_storage = mask.as_ref().map(|m| m.storage());
+            let lse_storage = lse.storage();
+            let Storage::Cuda(sl) = &*lse_storage else { return Err(device_mismatch("attention backward", q, lse)) };
+            let at = |s, t: &Tensor| (s, t.layout().offset());
+            let (dq, dk, dv) = cuda::attention::backward(at(sq, q), at(sk, k), at(sv, v), at(so, out), at(sd, d_out), at(sl, lse), cuda_operand(&mask_storage, &mask)?, dims)?;
+            Ok((Storage::Cuda(dq), Storage::Cuda(dk), Storage::Cuda(dv)))
+        }
         _ => Err(device_mismatch("attention backward", q, d_out)),
     }
 }

@@ -19,7 +19,8 @@ impl Tensor {
     /// (x − mean) / √(var + eps) · weight + bias over the last axis (biased variance, as PyTorch).
     pub fn layer_norm(&self, weight: &Tensor, bias: &Tensor, eps: f32) -> Result<Tensor> {
         check("layer_norm", self, weight, bias)?;
-        let x = self.contiguous()?;
+        // The kernels index weight and bias directly (a no-op for parameters, which are contiguous).
+        let (x, weight, bias) = (self.contiguous()?, &weight.contiguous()?, &bias.contiguous()?);
         let saved = dispatch::layer_norm_forward(&x, None, weight, bias, eps)?;
         Ok(layer_norm_output(x, saved.output, saved.mean, saved.rstd, weight, bias))
     }
@@ -32,6 +33,7 @@ impl Tensor {
             return Err(Error::shape("add_layer_norm", format!("residual {:?} {} must match the input {:?} {}", residual.shape(), residual.dtype(), self.shape(), self.dtype())));
         }
         let (x, r) = (self.contiguous()?, residual.contiguous()?);
+        let (weight, bias) = (&weight.contiguous()?, &bias.contiguous()?);
         let saved = dispatch::layer_norm_forward(&x, Some(&r), weight, bias, eps)?;
         let sum_storage = saved.sum.expect("a residual was given");
         let sum = Tensor::from_op(sum_storage, Layout::contiguous(self.shape()), &[&x, &r], |g| Ok(vec![Some(g.clone()), Some(g.clone())]));

@@ -113,11 +113,6 @@ pub fn run_study(options: &StudyOptions) -> Result<ReportPaths> {
     let mut run_dirs = Vec::new();
     let mut prepared: Vec<(usize, PathBuf)> = Vec::new();
     for study_run in &runs {
-        // Layer norm and attention have no CUDA kernels yet (issue 13): clip-fusion runs on the CPU only.
-        if study_run.model == "clip-fusion" && options.device.is_cuda() {
-            eprintln!("study: skipping {} on {}: layer norm and attention have no CUDA kernels yet; run it with --device cpu", study_run.name, options.device);
-            continue;
-        }
         let config = study_config(study_run, options)?;
         let run = RunDir::new(options.out.join("runs").join(&study_run.name));
         let started = Instant::now();

@@ -2,6 +2,7 @@
 //! one launcher file per kernel family of kernels/. Everything is loaded at run time (cudarc's
 //! dynamic loading), so this module builds everywhere and reports, never panics, when no GPU is there.
 mod allocator;
+pub mod attention;
 pub mod conv;
 pub mod copy;
 mod device;
@@ -12,6 +13,7 @@ mod launch;
 pub mod loss;
 pub mod lstm;
 pub mod matmul;
+pub mod norm;
 pub mod pool;
 pub mod optim;
 pub mod reduce;
