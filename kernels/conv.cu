@@ -23,8 +23,9 @@
 //    conv_pad_channels (input and weights; the launcher slices the weight gradient back).
 //
 // 2. Direct kernels for everything else (f32, stride > 1 backward-data, misaligned pointers):
-//    one thread per output element (forward, backward-data) or one block per weight (backward-weight).
-//    Simple and correct for any shape; slow by comparison.
+//    one thread per output element (forward, backward-data); the weight gradient is a tiled SIMT
+//    implicit GEMM (64×64 tiles of dW, the pixel reduction split over grid.z, summed in a fixed order).
+//    Correct for any shape; slower than the tensor-core kernels.
 #include "common.cuh"
 
 struct ConvGeometry {
@@ -364,26 +365,85 @@ __device__ void conv_backward_data_direct_kernel(ConvGeometry g, const T* __rest
     }
 }
 
-// One block per weight element (k, r, s, c): the block sums dY[m, k] · X[tap of m] over all pixels m.
+// Weight gradient of the direct family as a tiled SIMT implicit GEMM:
+//   dW[k, j] = Σ_m dY[m, k] · X_im2col[m, j],  m = (n, p, q) over N·P·Q pixels, j = (r, s, c).
+// A block owns a 64 (k) × 64 (j) tile of dW, 256 threads of 4 × 4 outputs each, and walks the pixels
+// in steps of 16: each step stages dY[16][64] and the gathered X[16][64] in shared memory (zero past
+// an edge or in the padding) and does 16 rank-1 updates from registers. The pixel reduction is split
+// across grid.z (so that a small K × RSC output still fills the GPU); slice z writes its partial tile
+// to partials[z] and conv_weight_gradient_finish sums the slices in slice order: no atomics, so the
+// result is bitwise reproducible.
+#define WG_TILE 64
+#define WG_STEP 16
+#define WG_THREADS 256
+
 template <typename T>
-__device__ void conv_backward_weight_direct_kernel(ConvGeometry g, const T* __restrict__ x, const T* __restrict__ dy, T* __restrict__ dw) {
-    __shared__ float scratch[32];
-    const size_t weight = blockIdx.x;
-    const int c = weight % g.in_c;
-    const int s = (weight / g.in_c) % g.kernel_w;
-    const int r = (weight / ((size_t)g.in_c * g.kernel_w)) % g.kernel_h;
-    const int k = weight / ((size_t)g.in_c * g.kernel_w * g.kernel_h);
-    const size_t pixels = (size_t)g.batch * g.out_h * g.out_w;
-    float acc = 0.0f;
-    for (size_t m = threadIdx.x; m < pixels; m += blockDim.x) {
-        const int q = m % g.out_w, p = (m / g.out_w) % g.out_h;
-        const size_t image = m / ((size_t)g.out_w * g.out_h);
-        const int ih = p * g.stride_h - g.pad_h + r, iw = q * g.stride_w - g.pad_w + s;
-        if (ih < 0 || ih >= g.in_h || iw < 0 || iw >= g.in_w) continue;
-        acc += to_float(dy[m * g.out_c + k]) * to_float(x[((image * g.in_h + ih) * g.in_w + iw) * g.in_c + c]);
+__device__ void conv_backward_weight_tiled_kernel(ConvGeometry g, const T* __restrict__ x, const T* __restrict__ dy, float* __restrict__ partials,
+                                                  int steps_per_slice) {
+    __shared__ __align__(16) float dy_tile[WG_STEP][WG_TILE];
+    __shared__ __align__(16) float x_tile[WG_STEP][WG_TILE];
+    const int taps = g.kernel_h * g.kernel_w * g.in_c;
+    const int pixels = g.batch * g.out_h * g.out_w;
+    const int k0 = blockIdx.x * WG_TILE, j0 = blockIdx.y * WG_TILE;
+    const int tid = threadIdx.x;
+    // Loading: thread t fills column t % 64 of rows t / 64 + 4i of both tiles, so its tap (r, s, c)
+    // and its output channel are fixed for the whole reduction.
+    const int load_col = tid % WG_TILE, load_row = tid / WG_TILE;
+    const int load_k = k0 + load_col, load_j = j0 + load_col;
+    const int c = load_j % g.in_c, s = (load_j / g.in_c) % g.kernel_w, r = load_j / (g.in_c * g.kernel_w);
+    // Computing: thread t owns k rows 4·(t / 16) + 0..3 and j columns 4·(t % 16) + 0..3.
+    const int out_k = (tid / 16) * 4, out_j = (tid % 16) * 4;
+    float acc[4][4] = {};
+    const int first_step = blockIdx.z * steps_per_slice;
+    const int end_step = min(first_step + steps_per_slice, (pixels + WG_STEP - 1) / WG_STEP);
+    for (int step = first_step; step < end_step; ++step) {
+#pragma unroll
+        for (int i = 0; i < WG_STEP / 4; ++i) {
+            const int row = load_row + 4 * i;
+            const int m = step * WG_STEP + row;
+            float dy_value = 0.0f, x_value = 0.0f;
+            if (m < pixels) {
+                if (load_k < g.out_c) dy_value = to_float(dy[(size_t)m * g.out_c + load_k]);
+                const int q = m % g.out_w, p = (m / g.out_w) % g.out_h, image = m / (g.out_w * g.out_h);
+                const int ih = p * g.stride_h - g.pad_h + r, iw = q * g.stride_w - g.pad_w + s;
+                if (load_j < taps && ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w)
+                    x_value = to_float(x[(((size_t)image * g.in_h + ih) * g.in_w + iw) * g.in_c + c]);
+            }
+            dy_tile[row][load_col] = dy_value;
+            x_tile[row][load_col] = x_value;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int t = 0; t < WG_STEP; ++t) {
+            const float4 a = *reinterpret_cast<const float4*>(&dy_tile[t][out_k]);
+            const float4 b = *reinterpret_cast<const float4*>(&x_tile[t][out_j]);
+            const float as[4] = {a.x, a.y, a.z, a.w}, bs[4] = {b.x, b.y, b.z, b.w};
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+#pragma unroll
+                for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(as[i], bs[j], acc[i][j]);
+        }
+        __syncthreads();  // the tiles are refilled next step
     }
-    const float total = block_reduce(acc, scratch, 0.0f, SumOp());
-    if (threadIdx.x == 0) dw[weight] = from_float<T>(total);
+    float* slice = partials + (size_t)blockIdx.z * g.out_c * taps;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int k = k0 + out_k + i;
+        if (k >= g.out_c) continue;
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+            if (j0 + out_j + j < taps) slice[(size_t)k * taps + j0 + out_j + j] = acc[i][j];
+    }
+}
+
+// dw[i] = Σ_z partials[z][i], summed in slice order (deterministic), rounded once to T.
+template <typename T>
+__device__ void conv_weight_gradient_finish_kernel(const float* __restrict__ partials, int slices, size_t weights, T* __restrict__ dw) {
+    GRID_STRIDE_LOOP(i, weights) {
+        float sum = 0.0f;
+        for (int z = 0; z < slices; ++z) sum += partials[(size_t)z * weights + i];
+        dw[i] = from_float<T>(sum);
+    }
 }
 
 #define CONV_ANY(SUFFIX, T)                                                                                               \
@@ -393,8 +453,13 @@ __device__ void conv_backward_weight_direct_kernel(ConvGeometry g, const T* __re
     extern "C" __global__ void conv_backward_data_direct_##SUFFIX(ConvGeometry g, const T* dy, const T* w, T* dx) {      \
         conv_backward_data_direct_kernel<T>(g, dy, w, dx);                                                                \
     }                                                                                                                     \
-    extern "C" __global__ void conv_backward_weight_direct_##SUFFIX(ConvGeometry g, const T* x, const T* dy, T* dw) {    \
-        conv_backward_weight_direct_kernel<T>(g, x, dy, dw);                                                              \
+    extern "C" __global__ void __launch_bounds__(WG_THREADS) conv_backward_weight_tiled_##SUFFIX(ConvGeometry g, const T* x, \
+                                                                                              const T* dy, float* partials, \
+                                                                                              int steps_per_slice) {     \
+        conv_backward_weight_tiled_kernel<T>(g, x, dy, partials, steps_per_slice);                                        \
+    }                                                                                                                     \
+    extern "C" __global__ void conv_weight_gradient_finish_##SUFFIX(const float* partials, int slices, size_t weights, T* dw) { \
+        conv_weight_gradient_finish_kernel<T>(partials, slices, weights, dw);                                             \
     }                                                                                                                     \
     extern "C" __global__ void conv_flip_weights_##SUFFIX(ConvGeometry g, const T* w, T* flipped) {                      \
         conv_flip_weights_kernel<T>(g, w, flipped);                                                                       \

@@ -979,7 +979,7 @@ fn fault_code(kind: LaunchErrorKind) -> (CUresult, bool) {
         MisalignedAddress => (code::MISALIGNED_ADDRESS, true),
         IllegalInstruction => (code::ILLEGAL_INSTRUCTION, true),
         // No hardware reports these; compute-sanitizer's verdict is a failed launch.
-        SharedRace | GlobalRace | UninitialisedRead | MaskMismatch => (code::LAUNCH_FAILED, true),
+        SharedRace | GlobalRace | UninitialisedRead | MaskMismatch | UndefinedResult => (code::LAUNCH_FAILED, true),
         // A hung kernel: what a watchdog reports.
         Deadlock | BudgetExceeded => (code::LAUNCH_TIMEOUT, true),
         // Refused before it ran: nothing happened to the context.

@@ -179,6 +179,51 @@ fn collective_whose_mask_does_not_match_the_executing_lanes() {
     expect_error(one_block("", body, 32, &gpu, buf), Kind::MaskMismatch, &["exited"]);
 }
 
+/// PTX ISA, shfl.sync: d is undefined when the source lane is inactive or not in membermask. A
+/// lane that computes an out-of-range source copies its own a, which is defined.
+#[test]
+fn shuffle_from_an_inactive_or_non_member_lane_is_undefined() {
+    let gpu = Gpu::new();
+    let buf = gpu.zeros(4 * 64);
+    // Lanes 0..15 only, mask 0xffff.
+    let half = |shfl: &str| format!("    and.b32 %r3, %r1, 31;\n    setp.ge.u32 %p1, %r3, 16;\n    @%p1 bra SKIP;\n    {shfl}\nSKIP:");
+    // bfly 16 reads lanes 16..31: inactive and outside the mask.
+    expect_error(one_block("", &half("shfl.sync.bfly.b32 %r4, %r1, 16, 31, 65535;"), 32, &gpu, buf), Kind::UndefinedResult, &["reads lane 16", "not in the member mask", "undefined"]);
+    // idx from lane 20: the same.
+    expect_error(one_block("", &half("shfl.sync.idx.b32 %r4, %r1, 20, 31, 65535;"), 32, &gpu, buf), Kind::UndefinedResult, &["reads lane 20"]);
+    // down 8 with the clamp at 15: lanes 8..15 are out of range and keep their own value; the rest
+    // read lanes 8..15, members. Defined.
+    one_block("", &half("shfl.sync.down.b32 %r4, %r1, 8, 15, 65535;"), 32, &gpu, buf).unwrap();
+    // down 8 with the full-warp clamp: lanes 8..15 read lanes 16..23, outside the mask.
+    expect_error(one_block("", &half("shfl.sync.down.b32 %r4, %r1, 8, 31, 65535;"), 32, &gpu, buf), Kind::UndefinedResult, &["reads lane 16"]);
+    // The whole warp, mask -1: every source is an executing member. Defined.
+    one_block("", "    shfl.sync.up.b32 %r4, %r1, 1, 0, -1;", 32, &gpu, buf).unwrap();
+}
+
+/// A modifier the engine does not implement is refused when the kernel is decoded (its first
+/// launch), even where the instruction is never reached: `.relu` and `.xorsign.abs` change the
+/// result, so ignoring them would compute the wrong value silently.
+#[test]
+fn unimplemented_modifiers_are_refused_not_ignored() {
+    let gpu = Gpu::new();
+    let buf = gpu.zeros(4 * 64);
+    let cases = [
+        ("    max.relu.s32 %r3, %r1, %r1;", ".relu"),
+        ("    min.xorsign.abs.f32 %f1, %f1, %f1;", ".xorsign"),
+        ("    max.relu.f16x2 %r3, %r1, %r1;", ".relu"),
+        ("    add.f32.bogus %f1, %f1, %f1;", ".bogus"),
+    ];
+    for (instruction, modifier) in cases {
+        // Not reached: refused all the same.
+        let body = format!("    mov.f32 %f1, 0f3F800000;\n    bra.uni END;\n{instruction}\nEND:");
+        let e = expect_error(one_block("", &body, 32, &gpu, buf), Kind::IllegalInstruction, &["unimplemented modifier", modifier, "kernel k", "PTX line"]);
+        let opcode = instruction.trim().split(' ').next().unwrap();
+        assert!(e.message.contains(opcode), "{instruction}: {}", e.message);
+    }
+    // Hints with no observable effect here are accepted.
+    one_block("", "    ld.global.nc.u32 %r3, [%rd1];\n    ld.relaxed.gpu.global.u32 %r4, [%rd1];\n    fence.acq_rel.gpu;\n    bra.uni END;\nEND:", 32, &gpu, buf).unwrap();
+}
+
 #[test]
 fn instruction_budget_and_unimplemented_instructions() {
     let gpu = Gpu::new();

@@ -236,3 +236,37 @@ fn prmt_default_and_replicate_modes() {
     // rc8 replicates the byte selected by c[1:0].
     assert_eq!(got[1], 0x2222_2222);
 }
+
+/// Every special mode through the decoder, with a selector in a register whose high bits are set
+/// (only c[1:0] selects): the decoder must route each mode name to its table (ISA, prmt).
+const PRMT_MODES: &str = r#"
+.visible .entry prmt_modes(.param .u64 out)
+{
+    .reg .b32 %r<12>;
+    .reg .b64 %rd<2>;
+    ld.param.u64 %rd1, [out];
+    mov.u32 %r1, 0x33221100;
+    mov.u32 %r2, 0x77665544;
+    mov.u32 %r3, 0xfffffff1;
+    prmt.b32.f4e %r4, %r1, %r2, %r3;
+    prmt.b32.b4e %r5, %r1, %r2, %r3;
+    prmt.b32.rc8 %r6, %r1, %r2, %r3;
+    prmt.b32.ecl %r7, %r1, %r2, %r3;
+    prmt.b32.ecr %r8, %r1, %r2, %r3;
+    prmt.b32.rc16 %r9, %r1, %r2, %r3;
+    st.global.v4.u32 [%rd1], {%r4, %r5, %r6, %r7};
+    st.global.v2.u32 [%rd1+16], {%r8, %r9};
+    ret;
+}
+"#;
+
+#[test]
+fn prmt_special_modes_decode_to_their_tables() {
+    let gpu = Gpu::new();
+    let out = gpu.alloc(24);
+    gpu.run(&module(PRMT_MODES), "prmt_modes", [1, 1, 1], [1, 1, 1], 0, &[p64(&out)]).unwrap();
+    let got: Vec<u32> = gpu.download(out, 6);
+    // The ISA's rows for c[1:0] = 1 (d.b3 d.b2 d.b1 d.b0): f4e 4 3 2 1, b4e 6 7 0 1, rc8 1 1 1 1,
+    // ecl 3 2 1 1, ecr 1 1 1 0, rc16 3 2 3 2; byte i of {b, a} is 0x11·i.
+    assert_eq!(got, vec![0x4433_2211, 0x6677_0011, 0x1111_1111, 0x3322_1111, 0x1111_1100, 0x3322_3322]);
+}

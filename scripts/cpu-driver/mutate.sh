@@ -40,6 +40,9 @@ reduce-columns-no-barrier|reduce.cu|reduce|ops|reductions_over_an_axis_and_every
 conv-no-wait|conv.cu|conv|conv|gpu_parity_tensor_core_edges|conv forward (tensor cores): cp.async.wait_group leaves one group too many in flight
 conv-padding-bound|conv.cu|conv|conv|gpu_parity_tensor_core_edges|conv forward (tensor cores): input rows are taken up to in_h inclusive (off by one at the bottom padding)
 conv-wgrad-unswizzled-read|conv.cu|conv|conv|gpu_parity_tensor_core_edges|conv weight gradient (tensor cores): ldmatrix.trans addresses ignore the swizzle
+conv-wgrad-tiled-no-barrier|conv.cu|conv|conv|gpu_parity_tensor_core_edges|conv weight gradient (tiled SIMT, f32): the barrier before the tiles are refilled is removed
+conv-wgrad-tiled-last-slice|conv.cu|conv|conv|gpu_parity_tensor_core_edges|conv weight gradient (tiled SIMT, f32): the finish drops the last reduction slice (off by one)
+conv-wgrad-tiled-padding|conv.cu|conv|conv|gpu_parity_tensor_core_edges|conv weight gradient (tiled SIMT, f32): the right padding column is read as input (iw <= in_w)
 lstm-no-barrier|lstm.cu|lstm|lstm|gpu_parity_persistent_and_per_step_kernels|persistent LSTM forward: the barrier between the gate matmul and the cell update is removed
 lstm-backward-dropped-part|lstm.cu|lstm|lstm|gpu_parity_persistent_and_per_step_kernels|persistent LSTM backward: the last partial sum of dh is dropped (off by one)
 pool-window|pool.cu|pool|pool|max_pool_gradients|max-pool: the 2×2 window compares only 3 taps
@@ -82,6 +85,9 @@ EDITS = {
   "conv-no-wait": ("conv.cu", "cp_async_wait<TC_STAGES - 2>();  // tile kt has landed", "cp_async_wait<TC_STAGES - 1>();  // tile kt has landed"),
   "conv-padding-bound": ("conv.cu", "a_row_valid[i] && ih >= 0 && ih < g.in_h", "a_row_valid[i] && ih >= 0 && ih <= g.in_h"),
   "conv-wgrad-unswizzled-read": ("conv.cu", "ldmatrix_x4_trans(a_frag[mi], a_tile + swizzle_n128(row, chunk));", "ldmatrix_x4_trans(a_frag[mi], a_tile + row * TC_BM + chunk * 8);"),
+  "conv-wgrad-tiled-no-barrier": ("conv.cu", "        __syncthreads();  // the tiles are refilled next step", "        // (barrier removed)"),
+  "conv-wgrad-tiled-last-slice": ("conv.cu", "for (int z = 0; z < slices; ++z) sum +=", "for (int z = 0; z + 1 < slices; ++z) sum +="),
+  "conv-wgrad-tiled-padding": ("conv.cu", "if (load_j < taps && ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w)", "if (load_j < taps && ih >= 0 && ih < g.in_h && iw >= 0 && iw <= g.in_w)"),
   "lstm-no-barrier": ("lstm.cu", "        __syncthreads();\n        // Phase 2: c = f·c + i·g", "        // Phase 2: c = f·c + i·g"),
   "lstm-backward-dropped-part": ("lstm.cu", "for (unsigned int part = 0; part < parts; ++part) sum +=", "for (unsigned int part = 0; part + 1 < parts; ++part) sum +="),
   "pool-window": ("pool.cu", "for (int window = 1; window < 4; ++window)", "for (int window = 1; window < 3; ++window)"),

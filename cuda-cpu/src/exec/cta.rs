@@ -943,7 +943,7 @@ impl<'l> CtaRunner<'l> {
                     return Ok(flow);
                 }
                 let exec = self.take_parked(wi, exec, pc);
-                self.shfl(wi, a, exec, mask, *mode);
+                self.shfl(wi, a, exec, mask, *mode)?;
                 self.warps[wi].sync += 1;
             }
             Op::Vote { mode, negate_a } => {
@@ -1372,7 +1372,7 @@ impl<'l> CtaRunner<'l> {
         Ok(())
     }
 
-    fn shfl(&mut self, wi: usize, a: &[u32], exec: u32, mask: u32, mode: ShflMode) {
+    fn shfl(&mut self, wi: usize, a: &[u32], exec: u32, mask: u32, mode: ShflMode) -> Res<()> {
         let w = &mut self.warps[wi];
         let gather = |r: u32| -> [u32; 32] { std::array::from_fn(|l| w.regs[r as usize * 32 + l] as u32) };
         let (va, vb, vc) = (gather(a[2]), gather(a[3]), gather(a[4]));
@@ -1383,6 +1383,12 @@ impl<'l> CtaRunner<'l> {
             ShflMode::Idx => sem::warp::ShflMode::Idx,
         };
         let res = sem::warp::shfl_sync(m, &va, &vb, &vc, mask, exec);
+        if res.undefined & exec != 0 {
+            // The ISA: d is undefined when the source lane is inactive or not in membermask.
+            let lane = (res.undefined & exec).trailing_zeros();
+            let source = res.source[lane as usize];
+            return Err(fault(Kind::UndefinedResult, lane, format!("shfl.sync: the lane reads lane {source}, which is {} (member mask {mask:#010x}, executing lanes {exec:#010x}): the ISA leaves the result undefined", if mask & (1 << source) == 0 { "not in the member mask" } else { "inactive" })));
+        }
         lanes(exec, |l| {
             if a[0] != NO_REG {
                 w.regs[a[0] as usize * 32 + l] = res.value[l] as u64;
@@ -1392,6 +1398,7 @@ impl<'l> CtaRunner<'l> {
             let d = &mut w.preds[a[1] as usize];
             *d = (*d & !exec) | (res.in_range & exec);
         }
+        Ok(())
     }
 
     #[allow(clippy::needless_range_loop)]

@@ -70,6 +70,9 @@ pub enum LaunchErrorKind {
     UninitialisedRead,
     Deadlock,
     MaskMismatch,
+    /// An instruction whose result the ISA leaves undefined (a `shfl.sync` lane reading from a
+    /// lane that is inactive or outside the member mask).
+    UndefinedResult,
     IllegalInstruction,
     BudgetExceeded,
     InvalidConfig,

@@ -210,28 +210,79 @@ impl<'a, 'l> Decoder<'a, 'l> {
 
 struct Mods<'a> {
     parts: Vec<&'a str>,
+    /// Bit i set once part i has been read by the decoder: a part nobody read is a modifier the
+    /// engine does not implement (`unread`), which must not be silently ignored.
+    read: std::cell::Cell<u64>,
+}
+
+/// Modifiers that change nothing an interpreter with one coherent memory and no caches can
+/// observe: cache operators and eviction hints, memory-ordering and scope qualifiers (every
+/// access is sequentially consistent here), `.aligned`/`.sync` on collectives, `.uni` on branches.
+fn no_observable_effect(part: &str) -> bool {
+    matches!(part, "sync" | "aligned" | "uni" | "nc" | "ca" | "cg" | "cs" | "lu" | "cv" | "wb" | "wt" | "volatile" | "relaxed" | "acquire" | "release" | "acq_rel" | "sc" | "weak" | "cta" | "gpu" | "sys")
+        || part.starts_with("L1::")
+        || part.starts_with("L2::")
 }
 
 impl<'a> Mods<'a> {
+    fn new(parts: Vec<&'a str>) -> Self {
+        Mods { parts, read: std::cell::Cell::new(0) }
+    }
+    fn mark(&self, index: usize) {
+        self.read.set(self.read.get() | 1 << index.min(63));
+    }
+    /// Marks every part as read (for opcodes whose modifiers the engine deliberately ignores).
+    fn accept_all(&self) {
+        self.read.set(u64::MAX);
+    }
+    /// The first part, marked read.
+    fn first(&self) -> &'a str {
+        if self.parts.is_empty() {
+            return "";
+        }
+        self.mark(0);
+        self.parts[0]
+    }
+    /// The first part nobody read that has an observable effect: a modifier the engine does not
+    /// implement.
+    fn unread(&self) -> Option<&'a str> {
+        let read = self.read.get();
+        self.parts.iter().enumerate().find(|(i, p)| read & (1 << (*i).min(63)) == 0 && !no_observable_effect(p)).map(|(_, p)| *p)
+    }
     fn has(&self, m: &str) -> bool {
-        self.parts.contains(&m)
+        match self.parts.iter().position(|p| *p == m) {
+            Some(i) => {
+                self.mark(i);
+                true
+            }
+            None => false,
+        }
     }
     fn types(&self) -> Vec<Ty> {
-        self.parts.iter().filter_map(|p| Ty::parse(p)).collect()
+        let mut types = Vec::new();
+        for (i, p) in self.parts.iter().enumerate() {
+            if let Some(t) = Ty::parse(p) {
+                self.mark(i);
+                types.push(t);
+            }
+        }
+        types
     }
     fn ty(&self) -> R<Ty> {
         self.types().last().copied().ok_or_else(|| "no type modifier".to_string())
     }
     fn space(&self) -> Space {
-        for p in &self.parts {
-            match *p {
-                "global" => return Space::Global,
-                "shared" => return Space::Shared,
-                "local" => return Space::Local,
-                "param" => return Space::Param,
-                "const" => return Space::Const,
-                _ => {}
-            }
+        for (i, p) in self.parts.iter().enumerate() {
+            let space = match *p {
+                "global" => Space::Global,
+                "shared" => Space::Shared,
+                "local" => Space::Local,
+                "param" => Space::Param,
+                "const" => Space::Const,
+                _ => continue,
+            };
+            self.mark(i);
+            return space;
         }
         Space::Generic
     }
@@ -247,7 +298,7 @@ impl<'a> Mods<'a> {
         }
     }
     fn rnd(&self) -> Rnd {
-        for p in &self.parts {
+        for (i, p) in self.parts.iter().enumerate() {
             let r = match *p {
                 "rn" => Rnd::Rn,
                 "rz" => Rnd::Rz,
@@ -261,12 +312,13 @@ impl<'a> Mods<'a> {
                 "full" => Rnd::Full,
                 _ => continue,
             };
+            self.mark(i);
             return r;
         }
         Rnd::Default
     }
     fn cmp(&self) -> Option<Cmp> {
-        for p in &self.parts {
+        for (i, p) in self.parts.iter().enumerate() {
             let c = match *p {
                 "eq" => Cmp::Eq,
                 "ne" => Cmp::Ne,
@@ -288,6 +340,7 @@ impl<'a> Mods<'a> {
                 "nan" => Cmp::Nan,
                 _ => continue,
             };
+            self.mark(i);
             return Some(c);
         }
         None
@@ -360,6 +413,9 @@ pub fn decode_body(layout: &KernelLayout, text: &str, first_line: u32) -> Result
             Stmt::Instr(stmt) => {
                 let (op, args, guard) = match decode_instr(&mut d, stmt, &labels) {
                     Ok(x) => x,
+                    Err(m) if m.starts_with(UNIMPLEMENTED_MODIFIER) => {
+                        return Err(err(format!("PTX line {}: {} has an {m}; the engine does not run it rather than ignore it", stmt.line, stmt.opcode)));
+                    }
                     Err(m) => (Op::Illegal { text: format!("{} ({m})", stmt.opcode) }, Vec::new(), NO_REG),
                 };
                 let class = classify(&op);
@@ -412,7 +468,7 @@ fn decode_instr<'a>(d: &mut Decoder<'a, '_>, s: &InstrStmt<'a>, labels: &HashMap
     };
     let mut parts = s.opcode.split('.');
     let base = parts.next().unwrap();
-    let mods = Mods { parts: parts.collect() };
+    let mods = Mods::new(parts.collect());
     let o = &s.operands;
     let need = |n: usize| -> R<()> {
         if o.len() < n {
@@ -479,7 +535,10 @@ fn decode_instr<'a>(d: &mut Decoder<'a, '_>, s: &InstrStmt<'a>, labels: &HashMap
                     "add" => IntOp::Add,
                     "sub" => IntOp::Sub,
                     "mul" if mods.has("hi") => IntOp::MulHi,
-                    "mul" => IntOp::MulLo,
+                    "mul" => {
+                        mods.has("lo");
+                        IntOp::MulLo
+                    }
                     "div" => IntOp::Div,
                     "rem" => IntOp::Rem,
                     "min" => IntOp::Min,
@@ -491,7 +550,7 @@ fn decode_instr<'a>(d: &mut Decoder<'a, '_>, s: &InstrStmt<'a>, labels: &HashMap
                     "shr" => IntOp::Shr,
                     _ => return unsupported(),
                 };
-                if mods.has("cc") || mods.has("relu") {
+                if mods.has("cc") {
                     return unsupported();
                 }
                 (Op::Int { op, ty, sat: mods.has("sat") }, vec![d.dst(&o[0])?, d.reg(&o[1])?, d.reg(&o[2])?])
@@ -549,6 +608,7 @@ fn decode_instr<'a>(d: &mut Decoder<'a, '_>, s: &InstrStmt<'a>, labels: &HashMap
                 } else if mods.has("wide") {
                     MadMode::Wide
                 } else {
+                    mods.has("lo");
                     MadMode::Lo
                 };
                 if mods.has("cc") || mods.has("sat") {
@@ -567,7 +627,11 @@ fn decode_instr<'a>(d: &mut Decoder<'a, '_>, s: &InstrStmt<'a>, labels: &HashMap
         }
         "prmt" => {
             need(4)?;
-            let mode = match mods.parts.iter().find(|p| **p != "b32").copied() {
+            mods.types();
+            let mode = match mods.parts.iter().position(|p| *p != "b32").map(|i| {
+                mods.mark(i);
+                mods.parts[i]
+            }) {
                 None => PrmtMode::Generic,
                 Some("f4e") => PrmtMode::F4e,
                 Some("b4e") => PrmtMode::B4e,
@@ -602,7 +666,8 @@ fn decode_instr<'a>(d: &mut Decoder<'a, '_>, s: &InstrStmt<'a>, labels: &HashMap
         "cvt" => {
             need(2)?;
             let types = mods.types();
-            if types.len() != 2 || mods.has("relu") || mods.has("satfinite") {
+            // .relu and .satfinite are left unread: refused as unimplemented modifiers below.
+            if types.len() != 2 {
                 return unsupported();
             }
             let op = Op::Cvt { dst: types[0], src: types[1], rnd: mods.rnd(), ftz: mods.has("ftz"), sat: mods.has("sat") };
@@ -699,7 +764,8 @@ fn decode_instr<'a>(d: &mut Decoder<'a, '_>, s: &InstrStmt<'a>, labels: &HashMap
         }
         "ret" | "exit" => (Op::Exit, vec![]),
         "bar" | "barrier" => {
-            let first = mods.parts.first().copied().unwrap_or("");
+            let first = mods.first();
+            mods.types();
             match first {
                 "warp" => {
                     need(1)?;
@@ -814,7 +880,7 @@ fn decode_instr<'a>(d: &mut Decoder<'a, '_>, s: &InstrStmt<'a>, labels: &HashMap
             } else {
                 return unsupported();
             };
-            if !mods.has("m8n8") || !mods.has("b16") {
+            if !mods.has("m8n8") || !mods.has("b16") || mods.space() != Space::Shared {
                 return unsupported();
             }
             let mut args = d.vector(&o[0], true)?;
@@ -830,7 +896,10 @@ fn decode_instr<'a>(d: &mut Decoder<'a, '_>, s: &InstrStmt<'a>, labels: &HashMap
             (Op::Ldmatrix { n, trans: mods.has("trans") }, args)
         }
         "cp" => {
-            let first = mods.parts.first().copied().unwrap_or("");
+            let first = mods.first();
+            mods.has("shared");
+            mods.has("global");
+            mods.has("ca");
             if first != "async" {
                 return unsupported();
             }
@@ -865,12 +934,26 @@ fn decode_instr<'a>(d: &mut Decoder<'a, '_>, s: &InstrStmt<'a>, labels: &HashMap
                 (Op::CpAsync { bytes }, vec![dst, src, src_size])
             }
         }
-        "membar" | "fence" => (Op::Fence, vec![]),
+        "membar" | "fence" => {
+            // Every access is sequentially consistent here: any fence (and any of its scopes,
+            // orderings or proxies) is a no-op.
+            mods.accept_all();
+            (Op::Fence, vec![])
+        }
         _ => return unsupported(),
     };
     let _ = int_ty;
+    // Collectives' fixed `.b32`/`.pred`/`.b16` types are part of their form.
+    mods.types();
+    if let Some(part) = mods.unread() {
+        return Err(format!("{UNIMPLEMENTED_MODIFIER} .{part}"));
+    }
     Ok((op, args, guard))
 }
+
+/// Start of the decode error for a modifier the engine does not implement: such a kernel is
+/// refused when its body is decoded (its first launch), whether or not the instruction is reached.
+const UNIMPLEMENTED_MODIFIER: &str = "unimplemented modifier";
 
 /// Positions in `args` that hold value registers (not predicates, not NO_REG).
 fn value_arg_positions(op: &Op, args: &[u32]) -> Vec<usize> {

@@ -229,16 +229,55 @@ pub fn conv2d_backward_weight(x: &CudaStorage, x_layout: &Layout, dy: &CudaStora
         let real_channels = Layout::contiguous(&wide_shape).narrow(3, 0, g.in_c)?;
         return copy::cast(&sums, &real_channels, dtype);
     }
+    weight_gradient_tiled(x, x_ptr, dy_ptr, g)
+}
+
+/// Tile sizes of the tiled SIMT weight gradient (WG_* in kernels/conv.cu).
+const WG_TILE: usize = 64;
+const WG_STEP: usize = 16;
+const WG_THREADS: u32 = 256;
+/// Most reduction slices (each a K·R·S·C f32 workspace) the tiled weight gradient splits into.
+const WG_MAX_SLICES: usize = 32;
+
+/// dW (KRSC, x's dtype) by the tiled SIMT kernel: per-slice partial sums in f32, then a finish
+/// kernel that adds the slices in slice order (bitwise reproducible) and rounds once.
+fn weight_gradient_tiled(like: &CudaStorage, x_ptr: u64, dy_ptr: u64, g: &ConvGeometry) -> Result<CudaStorage> {
+    let device = like.device();
+    let dtype = like.dtype();
     let geometry = KernelGeometry::new(g)?;
-    let dw = CudaStorage::alloc_on(device, dtype, weights)?;
-    let name = format!("conv_backward_weight_direct_{}", dtype.kernel_suffix());
+    let weights = g.out_c * g.filter_len();
+    let (k_tiles, j_tiles) = (g.out_c.div_ceil(WG_TILE), g.filter_len().div_ceil(WG_TILE));
+    if j_tiles > 65535 {
+        return Err(Error::shape("conv2d", format!("{g:?}: {j_tiles} weight tiles exceed the grid's y limit")));
+    }
+    // Split the pixel reduction so that about four blocks per SM run, but keep each slice at least
+    // 16 steps long (the partial tiles' traffic stays small next to the reduction's).
+    let steps = g.output_pixels().div_ceil(WG_STEP).max(1);
+    let wanted_blocks = 4 * device.multiprocessors() as usize;
+    let slices = wanted_blocks.div_ceil(k_tiles * j_tiles).min(steps.div_ceil(16)).clamp(1, WG_MAX_SLICES);
+    let steps_per_slice = steps.div_ceil(slices);
+    let slices = steps.div_ceil(steps_per_slice);
+    let partials = CudaStorage::alloc_on(device, DType::F32, slices * weights)?;
+    let suffix = dtype.kernel_suffix();
+    let name = format!("conv_backward_weight_tiled_{suffix}");
     let function = device.function("conv", &name)?;
-    let dw_ptr = dw.pointer_at(0);
+    let (partials_ptr, per_slice) = (partials.pointer_at(0), steps_per_slice as i32);
     let mut launch = device.stream().launch_builder(&function);
-    launch.arg(&geometry).arg(&x_ptr).arg(&dy_ptr).arg(&dw_ptr);
-    let config = LaunchConfig { grid_dim: (weights as u32, 1, 1), block_dim: (256, 1, 1), shared_mem_bytes: 0 };
-    // SAFETY: block b writes dw[b] (b < K·R·S·C); its threads read dy and x at in-range pixels only.
+    launch.arg(&geometry).arg(&x_ptr).arg(&dy_ptr).arg(&partials_ptr).arg(&per_slice);
+    let config = LaunchConfig { grid_dim: (k_tiles as u32, j_tiles as u32, slices as u32), block_dim: (WG_THREADS, 1, 1), shared_mem_bytes: 0 };
+    // SAFETY: partials holds slices·K·R·S·C f32 and block (kx, jy, z) writes only its tile of slice z
+    // (predicated on k < K, j < R·S·C); loads are predicated on pixel < N·P·Q, k < K, j < R·S·C and
+    // the padding bounds, so they stay inside x and dy.
     checked(device, &name, unsafe { launch.launch(config) })?;
+    let dw = CudaStorage::alloc_on(device, dtype, weights)?;
+    let name = format!("conv_weight_gradient_finish_{suffix}");
+    let function = device.function("conv", &name)?;
+    let (dw_ptr, slice_count, weight_count) = (dw.pointer_at(0), slices as i32, weights as u64);
+    let mut launch = device.stream().launch_builder(&function);
+    launch.arg(&partials_ptr).arg(&slice_count).arg(&weight_count).arg(&dw_ptr);
+    // SAFETY: one thread per weight (grid-stride, bounded by `weights`); it reads partials[z·weights + i]
+    // for z < slices, inside the slices·weights workspace, and writes dw[i].
+    checked(device, &name, unsafe { launch.launch(grid_for(device, weights)) })?;
     Ok(dw)
 }
 

@@ -22,7 +22,7 @@
 //! - Integer `div` by zero gives all ones, `rem` by zero gives the dividend; `MIN / -1` wraps to
 //!   `MIN` and `MIN % -1` is 0.
 //! - A `shfl.sync` lane that reads an inactive or non-member lane gets that lane's register value
-//!   and is reported in `ShflResult::undefined` (the engine decides whether that is an error).
+//!   and is reported in `ShflResult::undefined`; the engine fails the launch with `UndefinedResult`.
 //! - The directed rounding modes of f64 `fma`, `div`, `rcp` and `sqrt` are not implemented (only
 //!   `.rn` has a function): an instruction that needs one must be reported as unimplemented.
 //! - `mma` accumulates in f32, C first and then k in ascending order (see [`mma`]).

@@ -24,6 +24,8 @@ pub struct ShflResult {
     /// or not in `membermask` (their `value` is that lane's `a` regardless, as the register
     /// file would give).
     pub undefined: u32,
+    /// Each executing lane's computed source lane (its own lane when out of range).
+    pub source: [u32; 32],
 }
 
 /// `shfl.sync.mode.b32 d[|p], a, b, c, membermask` for the warp, following the ISA's pseudocode:
@@ -38,7 +40,7 @@ pub fn shfl_sync(
     membermask: u32,
     executing: u32,
 ) -> ShflResult {
-    let mut out = ShflResult { value: *a, in_range: 0, undefined: 0 };
+    let mut out = ShflResult { value: *a, in_range: 0, undefined: 0, source: std::array::from_fn(|l| l as u32) };
     for lane in 0..32u32 {
         if executing & (1 << lane) == 0 {
             continue;
@@ -70,6 +72,7 @@ pub fn shfl_sync(
         if in_range {
             let j = j as u32;
             out.value[l] = a[j as usize];
+            out.source[l] = j;
             out.in_range |= 1 << lane;
             if (membermask & executing) & (1 << j) == 0 {
                 out.undefined |= 1 << lane;
