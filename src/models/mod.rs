@@ -146,9 +146,6 @@ pub trait Model {
         Vec::new()
     }
 
-    /// Loads weights saved from PyTorch (a safetensors state_dict with the same parameter names):
-    /// every parameter must be in the file with its shape. Models whose pretrained files carry a
-    /// different head (VGG16's ImageNet classifier) override this to keep their fresh head.
     /// The learning rate of parameter `name` relative to the run's (1 for all, unless a model
     /// fine-tunes some parts slower).
     fn learning_rate_scale(&self, _name: &str) -> f32 {
@@ -161,6 +158,9 @@ pub trait Model {
         Ok(None)
     }
 
+    /// Loads weights saved from PyTorch (a safetensors state_dict with the same parameter names):
+    /// every parameter must be in the file with its shape. Models whose pretrained files carry a
+    /// different head (VGG16's ImageNet classifier) override this to keep their fresh head.
     fn import_weights(&self, path: &std::path::Path) -> Result<crate::io::weights::ImportSummary> {
         Ok(crate::io::weights::WeightFile::open(path)?.load_into(&self.parameters(), |_, _| false)?)
     }
