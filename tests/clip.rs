@@ -231,3 +231,89 @@ fn export_writes_the_same_layout_and_reimports_identically() {
     let r = reference("clip_tiny_gelu");
     assert_eq!(outputs(&reloaded, &r, DType::F32), outputs(&model, &r, DType::F32), "bit-identical after a round trip");
 }
+
+/// A random CLIP folder whose text encoder reads the small HF BPE of the tokenizer fixture (the
+/// tiny fixture's 300-id vocabulary holds no real BPE ids), with that BPE's vocab.json and
+/// merges.txt beside the weights, as a `save_pretrained` of model and processor leaves them.
+fn clip_folder_with_tokenizer(dir: &Path) -> PathBuf {
+    let bpe = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clip_tokenizer/small");
+    let tokenizer = memefuse::data::clip_tokenizer::ClipTokenizer::from_path(&bpe).unwrap();
+    let mut config = read_clip_config(&fixture("clip_tiny")).unwrap();
+    config.text.vocab_size = tokenizer.vocab_size();
+    config.text.max_position_embeddings = 77;
+    config.text.pooling = TextPooling::FirstEos(tokenizer.end_id() as i32);
+    let model = ClipModel::new(&config, &mut memefuse::util::Rng::new(7), Device::Cpu).unwrap();
+    let folder = dir.join("clip");
+    save_clip_folder(&model, &folder).unwrap();
+    for file in ["vocab.json", "merges.txt"] {
+        std::fs::copy(bpe.join(file), folder.join(file)).unwrap();
+    }
+    folder
+}
+
+fn memefuse_command(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_memefuse")).args(args).output().unwrap()
+}
+
+fn json_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+/// `predict --model clip --weights DIR` writes the one prediction format, and `embed --model clip
+/// --weights DIR --output FILE.jsonl` each record's projected embeddings: those of the CLIP model
+/// on the record's image (CLIP's resize, crop and normalisation) and caption (CLIP BPE, 77 ids).
+#[test]
+fn predict_and_embed_with_a_huggingface_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = clip_folder_with_tokenizer(dir.path());
+    let data = dir.path().join("data");
+    let mut synth = memefuse::data::synth::SynthOptions::new(&data);
+    (synth.train, synth.dev, synth.test) = (6, 5, 3);
+    memefuse::data::synth::generate(&synth).unwrap();
+    let (folder_arg, data_arg) = (folder.to_str().unwrap(), data.to_str().unwrap());
+
+    let predictions = dir.path().join("predictions.jsonl");
+    let out = memefuse_command(&["predict", "--model", "clip", "--weights", folder_arg, "--data", data_arg, "--split", "dev", "--output", predictions.to_str().unwrap(), "--device", "cpu"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("kept freshly initialised"), "the untrained head is said: {}", String::from_utf8_lossy(&out.stderr));
+    let records = json_lines(&data.join("dev_seen.jsonl"));
+    let lines = json_lines(&predictions);
+    assert_eq!(lines.len(), records.len());
+    for (line, record) in lines.iter().zip(&records) {
+        assert_eq!(line.as_object().unwrap().keys().collect::<Vec<_>>(), ["id", "logits", "proba", "true_label"]);
+        assert_eq!((&line["id"], &line["true_label"]), (&record["id"], &record["label"]));
+        let logits: Vec<f64> = line["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!((line["proba"].as_f64().unwrap() - 1.0 / (1.0 + (logits[0] - logits[1]).exp())).abs() < 1e-9);
+    }
+
+    let embeddings = dir.path().join("embeddings.jsonl");
+    let out = memefuse_command(&["embed", "--model", "clip", "--weights", folder_arg, "--data", data_arg, "--split", "dev", "--output", embeddings.to_str().unwrap(), "--device", "cpu"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let model = load_clip_folder(&folder, Device::Cpu).unwrap();
+    let tokenizer = memefuse::data::clip_tokenizer::ClipTokenizer::from_path(&folder).unwrap();
+    let transform = memefuse::data::transforms::ImageTransform::clip(64);
+    let _no_grad = memefuse::autograd::no_grad();
+    let lines = json_lines(&embeddings);
+    assert_eq!(lines.len(), records.len());
+    for (line, record) in lines.iter().zip(&records) {
+        assert_eq!((&line["id"], &line["true_label"]), (&record["id"], &record["label"]));
+        let image = memefuse::data::image_io::decode_rgb(&data.join(record["img"].as_str().unwrap())).unwrap();
+        let pixels = transform.apply(&image, &mut memefuse::util::Rng::new(0));
+        let image = model.image_features(&Tensor::from_vec(pixels, &[1, 64, 64, 3], Device::Cpu).unwrap()).unwrap().to_vec_f32().unwrap();
+        let ids: Vec<i32> = tokenizer.tokenize(record["text"].as_str().unwrap(), 77).unwrap().into_iter().map(|id| id as i32).collect();
+        let text = model.text_features(&ids, 77, None, DType::F32, Device::Cpu).unwrap().to_vec_f32().unwrap();
+        for (key, expected) in [("image_embedding", &image), ("text_embedding", &text)] {
+            let written: Vec<f32> = line[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            assert_eq!(written.len(), 24, "{key}: projection_dim values");
+            assert!(max_abs_difference(&written, expected) < 1e-6, "{key} of {}: {written:?} vs {expected:?}", record["id"]);
+        }
+    }
+
+    // The tiny HF fixture's text encoder has 300 ids: a real BPE does not fit it, and it says so.
+    let out = memefuse_command(&["embed", "--model", "clip", "--weights", fixture("clip_tiny").to_str().unwrap(), "--vocab", folder_arg, "--data", data_arg, "--split", "dev", "--output", embeddings.to_str().unwrap(), "--device", "cpu"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only 300 rows"), "{}", String::from_utf8_lossy(&out.stderr));
+    // Options the CLIP importer does not use are refused.
+    let out = memefuse_command(&["predict", "--model", "clip", "--weights", folder_arg, "--readout", "last-step", "--data", data_arg, "--split", "dev", "--output", "-"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--readout would be ignored"), "{}", String::from_utf8_lossy(&out.stderr));
+}

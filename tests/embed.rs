@@ -17,7 +17,7 @@ use memefuse::Device;
 use trainer_common::{tiny_dataset, train_args};
 
 fn embed_args(run: &Path, split: &str, output: &Path) -> EmbedArgs {
-    EmbedArgs { run: run.to_path_buf(), split: split.into(), output: output.to_path_buf(), checkpoint: CheckpointKind::Best, data: None, device: "cpu".into() }
+    EmbedArgs::for_run(run, split, output)
 }
 
 fn tsne_args() -> TsneArgs {

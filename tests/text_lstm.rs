@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use memefuse::autograd::no_grad;
 use memefuse::io::lstm_weights::{load_text_lstm, save_text_lstm};
 use memefuse::models::text_lstm::{lengths_of, SequenceReadout, TextLstm, TextLstmConfig};
-use memefuse::models::text_lstm_predict::{predict_lstm, LstmPredictOptions};
+use memefuse::train::commands::{run_predict, PredictArgs};
 use memefuse::nn::loss::binary_cross_entropy_with_logits;
 use memefuse::optim::{Adam, AdamConfig, Optimizer};
 use memefuse::util::Rng;
@@ -131,25 +131,28 @@ fn predict_command_writes_pytorch_probabilities() {
         lines.push('\n');
     }
     std::fs::write(data.path().join("test_seen.jsonl"), lines).unwrap();
-    let options = LstmPredictOptions {
-        weights: fixture("weights.safetensors"),
-        data: data.path().to_path_buf(),
-        split: "test".into(),
-        vocab: fixture("vocab.txt"),
-        max_len: expected.max_len,
-        readout: SequenceReadout::LastStep,
-        batch_size: 4,
-        device: Device::Cpu,
-    };
-    let predictions = predict_lstm(&options).unwrap();
+    // The images are empty files: a text model never decodes them.
+    let out = tempfile::tempdir().unwrap();
+    let output = out.path().join("predictions.jsonl");
+    let mut args = PredictArgs::for_run(Path::new("unused"), "test", &output);
+    args.run = None;
+    args.model = Some("lstm".into());
+    args.weights = Some(fixture("weights.safetensors"));
+    args.data = Some(data.path().to_path_buf());
+    args.vocab = Some(fixture("vocab.txt"));
+    args.max_len = Some(expected.max_len);
+    args.readout = Some(SequenceReadout::LastStep);
+    args.batch_size = Some(4);
+    run_predict(args).unwrap();
+    let predictions: Vec<serde_json::Value> = std::fs::read_to_string(&output).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
     let probas = floats(&expected.json["last_step_probas"]);
     assert_eq!(predictions.len(), probas.len());
     for (prediction, (i, &proba)) in predictions.iter().zip(probas.iter().enumerate()) {
-        assert_eq!(prediction.id, serde_json::json!(100 + i), "a number id stays a number");
-        let ours = prediction.proba() as f32;
+        assert_eq!(prediction["id"], serde_json::json!(100 + i), "a number id stays a number");
+        let ours = prediction["proba"].as_f64().unwrap() as f32;
         assert!((ours - proba).abs() <= 1e-4, "record {i}: proba {ours} vs PyTorch {proba}");
-        assert_eq!(prediction.logits[0], 0.0, "the single logit x is reported as [0, x]");
-        assert_eq!(prediction.true_label, None);
+        assert_eq!(prediction["logits"][0], 0.0, "the single logit x is reported as [0, x]");
+        assert_eq!(prediction["true_label"], serde_json::Value::Null);
     }
 }
 

@@ -51,8 +51,10 @@ fn help_lists_the_models() {
             assert!(text.contains(model), "{subcommand} --help does not list {model}");
         }
     }
-    let text = help("predict");
-    for model in memefuse::train::commands::WEIGHT_IMPORT_MODELS {
-        assert!(text.contains(model), "predict --help does not list {model}");
+    for subcommand in ["predict", "embed"] {
+        let text = help(subcommand);
+        for model in memefuse::io::foreign_weights::importable_models() {
+            assert!(text.contains(model), "{subcommand} --help does not list {model}");
+        }
     }
 }

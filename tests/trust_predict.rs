@@ -203,3 +203,64 @@ fn eval_refuses_an_absent_split_before_preparing_and_reports_without_saving_when
     run_eval(eval("dev")).unwrap();
     assert!(RunDir::new(&run).eval_path("dev").exists());
 }
+
+/// A run's `model.*` weights as a plain state_dict (what PyTorch would save): the registry models
+/// keep PyTorch's parameter names, so this is a file `predict --weights` imports.
+fn export_state_dict(run: &Path, path: &Path) {
+    let bytes = std::fs::read(RunDir::new(run).checkpoint_path(CheckpointKind::Best)).unwrap();
+    let checkpoint = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = checkpoint
+        .tensors()
+        .into_iter()
+        .filter_map(|(name, view)| name.strip_prefix("model.").map(|name| (name.to_string(), view)))
+        .collect();
+    std::fs::write(path, safetensors::serialize(views, &None).unwrap()).unwrap();
+}
+
+/// Two prediction files that must agree record for record: same ids, labels and schema, logits
+/// within `tolerance`.
+fn assert_same_predictions(a: &Path, b: &Path, tolerance: f64) {
+    let (a, b) = (read_json_lines(a), read_json_lines(b));
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.as_object().unwrap().keys().collect::<Vec<_>>(), y.as_object().unwrap().keys().collect::<Vec<_>>(), "one schema");
+        assert_eq!((&x["id"], &x["true_label"]), (&y["id"], &y["true_label"]));
+        for (p, q) in x["logits"].as_array().unwrap().iter().zip(y["logits"].as_array().unwrap()) {
+            assert!((p.as_f64().unwrap() - q.as_f64().unwrap()).abs() <= tolerance, "{x} vs {y}");
+        }
+    }
+}
+
+/// `predict --model NAME --weights` runs the same inference as `predict --run`: the weights of a
+/// trained lstm and vgg16-small run, exported as state_dicts, give the run's own predictions.
+#[test]
+fn predict_with_weights_gives_the_predictions_of_the_run_they_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tiny_dataset(dir.path());
+    give_mixed_ids(&data);
+    let data_arg = data.to_str().unwrap();
+    for model in ["lstm", "vgg16-small"] {
+        let run = dir.path().join(model);
+        let mut args = train_args(model, &data, &run, 1);
+        args.image_size = Some(32);
+        run_train(args).unwrap();
+        let from_run = dir.path().join(format!("{model}-run.jsonl"));
+        run_predict(PredictArgs::for_run(&run, "test_seen", &from_run)).unwrap();
+
+        let weights = dir.path().join(format!("{model}.safetensors"));
+        export_state_dict(&run, &weights);
+        let from_weights = dir.path().join(format!("{model}-weights.jsonl"));
+        let mut command = vec!["predict", "--model", model, "--weights", weights.to_str().unwrap(), "--data", data_arg, "--split", "test_seen"];
+        command.extend(["--output", from_weights.to_str().unwrap(), "--device", "cpu"]);
+        let config: Value = serde_json::from_str(&std::fs::read_to_string(RunDir::new(&run).config_path()).unwrap()).unwrap();
+        let vocab = run.join("cache/train.safetensors.vocab.txt");
+        let max_len = config["max_len"].as_u64().unwrap().to_string();
+        match model {
+            "lstm" => command.extend(["--vocab", vocab.to_str().unwrap(), "--max-len", &max_len]),
+            _ => command.extend(["--image-size", "32"]),
+        }
+        let out = memefuse(&command);
+        assert!(out.status.success(), "{model}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_same_predictions(&from_run, &from_weights, 1e-6);
+    }
+}

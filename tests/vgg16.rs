@@ -5,9 +5,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use memefuse::data::{HatefulMemes, ReadOptions};
-use memefuse::models::vgg16_predict::predict_records;
 use memefuse::io::weights::load_vgg16;
+use memefuse::train::commands::{run_predict, PredictArgs};
+use memefuse::train::config::Precision;
 use memefuse::models::vgg16::{Vgg16, Vgg16Config};
 use memefuse::optim::{Adam, AdamConfig, Optimizer};
 use memefuse::util::Rng;
@@ -15,6 +15,23 @@ use memefuse::{Device, Tensor};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vgg16_small")
+}
+
+/// `predict --model vgg16-small --weights` on the fixture's split (the path every predict mode
+/// shares: a prepared split, the evaluation loader, the one prediction writer), in batches of 2.
+fn predict_fixture(split: &str, image_size: u32, precision: Option<Precision>) -> Vec<serde_json::Value> {
+    let out = tempfile::tempdir().unwrap();
+    let output = out.path().join("predictions.jsonl");
+    let mut args = PredictArgs::for_run(Path::new("unused"), split, &output);
+    args.run = None;
+    args.model = Some("vgg16-small".into());
+    args.weights = Some(fixture().join("weights.safetensors"));
+    args.data = Some(fixture());
+    args.image_size = Some(image_size);
+    args.precision = precision;
+    args.batch_size = Some(2);
+    run_predict(args).unwrap();
+    std::fs::read_to_string(&output).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
 }
 
 fn expected() -> serde_json::Value {
@@ -63,17 +80,16 @@ fn matches_pytorch_on_the_fixture() {
     let expected = expected();
     for (split, reference) in expected["splits"].as_object().unwrap() {
         let size = reference["image_size"].as_u64().unwrap() as u32;
-        let (records, _) = HatefulMemes::open(fixture()).unwrap().read_split(split, &ReadOptions::default()).unwrap();
-        let predictions = predict_records(&model, &records, size, 2, Device::Cpu, memefuse::DType::F32).unwrap();
+        let predictions = predict_fixture(split, size, Some(Precision::Fp32));
         let reference = reference["records"].as_array().unwrap();
         assert_eq!(predictions.len(), reference.len());
         for (ours, theirs) in predictions.iter().zip(reference) {
-            assert_eq!(ours.id, theirs["id"], "string ids stay strings");
-            let proba = theirs["proba"].as_f64().unwrap();
-            assert!((ours.proba() - proba).abs() < 1e-4, "{split} {}: proba {} vs PyTorch {proba}", ours.id, ours.proba());
-            for (a, b) in ours.logits.iter().zip(theirs["logits"].as_array().unwrap()) {
-                let b = b.as_f64().unwrap();
-                assert!((*a as f64 - b).abs() < 1e-4, "{split} {}: logits {:?} vs PyTorch {b}", ours.id, ours.logits);
+            assert_eq!(ours["id"], theirs["id"], "string ids stay strings");
+            let (proba, theirs_proba) = (ours["proba"].as_f64().unwrap(), theirs["proba"].as_f64().unwrap());
+            assert!((proba - theirs_proba).abs() < 1e-4, "{split} {}: proba {proba} vs PyTorch {theirs_proba}", ours["id"]);
+            for (a, b) in ours["logits"].as_array().unwrap().iter().zip(theirs["logits"].as_array().unwrap()) {
+                let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+                assert!((a - b).abs() < 1e-4, "{split} {}: logits {} vs PyTorch {b}", ours["id"], ours["logits"]);
             }
         }
     }
@@ -83,16 +99,13 @@ fn matches_pytorch_on_the_fixture() {
 /// f32 probabilities; here the CPU emulates f16 storage by rounding every op's output.
 #[test]
 fn half_precision_prediction_stays_near_pytorch() {
-    let model = Vgg16::new(Vgg16Config::small(), &mut Rng::new(2), Device::Cpu).unwrap();
-    load_vgg16(fixture().join("weights.safetensors"), &model).unwrap();
     let reference = &expected()["splits"]["dev_seen"];
-    let (records, _) = HatefulMemes::open(fixture()).unwrap().read_split("dev_seen", &ReadOptions::default()).unwrap();
     let size = reference["image_size"].as_u64().unwrap() as u32;
-    for dtype in [memefuse::DType::F16, memefuse::DType::BF16] {
-        let predictions = predict_records(&model, &records, size, 2, Device::Cpu, dtype).unwrap();
+    for precision in [Precision::Fp16, Precision::Bf16] {
+        let predictions = predict_fixture("dev_seen", size, Some(precision));
         for (ours, theirs) in predictions.iter().zip(reference["records"].as_array().unwrap()) {
-            let proba = theirs["proba"].as_f64().unwrap();
-            assert!((ours.proba() - proba).abs() < 2e-2, "{dtype} {}: proba {} vs PyTorch {proba}", ours.id, ours.proba());
+            let (proba, theirs_proba) = (ours["proba"].as_f64().unwrap(), theirs["proba"].as_f64().unwrap());
+            assert!((proba - theirs_proba).abs() < 2e-2, "{precision:?} {}: proba {proba} vs PyTorch {theirs_proba}", ours["id"]);
         }
     }
 }

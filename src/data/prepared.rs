@@ -136,6 +136,10 @@ pub struct PrepareOptions {
     /// Skip (and report) unlabelled records: set for the training split.
     pub require_labels: bool,
     pub preprocess: Preprocess,
+    /// Decode and resize the images. Off for a model that reads text only (`predict --weights`
+    /// with a text model): the file then stores black images and an image that does not decode
+    /// is not a bad record.
+    pub decode_images: bool,
 }
 
 impl PrepareOptions {
@@ -152,6 +156,7 @@ impl PrepareOptions {
             max_text_chars: DEFAULT_MAX_TEXT_CHARS,
             require_labels: false,
             preprocess: Preprocess::Seed,
+            decode_images: true,
         }
     }
 
@@ -249,7 +254,12 @@ pub fn prepare_split(dir: impl AsRef<Path>, split: &str, options: &PrepareOption
         }
     });
 
-    let (records, images) = decode_images(records, &mut report, options)?;
+    let (records, images) = if options.decode_images {
+        decode_images(records, &mut report, options)?
+    } else {
+        let blank = vec![0u8; records.len() * (options.image_size as usize).pow(2) * 3];
+        (records, blank)
+    };
     report.kept = records.len();
     if records.is_empty() {
         bail!("{}: no valid records to prepare\n{report}", report.file.display());

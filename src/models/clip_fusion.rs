@@ -170,6 +170,13 @@ impl Model for ClipFusion {
         [self.clip.parameters(), self.fusion_hidden.parameters(), self.head.parameters()].concat()
     }
 
+    fn projected_embeddings(&self, input: &ModelInput) -> Result<Option<(Tensor, Tensor)>> {
+        let tokens = input.tokens()?;
+        let image = self.clip.image_features(input.images()?)?;
+        let text = self.clip.text_features(&tokens.ids, tokens.max_len, None, input.dtype, input.device)?;
+        Ok(Some((image, text)))
+    }
+
     fn learning_rate_scale(&self, name: &str) -> f32 {
         if Self::is_encoder_parameter(name) { self.options.encoder_lr_scale } else { 1.0 }
     }

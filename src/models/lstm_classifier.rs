@@ -23,6 +23,11 @@ impl LstmClassifier {
         Ok(Self { name, inner: TextLstm::new(lstm_config, rng, device)? })
     }
 
+    /// Any sizes, e.g. read off a PyTorch state_dict (io::lstm_weights).
+    pub fn from_text_lstm(name: &'static str, inner: TextLstm) -> Self {
+        Self { name, inner }
+    }
+
 }
 
 /// The batch's token ids as an i32 tensor [B, L] (on the host) and each row's real length.

@@ -31,9 +31,7 @@ mod small_cnn;
 mod text_bow;
 pub mod clip;
 pub mod text_lstm;
-pub mod text_lstm_predict;
 pub mod vgg16;
-pub mod vgg16_predict;
 
 pub use bag_of_words::bag_of_words;
 pub use clip_fusion::{ClipFusion, ClipFusionOptions, FusionMode};
@@ -47,6 +45,7 @@ pub use text_bow::TextBow;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::io::foreign_weights::ForeignWeights;
 use crate::util::Rng;
 use crate::{DType, Device, Tensor};
 
@@ -147,15 +146,21 @@ pub trait Model {
         Vec::new()
     }
 
-    /// Loads weights saved from PyTorch (a safetensors state_dict with the same parameter names):
-    /// every parameter must be in the file with its shape. Models whose pretrained files carry a
-    /// different head (VGG16's ImageNet classifier) override this to keep their fresh head.
     /// The learning rate of parameter `name` relative to the run's (1 for all, unless a model
     /// fine-tunes some parts slower).
     fn learning_rate_scale(&self, _name: &str) -> f32 {
         1.0
     }
 
+    /// CLIP-style models: the projected image and text embeddings `[B, D]` each, before any
+    /// normalisation (HF's `get_image_features` / `get_text_features`), for `embed` to .jsonl.
+    fn projected_embeddings(&self, _input: &ModelInput) -> Result<Option<(Tensor, Tensor)>> {
+        Ok(None)
+    }
+
+    /// Loads weights saved from PyTorch (a safetensors state_dict with the same parameter names):
+    /// every parameter must be in the file with its shape. Models whose pretrained files carry a
+    /// different head (VGG16's ImageNet classifier) override this to keep their fresh head.
     fn import_weights(&self, path: &std::path::Path) -> Result<crate::io::weights::ImportSummary> {
         Ok(crate::io::weights::WeightFile::open(path)?.load_into(&self.parameters(), |_, _| false)?)
     }
@@ -169,6 +174,8 @@ pub struct ModelEntry {
     pub description: &'static str,
     /// Whether `demo` trains it when no models are named (the full VGG16 is too heavy for a CPU demo).
     pub in_demo: bool,
+    /// Weights from another framework that `predict`/`embed --weights` import (io::foreign_weights).
+    pub foreign_weights: Option<ForeignWeights>,
 }
 
 /// Every model [`build`] knows, in the order the demo trains them.
@@ -178,72 +185,84 @@ pub const REGISTRY: &[ModelEntry] = &[
         needs: Needs { image: true, text: false },
         description: "image only: 8x8 average pool, one hidden layer",
         in_demo: true,
+        foreign_weights: None,
     },
     ModelEntry {
         name: "text-bow",
         needs: Needs { image: false, text: true },
         description: "text only: bag-of-words counts, one hidden layer",
         in_demo: true,
+        foreign_weights: None,
     },
     ModelEntry {
         name: "fusion-mlp",
         needs: Needs { image: true, text: true },
         description: "image + text: both encoders projected and summed, then a hidden layer",
         in_demo: true,
+        foreign_weights: None,
     },
     ModelEntry {
         name: "lstm",
         needs: Needs { image: false, text: true },
         description: "text only: the seed's embedding + 2-layer LSTM(64), reading the last (padded) step",
         in_demo: true,
+        foreign_weights: Some(ForeignWeights::PytorchTextLstm),
     },
     ModelEntry {
         name: "lstm-last-token",
         needs: Needs { image: false, text: true },
         description: "text only: the same LSTM, reading each caption's last real token",
         in_demo: true,
+        foreign_weights: Some(ForeignWeights::PytorchTextLstm),
     },
     ModelEntry {
         name: "vgg16",
         needs: Needs { image: true, text: false },
         description: "image only: torchvision's VGG16 (13 conv layers), 2-class head",
         in_demo: false,
+        foreign_weights: Some(ForeignWeights::TorchvisionVgg16),
     },
     ModelEntry {
         name: "vgg16-small",
         needs: Needs { image: true, text: false },
         description: "image only: VGG16's structure with channel widths / 16 and a 256-wide classifier",
         in_demo: true,
+        foreign_weights: Some(ForeignWeights::TorchvisionVgg16),
     },
     ModelEntry {
         name: "cnn",
         needs: Needs { image: true, text: false },
         description: "image only: three small conv blocks (8, 16, 32 channels), global average pool",
         in_demo: true,
+        foreign_weights: None,
     },
     ModelEntry {
         name: "cnn-lstm",
         needs: Needs { image: true, text: true },
         description: "image + text: the small CNN and the seed's LSTM, early or late fusion (--fusion)",
         in_demo: true,
+        foreign_weights: None,
     },
     ModelEntry {
         name: "vgg16-lstm",
         needs: Needs { image: true, text: true },
         description: "image + text: VGG16's features (--init torchvision weights, --freeze-image) and the LSTM, fused",
         in_demo: false,
+        foreign_weights: None,
     },
     ModelEntry {
         name: "vgg16-small-lstm",
         needs: Needs { image: true, text: true },
         description: "image + text: vgg16-small's features and the LSTM, fused",
         in_demo: true,
+        foreign_weights: None,
     },
     ModelEntry {
         name: "clip-fusion",
         needs: Needs { image: true, text: true },
         description: "image + text: CLIP's ViT and text transformer (--init HF folder or from scratch), normalised embeddings fused early, MLP head",
         in_demo: false,
+        foreign_weights: Some(ForeignWeights::HuggingFaceClip),
     },
 ];
 

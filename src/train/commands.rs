@@ -14,6 +14,7 @@ use super::run_dir::{CheckpointKind, RunDir};
 use super::trainer::{load_trained_model, resume, train_new, TrainOptions};
 use crate::backend::resolve_device;
 use crate::models::{self, ModelConfig};
+use crate::io::foreign_weights::{import, ForeignWeights, ImportOptions, ImportedModel};
 use crate::io::predictions::{PredictionFormat, PredictionOutput};
 use crate::Device;
 
@@ -361,19 +362,18 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// The architectures `predict --model NAME --weights FILE` can import.
-pub const WEIGHT_IMPORT_MODELS: [&str; 3] = ["lstm", "vgg16", "vgg16-small"];
 
 #[derive(clap::Args, Debug)]
 pub struct PredictArgs {
     /// A run folder made by `memefuse train` (or name an architecture with --model and --weights).
     #[arg(long, conflicts_with_all = ["model", "weights"], required_unless_present = "weights")]
     pub run: Option<PathBuf>,
-    /// With --weights: the architecture they belong to (lstm: a PyTorch text-LSTM state_dict;
-    /// vgg16 or vgg16-small: a torchvision VGG16 state_dict).
-    #[arg(long, requires = "weights", value_parser = clap::builder::PossibleValuesParser::new(WEIGHT_IMPORT_MODELS))]
+    /// With --weights: the registry model they belong to (lstm, lstm-last-token: a PyTorch text-LSTM
+    /// state_dict; vgg16, vgg16-small: a torchvision VGG16 state_dict; clip-fusion or clip: a
+    /// HuggingFace CLIP folder, whose fusion head stays untrained).
+    #[arg(long, requires = "weights", value_parser = clap::builder::PossibleValuesParser::new(crate::io::foreign_weights::importable_models()))]
     pub model: Option<String>,
-    /// With --model: weights saved from PyTorch as safetensors.
+    /// With --model: the weights (a safetensors file, or a HuggingFace CLIP folder).
     #[arg(long, requires = "model")]
     pub weights: Option<PathBuf>,
     /// Split to predict, labelled or not (e.g. test_unseen, or NAME for NAME.jsonl).
@@ -394,16 +394,17 @@ pub struct PredictArgs {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
-    /// --model lstm: vocabulary file, one token per line, line number = id.
+    /// --model lstm: vocabulary file, one token per line, line number = id; --model clip: the CLIP
+    /// BPE (bpe_simple_vocab_16e6.txt.gz, vocab.json or a folder) [default for clip: the --weights folder].
     #[arg(long)]
     pub vocab: Option<PathBuf>,
-    /// --model lstm: captions are truncated or post-padded to this many tokens [default: 64].
+    /// --model lstm: captions are truncated or post-padded to this many tokens [default: 64; clip: 77].
     #[arg(long)]
     pub max_len: Option<usize>,
     /// --model lstm: which time step the head reads: last-step (as the seed) or last-real-token [default: last-step].
     #[arg(long)]
     pub readout: Option<crate::models::text_lstm::SequenceReadout>,
-    /// --model vgg16: fp32, fp16 or bf16 [default: fp16 on a GPU, fp32 on the CPU].
+    /// --model vgg16 or clip: fp32, fp16 or bf16 [default: fp16 on a GPU, fp32 on the CPU].
     #[arg(long, value_enum)]
     pub precision: Option<Precision>,
     /// --model vgg16: side of the square network input, at least 32 [default: 224].
@@ -415,6 +416,10 @@ pub struct PredictArgs {
 }
 
 impl PredictArgs {
+    fn import_options(&self, batch_size: usize) -> ImportOptions {
+        ImportOptions { vocab: self.vocab.clone(), max_len: self.max_len, readout: self.readout, image_size: self.image_size.map(|size| size as usize), batch_size }
+    }
+
     /// `predict --run RUN --split SPLIT --output OUTPUT` on the CPU with every other option at its default.
     pub fn for_run(run: &std::path::Path, split: &str, output: &std::path::Path) -> Self {
         Self {
@@ -451,51 +456,43 @@ pub fn run_predict(args: PredictArgs) -> Result<()> {
     Ok(())
 }
 
-/// `predict --model NAME --weights FILE --data DIR`: scoring with imported (PyTorch) weights.
+/// `predict --model NAME --weights W --data DIR`: the registry model with imported weights
+/// (io::foreign_weights), run over the split by the same batched inference and written by the
+/// same writer as `predict --run`.
 fn predict_with_weights(args: PredictArgs, output: PredictionOutput) -> Result<()> {
     let (Some(model), Some(weights)) = (args.model.as_deref(), args.weights.clone()) else {
         bail!("predict needs --run RUN_DIR, or --model NAME with --weights FILE");
     };
     let data = args.data.clone().ok_or_else(|| anyhow::anyhow!("predict --weights needs --data DIR"))?;
     let split_file = crate::data::HatefulMemes::open(&data)?.split_file(&args.split)?;
-    let mut inputs = vec![weights.as_path(), split_file.as_path()];
+    let weight_files = crate::io::foreign_weights::files_read(&weights);
+    let mut inputs: Vec<&std::path::Path> = weight_files.iter().map(PathBuf::as_path).collect();
+    inputs.push(&split_file);
     if let Some(vocab) = &args.vocab {
         inputs.push(vocab);
     }
     crate::util::output_guard::refuse_overwriting_inputs("--output", &args.output, &inputs, &[&data])?;
-    let batch_size = args.batch_size.unwrap_or(64);
-    let predictions = match model {
-        "lstm" => {
-            let vocab = args.vocab.clone().ok_or_else(|| anyhow::anyhow!("predict --model lstm needs --vocab FILE"))?;
-            crate::models::text_lstm_predict::predict_lstm(&crate::models::text_lstm_predict::LstmPredictOptions {
-                weights,
-                data,
-                split: args.split.clone(),
-                vocab,
-                max_len: args.max_len.unwrap_or(64),
-                readout: args.readout.unwrap_or_default(),
-                batch_size,
-                device: crate::backend::resolve_device(&args.device)?,
-            })?
-        }
-        "vgg16" | "vgg16-small" => {
-            let device = crate::backend::resolve_device(&args.device)?;
-            crate::models::vgg16_predict::predict_vgg16(&crate::models::vgg16_predict::Vgg16PredictOptions {
-                model: model.to_string(),
-                weights,
-                data,
-                split: args.split.clone(),
-                image_size: args.image_size.unwrap_or(224),
-                batch_size,
-                device,
-                dtype: args.precision.unwrap_or(Precision::default_for(device)).compute_dtype(),
-            })?
-        }
-        other => bail!("predict --weights: no importer for model {other:?}; available: {}", WEIGHT_IMPORT_MODELS.join(", ")),
-    };
-    output.write(&predictions)?;
-    eprintln!("memefuse: wrote {} predictions to {}", predictions.len(), output.describe());
+    let device = resolve_device(&args.device)?;
+    let batch_size = args.batch_size.unwrap_or(WEIGHTS_BATCH_SIZE);
+    let imported = import(model, &weights, &args.import_options(batch_size), device)?;
+    let (split, source, _folder) = super::imported_split::prepare_for_import(&imported, &data, &args.split)?;
+    let loader = evaluation_loader(split, batch_size)?;
+    let outputs = run_split(imported.model.as_ref(), &loader, imported_dtype(&imported, args.precision, device), device, false)?;
+    output.write(&outputs.predictions())?;
+    eprintln!("memefuse: wrote {} predictions for {:?} to {}; data: {source}", outputs.ids.len(), args.split, output.describe());
     Ok(())
+}
+
+/// Records per forward pass with --weights (a full VGG16 at 224 px is heavy).
+pub const WEIGHTS_BATCH_SIZE: usize = 64;
+
+/// The compute dtype of an imported model: `--precision` or the device's default; the text LSTM
+/// always f32 (its promise is PyTorch's outputs to 1e-5, and its forward is cheap).
+pub fn imported_dtype(imported: &ImportedModel, precision: Option<Precision>, device: Device) -> crate::DType {
+    match imported.format {
+        ForeignWeights::PytorchTextLstm => crate::DType::F32,
+        _ => precision.unwrap_or(Precision::default_for(device)).compute_dtype(),
+    }
 }
 
 #[derive(clap::Args, Debug)]

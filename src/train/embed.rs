@@ -1,10 +1,12 @@
 //! `memefuse embed`: the penultimate features (what the classification head sees, `Model::embed`)
-//! of every record of a split, written as an embeddings file (io::embeddings) for t-SNE or Python.
+//! of every record of a split, written as an embeddings file (io::embeddings) for t-SNE or Python;
+//! for CLIP models `--output FILE.jsonl` writes each record's projected image and text embeddings.
+//! From a run (`--run`) or from foreign weights (`--model NAME --weights W`, io::foreign_weights).
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::batch_input::model_input;
@@ -14,44 +16,153 @@ use super::run_dir::{CheckpointKind, RunDir};
 use super::trainer::load_trained_model;
 use crate::autograd::no_grad;
 use crate::backend::resolve_device;
+use crate::data::BatchLoader;
 use crate::io::embeddings::Embeddings;
+use crate::io::foreign_weights::{import, ImportOptions};
+use crate::models::Model;
 use crate::util::output_guard::refuse_overwriting_inputs;
-use crate::Device;
+use crate::util::write_atomically;
+use crate::{DType, Device};
 
 /// Records per forward pass (no gradients, so larger than training's batches).
 const EMBED_BATCH_SIZE: usize = 128;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct EmbedArgs {
-    /// A run folder made by `memefuse train`.
-    #[arg(long)]
-    pub run: PathBuf,
+    /// A run folder made by `memefuse train` (or name a model with --model and --weights).
+    #[arg(long, conflicts_with_all = ["model", "weights"], required_unless_present = "weights")]
+    pub run: Option<PathBuf>,
+    /// With --weights: the registry model they belong to (as `predict --model`; `clip` for a
+    /// HuggingFace CLIP folder).
+    #[arg(long, requires = "weights", value_parser = clap::builder::PossibleValuesParser::new(crate::io::foreign_weights::importable_models()))]
+    pub model: Option<String>,
+    /// With --model: the weights (a safetensors file, or a HuggingFace CLIP folder).
+    #[arg(long, requires = "model")]
+    pub weights: Option<PathBuf>,
     /// Split to embed, labelled or not (train, dev, test_unseen, ...).
     #[arg(long)]
     pub split: String,
-    /// safetensors file to write: features [n, d] f32, labels [n] i32 (−1 unlabelled), ids in the metadata.
+    /// File to write. .safetensors: the head's input features [n, d] f32, labels [n] i32 (−1
+    /// unlabelled), ids in the metadata. .jsonl (CLIP models): per record the projected image and
+    /// text embeddings.
     #[arg(long)]
     pub output: PathBuf,
-    /// Which checkpoint to use.
-    #[arg(long, value_enum, default_value = "best")]
-    pub checkpoint: CheckpointKind,
-    /// Read splits from this folder instead of the one the run was trained on.
+    /// With --run: which checkpoint to use [default: best].
+    #[arg(long, value_enum)]
+    pub checkpoint: Option<CheckpointKind>,
+    /// The data folder (with --weights: required) [default with --run: the run's].
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// --weights of a text model: its vocabulary (as `predict --vocab`) [default for clip: the --weights folder].
+    #[arg(long)]
+    pub vocab: Option<PathBuf>,
+    /// --weights of a text model: tokens per caption [default: 64; clip: 77].
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// --weights of vgg16: side of the square network input [default: 224].
+    #[arg(long)]
+    pub image_size: Option<usize>,
+    /// --weights of vgg16 or clip: fp32, fp16 or bf16 [default: fp16 on a GPU, fp32 on the CPU].
+    #[arg(long, value_enum)]
+    pub precision: Option<super::config::Precision>,
+}
+
+impl EmbedArgs {
+    /// `embed --run RUN --split SPLIT --output OUTPUT` on the CPU with every other option at its default.
+    pub fn for_run(run: &Path, split: &str, output: &Path) -> Self {
+        Self {
+            run: Some(run.to_path_buf()),
+            model: None,
+            weights: None,
+            split: split.to_string(),
+            output: output.to_path_buf(),
+            checkpoint: None,
+            data: None,
+            device: "cpu".to_string(),
+            vocab: None,
+            max_len: None,
+            image_size: None,
+            precision: None,
+        }
+    }
+}
+
+/// What `embed` writes, from the output's extension.
+fn writes_jsonl(output: &Path) -> bool {
+    output.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("jsonl"))
 }
 
 pub fn run_embed(args: EmbedArgs) -> Result<()> {
-    let run = RunDir::open_existing(&args.run)?;
-    let inputs = run_inputs(&run, &args.split, args.checkpoint);
-    refuse_overwriting_inputs("--output", &args.output, &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>(), &[])?;
+    let given = [
+        ("--vocab", args.vocab.is_some()),
+        ("--max-len", args.max_len.is_some()),
+        ("--readout", false),
+        ("--image-size", args.image_size.is_some()),
+        ("--precision", args.precision.is_some()),
+        ("--checkpoint", args.checkpoint.is_some()),
+    ];
+    super::predict_checks::refuse_unused_options(&given, args.run.is_some(), args.model.as_deref()).map_err(|e| anyhow::anyhow!("embed: {e}"))?;
     let device = resolve_device(&args.device)?;
     let progress = if std::io::stderr().is_terminal() { EmbedProgress::Bar } else { EmbedProgress::Lines };
-    let embeddings = embed_split(&run, &args.split, args.checkpoint, args.data.as_deref(), device, progress)?;
+    let Some(run) = &args.run else { return embed_with_weights(&args, device, progress) };
+    let run = RunDir::open_existing(run)?;
+    let checkpoint = args.checkpoint.unwrap_or(CheckpointKind::Best);
+    let inputs = run_inputs(&run, &args.split, checkpoint);
+    refuse_overwriting_inputs("--output", &args.output, &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>(), &[])?;
+    if writes_jsonl(&args.output) {
+        let (mut config, model, _) = load_trained_model(&run, checkpoint, device)?;
+        if let Some(data) = &args.data {
+            config.data_dir = std::path::absolute(data).with_context(|| format!("resolving --data {}", data.display()))?;
+        }
+        let loader = evaluation_loader(DataCache::new(&run, &config).split(&args.split)?, EMBED_BATCH_SIZE)?;
+        let count = write_projected_embeddings(model.as_ref(), &loader, config.precision.compute_dtype(), device, &args.output)?;
+        eprintln!("memefuse: wrote the image and text embeddings of {count} records of {:?} to {}", args.split, args.output.display());
+        return Ok(());
+    }
+    let embeddings = embed_split(&run, &args.split, checkpoint, args.data.as_deref(), device, progress)?;
     embeddings.write(&args.output)?;
     eprintln!("memefuse: wrote {} embeddings of dimension {} for {:?} to {}", embeddings.len(), embeddings.dim, args.split, args.output.display());
+    Ok(())
+}
+
+/// `embed --model NAME --weights W --data D`: the registry model with imported weights
+/// (io::foreign_weights) over a split prepared as its importer says.
+fn embed_with_weights(args: &EmbedArgs, device: Device, progress: EmbedProgress) -> Result<()> {
+    let (Some(model), Some(weights)) = (args.model.as_deref(), args.weights.as_ref()) else { bail!("embed needs --run RUN_DIR, or --model NAME with --weights W") };
+    let data = args.data.clone().ok_or_else(|| anyhow::anyhow!("embed --weights needs --data DIR"))?;
+    let split_file = crate::data::HatefulMemes::open(&data)?.split_file(&args.split)?;
+    let weight_files = crate::io::foreign_weights::files_read(weights);
+    let mut inputs: Vec<&Path> = weight_files.iter().map(PathBuf::as_path).collect();
+    inputs.push(&split_file);
+    if let Some(vocab) = &args.vocab {
+        inputs.push(vocab);
+    }
+    refuse_overwriting_inputs("--output", &args.output, &inputs, &[&data])?;
+    let options = ImportOptions { vocab: args.vocab.clone(), max_len: args.max_len, readout: None, image_size: args.image_size, batch_size: EMBED_BATCH_SIZE };
+    let imported = import(model, weights, &options, device)?;
+    let dtype = super::commands::imported_dtype(&imported, args.precision, device);
+    let (split, source, _folder) = super::imported_split::prepare_for_import(&imported, &data, &args.split)?;
+    let loader = evaluation_loader(split, EMBED_BATCH_SIZE)?;
+    if writes_jsonl(&args.output) {
+        let count = write_projected_embeddings(imported.model.as_ref(), &loader, dtype, device, &args.output)?;
+        eprintln!("memefuse: wrote the image and text embeddings of {count} records of {:?} to {}; data: {source}", args.split, args.output.display());
+        return Ok(());
+    }
+    let (features, dim, ids, labels) = embed_batches(imported.model.as_ref(), &loader, dtype, device, progress, &args.split)?;
+    let provenance: BTreeMap<String, String> = [
+        ("model", imported.model.name().to_string()),
+        ("split", args.split.clone()),
+        ("weights", std::path::absolute(weights).unwrap_or_else(|_| weights.clone()).display().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let embeddings = Embeddings { features, dim, ids, labels, provenance };
+    embeddings.write(&args.output)?;
+    eprintln!("memefuse: wrote {} embeddings of dimension {} for {:?} to {}; data: {source}", embeddings.len(), embeddings.dim, args.split, args.output.display());
     Ok(())
 }
 
@@ -77,11 +188,26 @@ pub fn embed_split(run: &RunDir, split: &str, checkpoint: CheckpointKind, data: 
         config.data_dir = std::path::absolute(data).with_context(|| format!("resolving --data {}", data.display()))?;
     }
     let prepared = DataCache::new(run, &config).split(split)?;
-    let total = prepared.len();
     let loader = evaluation_loader(prepared, EMBED_BATCH_SIZE)?;
-    let dtype = config.precision.compute_dtype();
+    let (features, dim, ids, labels) = embed_batches(model.as_ref(), &loader, config.precision.compute_dtype(), device, progress, split)?;
+    let provenance: BTreeMap<String, String> = [
+        ("model", config.model.clone()),
+        ("split", split.to_string()),
+        ("checkpoint", checkpoint.name().to_string()),
+        ("epoch", training.epoch.to_string()),
+        ("run", std::path::absolute(run.root()).unwrap_or_else(|_| run.root().to_path_buf()).display().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    Ok(Embeddings { features, dim, ids, labels, provenance })
+}
+
+/// `Model::embed` over every batch: features `[n, dim]` row-major, dim, ids, labels.
+#[allow(clippy::type_complexity)]
+fn embed_batches(model: &dyn Model, loader: &BatchLoader, dtype: DType, device: Device, progress: EmbedProgress, split: &str) -> Result<(Vec<f32>, usize, Vec<String>, Vec<Option<u8>>)> {
     let _no_grad = no_grad();
-    let reporter = Reporter::start(progress, total, split);
+    let reporter = Reporter::start(progress, loader.split().len(), split);
     let (mut features, mut ids, mut labels, mut dim) = (Vec::new(), Vec::new(), Vec::new(), 0);
     for batch in loader.epoch(0) {
         let input = model_input(&batch, model.needs(), dtype, device)?;
@@ -96,18 +222,39 @@ pub fn embed_split(run: &RunDir, split: &str, checkpoint: CheckpointKind, data: 
         reporter.advance(ids.len());
     }
     reporter.finish();
-    let provenance: BTreeMap<String, String> = [
-        ("model", config.model.clone()),
-        ("split", split.to_string()),
-        ("checkpoint", checkpoint.name().to_string()),
-        ("epoch", training.epoch.to_string()),
-        ("run", std::path::absolute(run.root()).unwrap_or_else(|_| run.root().to_path_buf()).display().to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
     ensure!(!ids.is_empty(), "split {split:?} has no records to embed");
-    Ok(Embeddings { features, dim, ids, labels, provenance })
+    Ok((features, dim, ids, labels))
+}
+
+/// CLIP models, `embed --output FILE.jsonl`: one JSON object a line, `{"id", "image_embedding",
+/// "text_embedding", "true_label"}`, the embeddings projected and not normalised (HF's
+/// `get_image_features` / `get_text_features`), `id` as the dataset wrote it. Returns the count.
+pub fn write_projected_embeddings(model: &dyn Model, loader: &BatchLoader, dtype: DType, device: Device, output: &Path) -> Result<usize> {
+    let _no_grad = no_grad();
+    let mut text = String::new();
+    let mut count = 0;
+    for batch in loader.epoch(0) {
+        let input = model_input(&batch, model.needs(), dtype, device)?;
+        let Some((image, caption)) = model.projected_embeddings(&input)? else {
+            bail!("model {} has no image and text embeddings to write as .jsonl (CLIP models have); write a .safetensors file of its features instead", model.name());
+        };
+        let (image_dim, text_dim) = (image.dim(-1)?, caption.dim(-1)?);
+        let (image, caption) = (image.to_vec_f32()?, caption.to_vec_f32()?);
+        for (row, &index) in batch.indices.iter().enumerate() {
+            let line = serde_json::json!({
+                "id": loader.split().id_value(index),
+                "image_embedding": &image[row * image_dim..(row + 1) * image_dim],
+                "text_embedding": &caption[row * text_dim..(row + 1) * text_dim],
+                "true_label": loader.split().label(index),
+            });
+            text.push_str(&line.to_string());
+            text.push('\n');
+            count += 1;
+        }
+    }
+    ensure!(count > 0, "the split has no records to embed");
+    write_atomically(output, text.as_bytes()).with_context(|| format!("writing {}", output.display()))?;
+    Ok(count)
 }
 
 struct Reporter {

@@ -7,7 +7,7 @@
 //! layout), [`run_lock`] (one writer per run folder), [`run_state`] (what train and resume may
 //! do with a folder), [`data_cache`] (prepared splits in the run folder), [`batch_input`] (loader batches to
 //! model inputs), [`trainer`] (the epoch loop, resume), [`checkpoint`] (safetensors checkpoints),
-//! [`inference`] (a model over a split), [`progress`] (bars or lines), [`commands`] (`train`,
+//! [`inference`] (a model over a split), [`imported_split`] (the split a `--weights` model reads), [`progress`] (bars or lines), [`commands`] (`train`,
 //! `eval`, `predict`, `demo`), [`demo`] and [`demo_data`] (the demo's reusable synthetic data);
 //! [`embed`] (`memefuse embed`: features of a split) and [`tsne_command`] (`memefuse tsne`).
 pub mod batch_input;
@@ -19,6 +19,7 @@ pub mod demo;
 pub mod demo_data;
 pub mod embed;
 pub mod history;
+pub mod imported_split;
 pub mod inference;
 pub mod memory_estimate;
 pub mod metrics;

@@ -1,5 +1,5 @@
-//! `predict`'s options belong to one mode each (`--run`, `--model lstm --weights`, `--model
-//! vgg16 --weights`); an option the chosen mode would ignore is an error rather than silently
+//! `predict`'s and `embed`'s options belong to one mode each (`--run`, or `--weights` of one of the
+//! formats of io::foreign_weights); an option the chosen mode would ignore is an error rather than silently
 //! dropped, and every number is checked before anything is read.
 use std::path::Path;
 
@@ -7,37 +7,52 @@ use anyhow::{bail, Result};
 
 use super::commands::PredictArgs;
 use super::run_dir::{CheckpointKind, RunDir};
+use crate::io::foreign_weights::ForeignWeights;
 use crate::util::output_guard::refuse_overwriting_inputs;
 
-/// The options given that `mode` does not use, by flag.
-fn given_but_unused(args: &PredictArgs, mode: &str) -> Vec<&'static str> {
-    let lstm_only = [("--vocab", args.vocab.is_some()), ("--max-len", args.max_len.is_some()), ("--readout", args.readout.is_some())];
-    let vgg_only = [("--image-size", args.image_size.is_some()), ("--precision", args.precision.is_some())];
-    let run_only = [("--checkpoint", args.checkpoint.is_some())];
-    let unused: Vec<(&'static str, bool)> = match mode {
-        "run" => [&lstm_only[..], &vgg_only[..]].concat(),
-        "lstm" => [&vgg_only[..], &run_only[..]].concat(),
-        _ => [&lstm_only[..], &run_only[..]].concat(),
+/// The mode-specific options, in the order errors list them.
+const MODE_OPTIONS: [&str; 6] = ["--vocab", "--max-len", "--readout", "--image-size", "--precision", "--checkpoint"];
+
+/// The options of [`MODE_OPTIONS`] that a mode uses: `--run`, or `--weights` of a format.
+pub fn used_by(format: Option<ForeignWeights>) -> &'static [&'static str] {
+    match format {
+        None => &["--checkpoint"],
+        Some(ForeignWeights::PytorchTextLstm) => &["--vocab", "--max-len", "--readout"],
+        Some(ForeignWeights::TorchvisionVgg16) => &["--image-size", "--precision"],
+        Some(ForeignWeights::HuggingFaceClip) => &["--vocab", "--max-len", "--image-size", "--precision"],
+    }
+}
+
+/// An error naming every given option (`given`: flag → given) that the mode would ignore.
+pub fn refuse_unused_options(given: &[(&'static str, bool)], run: bool, model: Option<&str>) -> Result<()> {
+    let format = match (run, model) {
+        (true, _) => None,
+        (false, Some(model)) => crate::models::entry(crate::io::foreign_weights::registry_name(model))?.foreign_weights,
+        (false, None) => bail!("needs --run RUN_DIR, or --model NAME with --weights W"),
     };
-    unused.into_iter().filter(|(_, given)| *given).map(|(flag, _)| flag).collect()
+    let used = used_by(format);
+    let unused: Vec<&str> = MODE_OPTIONS.iter().copied().filter(|flag| !used.contains(flag) && given.iter().any(|(f, is_given)| f == flag && *is_given)).collect();
+    if unused.is_empty() {
+        return Ok(());
+    }
+    let why = match (format, model) {
+        (None, _) => "a run uses its own model, vocabulary, caption length, image size and precision (config.json)".to_string(),
+        (Some(_), Some(model)) => format!("--model {model} --weights uses only {} of them", used.join(", ")),
+        (Some(_), None) => unreachable!("a format comes from a model"),
+    };
+    bail!("{} would be ignored here: {why}", unused.join(", "))
 }
 
 pub fn check_predict_options(args: &PredictArgs) -> Result<()> {
-    let mode = match (&args.run, args.model.as_deref()) {
-        (Some(_), _) => "run",
-        (None, Some("lstm")) => "lstm",
-        (None, Some(model)) => model,
-        (None, None) => bail!("predict needs --run RUN_DIR, or --model NAME with --weights FILE"),
-    };
-    let unused = given_but_unused(args, mode);
-    if !unused.is_empty() {
-        let why = match mode {
-            "run" => "a run uses its own model, vocabulary, caption length, image size and precision (config.json)".to_string(),
-            "lstm" => "they are for --run or for --model vgg16".to_string(),
-            model => format!("they are for --run or for --model lstm, not --model {model}"),
-        };
-        bail!("{} would be ignored here: {why}", unused.join(", "));
-    }
+    let given = [
+        ("--vocab", args.vocab.is_some()),
+        ("--max-len", args.max_len.is_some()),
+        ("--readout", args.readout.is_some()),
+        ("--image-size", args.image_size.is_some()),
+        ("--precision", args.precision.is_some()),
+        ("--checkpoint", args.checkpoint.is_some()),
+    ];
+    refuse_unused_options(&given, args.run.is_some(), args.model.as_deref()).map_err(|e| anyhow::anyhow!("predict: {e}"))?;
     for (flag, value) in [("--batch-size", args.batch_size), ("--max-len", args.max_len)] {
         if value == Some(0) {
             bail!("{flag} must be at least 1");
