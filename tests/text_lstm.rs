@@ -222,8 +222,8 @@ fn learns_which_word_marks_a_positive_caption() {
 }
 
 /// Counts heap allocations of at least `BUFFER_BYTES` (tensor-sized buffers, not bookkeeping)
-/// made by threads that opted in: the test's own thread and the workers of a rayon pool it builds,
-/// so the other tests of this binary, running alongside, are not counted.
+/// made by threads that opted in: the workers of a rayon pool the test builds (the steps run on
+/// them through `install`), so the other tests of this binary, running alongside, are not counted.
 mod buffer_count {
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::cell::Cell;
@@ -270,10 +270,10 @@ static ALLOCATOR: buffer_count::Counting = buffer_count::Counting;
 
 /// The bench's training step (forward, BCE, backward, Adam) at a small shape; returns the loss and
 /// every parameter after the step.
-fn train_steps(steps: usize, threads: usize, mut after_each: impl FnMut(usize)) -> Vec<Vec<f32>> {
+fn train_steps(steps: usize, threads: usize, count_buffers: bool, mut after_each: impl FnMut(usize) + Send) -> Vec<Vec<f32>> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
-        .start_handler(|_| buffer_count::COUNTED.with(|c| c.set(true)))
+        .start_handler(move |_| buffer_count::COUNTED.with(|c| c.set(count_buffers)))
         .build()
         .unwrap();
     pool.install(|| {
@@ -302,9 +302,9 @@ fn train_steps(steps: usize, threads: usize, mut after_each: impl FnMut(usize)) 
 /// same parameters, bit for bit, on 1, 2 and 5 threads.
 #[test]
 fn cpu_training_steps_are_bit_identical_on_any_thread_count() {
-    let one = train_steps(3, 1, |_| {});
-    assert_eq!(one, train_steps(3, 2, |_| {}), "1 vs 2 threads");
-    assert_eq!(one, train_steps(3, 5, |_| {}), "1 vs 5 threads");
+    let one = train_steps(3, 1, false, |_| {});
+    assert_eq!(one, train_steps(3, 2, false, |_| {}), "1 vs 2 threads");
+    assert_eq!(one, train_steps(3, 5, false, |_| {}), "1 vs 5 threads");
 }
 
 /// How many tensor-sized buffers a steady-state CPU training step allocates. The CPU backend has no
@@ -316,13 +316,11 @@ fn cpu_training_step_allocations_are_steady() {
     use std::sync::atomic::Ordering;
     let mut per_step = Vec::new();
     let mut last = (0, 0);
-    buffer_count::COUNTED.with(|c| c.set(true));
-    train_steps(4, 2, |_| {
+    train_steps(4, 2, true, |_| {
         let now = (buffer_count::BUFFERS.load(Ordering::Relaxed), buffer_count::BYTES.load(Ordering::Relaxed));
         per_step.push((now.0 - last.0, now.1 - last.1));
         last = now;
     });
-    buffer_count::COUNTED.with(|c| c.set(false));
     eprintln!("buffers of ≥ {} bytes allocated per training step (count, bytes): {per_step:?}", buffer_count::BUFFER_BYTES);
     assert!(per_step[1].0 > 0, "the counting hook sees the step's buffers");
     assert!(per_step[0].0 > per_step[1].0, "the first step also makes Adam's moments: {per_step:?}");

@@ -3,20 +3,26 @@ use rayon::prelude::*;
 
 use crate::backend::params::{AdamHyper, SgdHyper};
 
+/// Elements per rayon task: whole slices, so the per-element update below is a plain loop the
+/// compiler vectorises (an element-wise parallel zip of four iterators was not).
+const CHUNK: usize = 8192;
+
 pub fn adam(param: &mut [f32], grad: &[f32], first: &mut [f32], second: &mut [f32], h: &AdamHyper) {
-    param.par_iter_mut().zip(grad.par_iter()).zip(first.par_iter_mut().zip(second.par_iter_mut())).for_each(|((p, &g), (m, v))| {
-        let mut g = g * h.grad_scale;
-        if h.weight_decay != 0.0 {
-            if h.decoupled_weight_decay != 0 {
-                *p *= 1.0 - h.learning_rate * h.weight_decay;
-            } else {
-                g += h.weight_decay * *p;
+    param.par_chunks_mut(CHUNK).zip(grad.par_chunks(CHUNK)).zip(first.par_chunks_mut(CHUNK).zip(second.par_chunks_mut(CHUNK))).for_each(|((param, grad), (first, second))| {
+        for (((p, &g), m), v) in param.iter_mut().zip(grad).zip(first.iter_mut()).zip(second.iter_mut()) {
+            let mut g = g * h.grad_scale;
+            if h.weight_decay != 0.0 {
+                if h.decoupled_weight_decay != 0 {
+                    *p *= 1.0 - h.learning_rate * h.weight_decay;
+                } else {
+                    g += h.weight_decay * *p;
+                }
             }
+            *m = h.beta1 * *m + (1.0 - h.beta1) * g;
+            *v = h.beta2 * *v + (1.0 - h.beta2) * g * g;
+            let denominator = (*v / h.bias_correction2).sqrt() + h.epsilon;
+            *p -= (h.learning_rate / h.bias_correction1) * *m / denominator;
         }
-        *m = h.beta1 * *m + (1.0 - h.beta1) * g;
-        *v = h.beta2 * *v + (1.0 - h.beta2) * g * g;
-        let denominator = (*v / h.bias_correction2).sqrt() + h.epsilon;
-        *p -= (h.learning_rate / h.bias_correction1) * *m / denominator;
     });
 }
 
