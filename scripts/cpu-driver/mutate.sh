@@ -48,6 +48,15 @@ lstm-backward-dropped-part|lstm.cu|lstm|lstm|gpu_parity_persistent_and_per_step_
 pool-window|pool.cu|pool|pool|max_pool_gradients|max-pool: the 2×2 window compares only 3 taps
 embedding-stride|embedding.cu|embedding|embedding|gradient_check_and_gpu_parity|embedding backward: the scan over positions steps by 64 instead of 32 (half the ids skipped)
 optim-nonfinite-inf|optim.cu|optim|nn|the_non_finite_check_finds_one_bad_element_among_many_tensors|non-finite check: isnan instead of !isfinite (infinities missed)
+norm-dropped-part|norm.cu|norm|layer_norm|gpu_parity_at_odd_sizes|layer norm: the last row part of the weight/bias gradient sum is dropped (off by one)
+norm-dx-no-weight|norm.cu|norm|layer_norm|gpu_parity_at_odd_sizes|layer norm backward: dx uses dy instead of dy·weight
+norm-params-no-barrier|norm.cu|norm|layer_norm|gpu_parity_at_odd_sizes|layer norm weight gradient: the barrier before the per-row-lane sums are combined is removed
+attention-no-rescale|attention.cu|attention|attention|gpu_parity_at_odd_lengths_and_head_dims|attention forward: the accumulator is not rescaled when the running maximum grows
+attention-causal-short|attention.cu|attention|attention|gpu_parity_at_odd_lengths_and_head_dims|attention forward: the causal key loop stops one key short (off by one)
+attention-dkdv-late-tile|attention.cu|attention|attention|gpu_parity_at_odd_lengths_and_head_dims|attention dk/dv: the causal query loop starts a tile late
+attention-no-load-barrier|attention.cu|attention|attention|gpu_parity_at_odd_lengths_and_head_dims|attention forward: the barrier after the K/V tile loads is removed
+attention-dq-no-delta|attention.cu|attention|attention|gpu_parity_at_odd_lengths_and_head_dims|attention dq: ds uses do·v instead of do·v − delta
+attention-dkdv-no-mask|attention.cu|attention|attention|gpu_parity_at_odd_lengths_and_head_dims|attention dk/dv: the key-padding mask is ignored
 gemm-no-wait|gemm.cu|gemm|gemm|batched_and_broadcast|tensor-core GEMM: cp.async.wait_group leaves one group too many in flight (a stage read before it lands)
 gemm-no-barrier|gemm.cu|gemm|gemm|batched_and_broadcast|tensor-core GEMM: the __syncthreads after the wait is removed
 gemm-unswizzled-store|gemm.cu|gemm|gemm|batched_and_broadcast|tensor-core GEMM: tiles are stored without the XOR swizzle but read with it
@@ -70,6 +79,15 @@ EDITS = {
   "reduce-no-second-barrier": ("common.cuh", "    if (lane == 0) scratch[warp] = v;\n    __syncthreads();\n", "    if (lane == 0) scratch[warp] = v;\n"),
   "reduce-shuffle-width": ("common.cuh", "    for (int offset = 16; offset > 0; offset >>= 1) v = combine(v, __shfl_xor_sync(0xffffffff, v, offset));\n    __syncthreads();", "    for (int offset = 8; offset > 0; offset >>= 1) v = combine(v, __shfl_xor_sync(0xffffffff, v, offset));\n    __syncthreads();"),
   "grid-stride": ("common.cuh", "i += (size_t)blockDim.x * gridDim.x)", "i += (size_t)blockDim.x)"),
+  "norm-dropped-part": ("norm.cu", "p < parts; ++p", "p + 1 < parts; ++p"),
+  "norm-dx-no-weight": ("norm.cu", "const float d = to_float(dy[base + c]) * to_float(weight[c]);\n        const float x_hat", "const float d = to_float(dy[base + c]);\n        const float x_hat"),
+  "norm-params-no-barrier": ("norm.cu", "    __syncthreads();\n    if (threadIdx.y == 0", "    if (threadIdx.y == 0"),
+  "attention-no-rescale": ("attention.cu", "for (int t = 0; t < ATTN_PER_LANE; ++t) accumulator[t] *= rescale;", ""),
+  "attention-causal-short": ("attention.cu", "min(s.key_len, last_query + 1) : s.key_len;", "min(s.key_len, last_query) : s.key_len;"),
+  "attention-dkdv-late-tile": ("attention.cu", "first_key / ATTN_TILE * ATTN_TILE : 0;", "(first_key + ATTN_TILE - 1) / ATTN_TILE * ATTN_TILE : 0;"),
+  "attention-no-load-barrier": ("attention.cu", "load_rows(values, d, v_bh, tile, ATTN_TILE, s.key_len, d);\n        __syncthreads();", "load_rows(values, d, v_bh, tile, ATTN_TILE, s.key_len, d);"),
+  "attention-dq-no-delta": ("attention.cu", "(dp - row_delta)", "(dp)"),
+  "attention-dkdv-no-mask": ("attention.cu", "query < s.query_len && attention_allowed(s, mask, batch, query, key);", "query < s.query_len && attention_allowed(s, nullptr, batch, query, key);"),
   "gemm-no-wait": ("gemm.cu", "cp_async_wait<STAGES - 2>();", "cp_async_wait<STAGES - 1>();"),
   "gemm-no-barrier": ("gemm.cu", "        __syncthreads();  // k-tile visible to all threads", "        // (barrier removed)"),
   "gemm-unswizzled-store": ("gemm.cu", "T* dst = tile + row * COLS + swizzled_chunk<COLS>(row, chunk) * 8;", "T* dst = tile + row * COLS + chunk * 8;"),
