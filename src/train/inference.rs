@@ -83,9 +83,10 @@ pub fn hateful_probability(logits: [f32; 2]) -> f32 {
     (1.0 / (1.0 + ((logits[0] - logits[1]) as f64).exp())) as f32
 }
 
-/// Evaluation batches: in record order, no augmentation.
+/// Evaluation batches: in record order, no augmentation, normalised as the split was prepared for.
 pub fn evaluation_loader(split: Arc<PreparedSplit>, batch_size: usize) -> Result<BatchLoader> {
-    BatchLoader::new(split, LoaderOptions { batch_size, shuffle: false, drop_last: false, augment: None, workers: 1, ..LoaderOptions::default() })
+    let normalization = split.normalization();
+    BatchLoader::new(split, LoaderOptions { batch_size, shuffle: false, drop_last: false, augment: None, workers: 1, normalization, ..LoaderOptions::default() })
 }
 
 /// One pass over `loader`'s split in evaluation mode.
