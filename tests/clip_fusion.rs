@@ -135,36 +135,58 @@ fn info_nce_matches_its_definition_and_its_gradients_pass_finite_differences() {
     assert!(low < 1e-3, "aligned pairs: {low}");
 }
 
+/// A Hateful Memes folder whose pairs are aligned: each image is a plain square of one of eight
+/// colours and its caption names that colour. (On `memefuse synth` data the image and text cues
+/// are nearly independent, so InfoNCE has almost nothing to align there: docs/clip.md.)
+fn colour_pairs_dataset(dir: &Path) -> std::path::PathBuf {
+    const COLOURS: [(&str, [u8; 3]); 8] = [
+        ("red", [220, 30, 30]), ("green", [30, 200, 40]), ("blue", [30, 40, 220]), ("yellow", [230, 220, 30]),
+        ("black", [10, 10, 10]), ("white", [245, 245, 245]), ("purple", [150, 40, 190]), ("orange", [240, 140, 20]),
+    ];
+    let data = dir.join("colours");
+    std::fs::create_dir_all(data.join("img")).unwrap();
+    let mut lines = String::new();
+    for id in 1..=96usize {
+        let (name, rgb) = COLOURS[id % COLOURS.len()];
+        image::RgbImage::from_pixel(64, 64, image::Rgb(rgb)).save(data.join(format!("img/{id:05}.png"))).unwrap();
+        lines += &format!("{{\"id\":{id},\"img\":\"img/{id:05}.png\",\"label\":{},\"text\":\"a {name} square\"}}\n", id % 2);
+    }
+    std::fs::write(data.join("train.jsonl"), lines).unwrap();
+    data
+}
+
 #[test]
 fn contrastive_pre_training_aligns_the_training_pairs() {
     use memefuse::data::{prepare_split, BatchLoader, Expect, LoaderOptions, PrepareOptions, PreparedSplit};
     use memefuse::train::contrastive::pretrain;
     let dir = tempfile::tempdir().unwrap();
-    let data = tiny_dataset(dir.path());
+    let data = colour_pairs_dataset(dir.path());
     let prepared = dir.path().join("train.safetensors");
     prepare_split(&data, "train", &PrepareOptions::new(&prepared)).unwrap();
     let split = std::sync::Arc::new(PreparedSplit::open(&prepared, Expect::default()).unwrap());
     let mut args = train_args("clip-fusion", &data, &dir.path().join("run"), 1);
-    args.contrastive_epochs = Some(3);
+    args.contrastive_epochs = Some(8);
     args.learning_rate = Some(1e-3);
     let mut config = args.to_config(Device::Cpu).unwrap();
     config.model_config.vocab_size = split.vocab_size();
     let model = memefuse::train::trainer::build_model(&config, Device::Cpu).unwrap();
-    let loader = BatchLoader::new(split, LoaderOptions { batch_size: 32, shuffle: true, seed: 0, ..LoaderOptions::default() }).unwrap();
+    let loader = BatchLoader::new(split, LoaderOptions { batch_size: 16, shuffle: true, seed: 0, ..LoaderOptions::default() }).unwrap();
     let epochs = pretrain(model.as_ref(), &loader, &config, memefuse::DType::F32, Device::Cpu).unwrap();
     let losses: Vec<f64> = epochs.iter().map(|e| e.loss).collect();
-    eprintln!("InfoNCE per contrastive epoch: {losses:?} (chance ln 32 = {:.3})", 32f64.ln());
-    assert_eq!(epochs.len(), 3);
-    // The synthetic memes' captions and images share their class (and more): pre-training must
-    // bring the loss clearly below chance, epoch after epoch, and move the temperature.
-    assert!(losses[2] < losses[0] && losses[2] < 0.9 * 32f64.ln(), "{losses:?}");
-    assert!((epochs[2].logit_scale - memefuse::models::clip::model::LOGIT_SCALE_INIT.exp() as f64).abs() > 1e-3, "the temperature is learned");
+    let chance = 16f64.ln();
+    eprintln!("InfoNCE per contrastive epoch: {losses:?} (chance ln 16 = {chance:.3}); logit scale {:.2}", epochs.last().unwrap().logit_scale);
+    assert_eq!(epochs.len(), 8);
+    // Two of a batch's 16 pairs share a colour on average, so the floor is about ln 2; random
+    // encoders sit at ln 16. Pre-training must get well below chance.
+    assert!(losses[7] < 0.6 * chance && losses[7] < losses[0], "{losses:?}");
+    assert!((epochs[7].logit_scale - memefuse::models::clip::model::LOGIT_SCALE_INIT.exp() as f64).abs() > 1e-3, "the temperature is learned");
 
     // Only with clip-fusion, and not with frozen encoders.
-    let mut other = train_args("cnn-lstm", &data, &dir.path().join("x"), 1);
+    let synth = tiny_dataset(dir.path());
+    let mut other = train_args("cnn-lstm", &synth, &dir.path().join("x"), 1);
     other.contrastive_epochs = Some(1);
     assert!(other.to_config(Device::Cpu).unwrap().validate().unwrap_err().to_string().contains("option of --model clip-fusion"));
-    let mut frozen = train_args("clip-fusion", &data, &dir.path().join("y"), 1);
+    let mut frozen = train_args("clip-fusion", &synth, &dir.path().join("y"), 1);
     frozen.contrastive_epochs = Some(1);
     frozen.freeze_encoders = true;
     assert!(frozen.to_config(Device::Cpu).unwrap().validate().unwrap_err().to_string().contains("--freeze-encoders"));
