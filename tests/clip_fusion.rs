@@ -206,6 +206,7 @@ fn init_from_a_folder_with_a_clip_tokenizer_prepares_the_data_as_clip_was_traine
     config.text.max_position_embeddings = 24;
     config.text.pooling = TextPooling::FirstEos(49407);
     let hf = dir.path().join("hf");
+    std::fs::create_dir_all(&hf).unwrap();
     let model = ClipModel::new(&config, &mut memefuse::util::Rng::new(3), Device::Cpu).unwrap();
     memefuse::io::clip_weights::save_clip_folder(&model, &hf).unwrap();
     std::fs::copy(fixture("clip_tokenizer/bpe_simple_vocab_16e6.txt.gz"), hf.join("bpe_simple_vocab_16e6.txt.gz")).unwrap();
