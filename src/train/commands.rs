@@ -541,7 +541,7 @@ pub struct DemoArgs {
     /// Synthetic training records (dev and test get a third each).
     #[arg(long, default_value_t = 1000)]
     pub train_size: usize,
-    /// Models to train, comma-separated [default: all but the full-size vgg16].
+    /// Models to train, comma-separated [default: all but the full-size vgg16 and vgg16-lstm].
     #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(models::available()))]
     pub models: Vec<String>,
     /// Seed of the synthetic data and of every run.
