@@ -80,3 +80,47 @@ fn resume_rejects_config_changes_and_missing_checkpoints() {
     let error = run_train(resume_args(&dir.path().join("nowhere"), None)).unwrap_err().to_string();
     assert!(error.contains("is not a run folder"), "{error}");
 }
+
+#[test]
+fn early_stopping_ends_a_run_after_patience_epochs_without_a_better_validation_auroc() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tiny_dataset(dir.path());
+    // The fusion baselines stop after 3 epochs without improvement by default; the others never.
+    let config = |model: &str| train_args(model, &data, &dir.path().join(model), 10).to_config(memefuse::Device::Cpu).unwrap();
+    assert_eq!(config("cnn-lstm").patience, Some(3));
+    assert_eq!(config("vgg16-small-lstm").patience, Some(3));
+    assert_eq!(config("lstm").patience, None);
+    let mut off = train_args("cnn-lstm", &data, dir.path(), 10);
+    off.patience = Some(0);
+    assert_eq!(off.to_config(memefuse::Device::Cpu).unwrap().patience, None, "--patience 0 trains every epoch");
+
+    // A learning rate so small that the weights cannot move in f32: the validation AUROC stays
+    // put after epoch 1, so the run must stop at epoch 1 + patience.
+    let run = dir.path().join("stalled");
+    let mut args = train_args("text-bow", &data, &run, 10);
+    args.learning_rate = Some(1e-12);
+    args.patience = Some(2);
+    run_train(args).unwrap();
+    let history = History::load(&run).unwrap();
+    let aurocs: Vec<f64> = history.records.iter().map(|r| r.val_auroc).collect();
+    // The rule, replayed on the history: the first epoch that is `patience` epochs past the best so far.
+    let mut best = (0, f64::NEG_INFINITY);
+    let mut expected_stop = 10;
+    for (index, &auroc) in aurocs.iter().enumerate() {
+        if auroc > best.1 {
+            best = (index + 1, auroc);
+        }
+        if index + 1 - best.0 >= 2 {
+            expected_stop = index + 1;
+            break;
+        }
+    }
+    assert!(expected_stop < 10, "the validation AUROC kept improving: {aurocs:?}");
+    assert_eq!(history.len(), expected_stop, "{aurocs:?}");
+    let best_checkpoint = load_checkpoint(&RunDir::new(&run).checkpoint_path(CheckpointKind::Best)).unwrap();
+    assert_eq!(best_checkpoint.progress.best_epoch, Some(best.0), "best keeps the peak epoch");
+
+    // Resuming a run that stopped early trains nothing more.
+    run_train(resume_args(&run, None)).unwrap();
+    assert_eq!(History::load(&run).unwrap().len(), expected_stop);
+}

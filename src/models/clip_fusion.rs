@@ -17,6 +17,9 @@ use crate::nn::{Activation, Linear};
 use crate::util::Rng;
 use crate::{Device, Tensor};
 
+/// ln(100): open_clip's upper bound on the contrastive logit scale.
+const MAX_LOGIT_SCALE: f32 = 4.605_170_2;
+
 /// How the two normalised embeddings are combined.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -179,6 +182,18 @@ impl Model for ClipFusion {
 
     fn learning_rate_scale(&self, name: &str) -> f32 {
         if Self::is_encoder_parameter(name) { self.options.encoder_lr_scale } else { 1.0 }
+    }
+
+    /// CLIP's InfoNCE on the normalised embeddings, with the model's `logit_scale` as the learnable
+    /// temperature. As open_clip, the scale is kept at most ln(100): clamped here, before the
+    /// step's forward, to what the previous step left.
+    fn contrastive_loss(&self, input: &ModelInput) -> Result<Option<Tensor>> {
+        let logit_scale = self.clip.logit_scale();
+        if logit_scale.to_scalar()? > MAX_LOGIT_SCALE {
+            logit_scale.fill_(MAX_LOGIT_SCALE)?;
+        }
+        let (image, text) = self.embeddings(input)?;
+        Ok(Some(crate::nn::loss::info_nce(&image, &text, logit_scale)?))
     }
 
     /// `--init DIR` (a HuggingFace CLIP folder) loads the encoders and keeps the fresh head; a

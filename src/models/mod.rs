@@ -164,6 +164,12 @@ pub trait Model {
     fn import_weights(&self, path: &std::path::Path) -> Result<crate::io::weights::ImportSummary> {
         Ok(crate::io::weights::WeightFile::open(path)?.load_into(&self.parameters(), |_, _| false)?)
     }
+
+    /// CLIP-style models: the contrastive (InfoNCE) loss of the batch's image–text pairs, for the
+    /// pre-training phase of `--contrastive-epochs` (train::contrastive). None: the model has none.
+    fn contrastive_loss(&self, _input: &ModelInput) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
 }
 
 /// One registry entry.
@@ -261,7 +267,7 @@ pub const REGISTRY: &[ModelEntry] = &[
         name: "clip-fusion",
         needs: Needs { image: true, text: true },
         description: "image + text: CLIP's ViT and text transformer (--init HF folder or from scratch), normalised embeddings fused early, MLP head",
-        in_demo: false,
+        in_demo: true,
         foreign_weights: Some(ForeignWeights::HuggingFaceClip),
     },
 ];

@@ -50,3 +50,20 @@ pub fn binary_cross_entropy_with_logits(logits: &Tensor, targets: &Tensor) -> Re
     let grad = Tensor::from_storage(grad, Layout::contiguous(logits.shape()), false);
     mean_loss_with_gradient(losses, grad, logits)
 }
+
+/// CLIP's symmetric contrastive loss (InfoNCE) over a batch of matching pairs: with logits
+/// exp(logit_scale) · image · textᵀ [B, B] (in f32), the mean of the cross-entropy of each image
+/// against all texts and of each text against all images, the matching pair being the target.
+/// `image` and `text` are [B, D] (normalised by the caller, as CLIP does); `logit_scale` is the
+/// learnable log inverse temperature, a scalar.
+pub fn info_nce(image: &Tensor, text: &Tensor, logit_scale: &Tensor) -> Result<Tensor> {
+    if image.rank() != 2 || image.shape() != text.shape() || logit_scale.elem_count() != 1 {
+        return Err(Error::shape("info_nce", format!("image {:?} and text {:?} must both be [batch, dim], logit_scale {:?} a scalar", image.shape(), text.shape(), logit_scale.shape())));
+    }
+    let scale = logit_scale.to_dtype(crate::DType::F32)?.exp()?;
+    let logits = image.to_dtype(crate::DType::F32)?.matmul(&text.to_dtype(crate::DType::F32)?.t()?)?.mul(&scale)?;
+    let targets: Vec<u32> = (0..image.shape()[0] as u32).collect();
+    let image_to_text = cross_entropy(&logits, &targets)?;
+    let text_to_image = cross_entropy(&logits.t()?, &targets)?;
+    image_to_text.add(&text_to_image)?.scale(0.5)
+}

@@ -114,6 +114,14 @@ pub struct TrainArgs {
     /// clip-fusion: the encoders' learning rate as a fraction of --lr [default: 1].
     #[arg(long)]
     pub encoder_lr_scale: Option<f32>,
+    /// Early stopping: stop once this many epochs in a row bring no better validation AUROC; 0
+    /// trains every epoch [default: 3 for cnn-lstm, vgg16-lstm and vgg16-small-lstm, 0 otherwise].
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// clip-fusion: epochs of contrastive (InfoNCE) pre-training of the encoders on the train
+    /// split's image–text pairs before the classifier trains [default: 0].
+    #[arg(long)]
+    pub contrastive_epochs: Option<usize>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -150,6 +158,8 @@ impl TrainArgs {
             ("--fusion-features", self.fusion_features.is_some()),
             ("--freeze-encoders", self.freeze_encoders),
             ("--encoder-lr-scale", self.encoder_lr_scale.is_some()),
+            ("--patience", self.patience.is_some()),
+            ("--contrastive-epochs", self.contrastive_epochs.is_some()),
         ];
         given.into_iter().filter(|(_, is_given)| *is_given).map(|(name, _)| name).collect()
     }
@@ -171,6 +181,16 @@ impl TrainArgs {
         let image_size = match (&clip_fusion.encoders, self.image_size) {
             (Some(encoders), None) => encoders.vision.image_size,
             (_, given) => given.unwrap_or(DEFAULT_IMAGE_SIZE),
+        };
+        // A HuggingFace CLIP folder with its tokenizer: the data are prepared as CLIP's.
+        let clip_vocab = match (&clip_fusion.encoders, &init) {
+            (Some(_), Some(dir)) => clip_tokenizer_in(dir),
+            _ => None,
+        };
+        let patience = match self.patience {
+            Some(0) => None,
+            Some(patience) => Some(patience),
+            None => crate::study::study::is_fusion_baseline(&model).then_some(super::config::FUSION_BASELINE_PATIENCE),
         };
         Ok(TrainConfig {
             model,
@@ -207,6 +227,9 @@ impl TrainArgs {
                     hue: self.hue.unwrap_or(default.hue),
                 }
             },
+            patience,
+            contrastive_epochs: self.contrastive_epochs.unwrap_or(0),
+            clip_vocab,
         })
     }
 }
@@ -233,6 +256,15 @@ impl TrainArgs {
             encoders,
         })
     }
+}
+
+/// The CLIP tokenizer a HuggingFace folder carries (`vocab.json` with `merges.txt`, as
+/// `CLIPTokenizer.save_pretrained` writes them, or open_clip's `bpe_simple_vocab_16e6.txt.gz`).
+pub fn clip_tokenizer_in(dir: &std::path::Path) -> Option<PathBuf> {
+    if dir.join("vocab.json").is_file() && dir.join("merges.txt").is_file() {
+        return Some(dir.join("vocab.json"));
+    }
+    Some(dir.join("bpe_simple_vocab_16e6.txt.gz")).filter(|path| path.is_file())
 }
 
 pub fn run_train(args: TrainArgs) -> Result<()> {
@@ -506,7 +538,7 @@ pub struct DemoArgs {
     /// Synthetic training records (dev and test get a third each).
     #[arg(long, default_value_t = 1000)]
     pub train_size: usize,
-    /// Models to train, comma-separated [default: all but the full-size vgg16].
+    /// Models to train, comma-separated [default: all but the full-size vgg16 and vgg16-lstm].
     #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(models::available()))]
     pub models: Vec<String>,
     /// Seed of the synthetic data and of every run.

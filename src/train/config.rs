@@ -152,6 +152,32 @@ pub struct TrainConfig {
     /// Training-time image augmentation (runs saved before it existed get the default).
     #[serde(default)]
     pub augmentation: Augmentation,
+    /// Early stopping: end the run once this many epochs in a row have not improved the best
+    /// validation AUROC (the `best` checkpoint stays the peak). None: train every epoch.
+    #[serde(default)]
+    pub patience: Option<usize>,
+    /// clip-fusion: epochs of contrastive (InfoNCE) pre-training of the encoders on the train
+    /// split's image–text pairs before the classifier is trained (train::contrastive).
+    #[serde(default)]
+    pub contrastive_epochs: usize,
+    /// clip-fusion from a HuggingFace folder that holds its tokenizer (`vocab.json` + `merges.txt`,
+    /// or `bpe_simple_vocab_16e6.txt.gz`): that CLIP BPE vocabulary. Splits are then prepared as
+    /// CLIP was trained (`Preprocess::Clip`: BPE ids with the end token, bicubic short side and
+    /// centre crop, CLIP's mean and std) instead of with the run's word vocabulary.
+    #[serde(default)]
+    pub clip_vocab: Option<PathBuf>,
+}
+
+/// The fusion baselines' default patience: on the study's noisy synthetic data their validation
+/// AUROC peaks within 3–5 epochs and then drifts down (docs/study.md).
+pub const FUSION_BASELINE_PATIENCE: usize = 3;
+
+/// Whether a run with this progress has stopped early: `patience` epochs since the best one.
+pub fn stopped_early(patience: Option<usize>, epoch: usize, best_epoch: Option<usize>) -> bool {
+    match (patience, best_epoch) {
+        (Some(patience), Some(best)) => epoch.saturating_sub(best) >= patience,
+        _ => false,
+    }
 }
 
 impl TrainConfig {
@@ -181,6 +207,15 @@ impl TrainConfig {
             bail!("--dropout must be in [0, 1), got {}", self.model_config.dropout);
         }
         self.augmentation.validate()?;
+        if self.patience == Some(0) {
+            bail!("--patience must be at least 1 (or leave it out to train every epoch)");
+        }
+        if self.contrastive_epochs > 0 && self.model != "clip-fusion" {
+            bail!("--contrastive-epochs pre-trains CLIP's encoders: it is an option of --model clip-fusion, not {}", self.model);
+        }
+        if self.contrastive_epochs > 0 && self.model_config.clip_fusion.freeze_encoders {
+            bail!("--contrastive-epochs trains the encoders, which --freeze-encoders keeps fixed: give one of them");
+        }
         if let Some(max_norm) = self.clip_grad_norm {
             if max_norm.is_nan() || max_norm <= 0.0 {
                 bail!("--clip-grad-norm must be positive, got {max_norm}");

@@ -16,6 +16,7 @@ use super::config::TrainConfig;
 use super::run_dir::RunDir;
 use crate::data::prepared::vocab_path_for;
 use crate::data::source_fingerprint::{check_cached, CacheExpectation, CacheState};
+use crate::data::clip_tokenizer::{ClipTokenizer, CONTEXT_LENGTH};
 use crate::data::text::Vocabulary;
 use crate::data::{prepare_split, Expect, PrepareOptions, PreparedSplit};
 
@@ -115,10 +116,22 @@ impl<'a> DataCache<'a> {
     }
 
     fn prepare_options(&self, split: &str) -> PrepareOptions {
-        let mut options = PrepareOptions::new(self.path(split));
+        let mut options = match &self.config.clip_vocab {
+            Some(bpe) => {
+                let mut options = PrepareOptions::clip(self.path(split), bpe);
+                // CLIP's 77 tokens, or fewer when the text encoder has fewer positions.
+                let positions = self.config.model_config.clip_fusion.encoders.as_ref().map_or(CONTEXT_LENGTH, |e| e.text.max_position_embeddings);
+                options.max_len = Some(self.config.max_len.unwrap_or(CONTEXT_LENGTH.min(positions)));
+                options
+            }
+            None => {
+                let mut options = PrepareOptions::new(self.path(split));
+                options.vocab = Some(self.vocab_path());
+                options.max_len = self.config.max_len;
+                options
+            }
+        };
         options.image_size = self.config.model_config.image_size as u32;
-        options.vocab = Some(self.vocab_path());
-        options.max_len = self.config.max_len;
         options.require_labels = split == self.config.train_split;
         options
     }
@@ -128,20 +141,22 @@ impl<'a> DataCache<'a> {
         let mut options = self.prepare_options(split);
         let path = options.out.clone();
         let vocab_path = self.vocab_path();
-        let vocab = if vocab_path.is_file() {
-            Some(Vocabulary::load(&vocab_path)?)
+        let vocab_hash = if let Some(bpe) = &self.config.clip_vocab {
+            Some(ClipTokenizer::from_path(bpe).with_context(|| format!("the CLIP tokenizer of --init {}", bpe.display()))?.vocab_hash().to_string())
+        } else if vocab_path.is_file() {
+            Some(Vocabulary::load(&vocab_path)?.hash())
         } else if split == self.config.train_split && self.reads_training_folder() {
             options.vocab = None; // built from this split and saved next to it, at vocab_path
             None
         } else {
             bail!("the run's vocabulary {} is missing; it is built when the train split is prepared", vocab_path.display());
         };
-        let state = match &vocab {
-            Some(vocab) => {
+        let state = match &vocab_hash {
+            Some(vocab_hash) => {
                 let expected = CacheExpectation {
                     image_size: options.image_size,
                     resize: options.resize.name(),
-                    vocab_hash: vocab.hash(),
+                    vocab_hash: vocab_hash.clone(),
                     max_len: options.max_len,
                     read: options.read_options(),
                 };
@@ -167,10 +182,7 @@ impl<'a> DataCache<'a> {
             let more = if more > 0 { format!(" ({more} more issues not shown; `memefuse prepare` lists them all)") } else { String::new() };
             eprintln!("memefuse: {}{more}", report.summary());
         }
-        let vocab_hash = match vocab {
-            Some(vocab) => vocab.hash(),
-            None => summary.vocab_hash.clone(),
-        };
+        let vocab_hash = vocab_hash.unwrap_or_else(|| summary.vocab_hash.clone());
         // Just written and checksummed while writing: no need to hash it again.
         let expect = Expect { image_size: Some(options.image_size), vocab_hash: Some(vocab_hash), skip_checksum: true };
         let prepared = PreparedSplit::open(&path, expect).with_context(|| format!("split {split:?} in the run's cache"))?;

@@ -6,14 +6,17 @@
 //! The trainer (docs/trainer.md): [`config`] (what a run computes), [`run_dir`] (the run folder's
 //! layout), [`run_lock`] (one writer per run folder), [`run_state`] (what train and resume may
 //! do with a folder), [`data_cache`] (prepared splits in the run folder), [`batch_input`] (loader batches to
-//! model inputs), [`trainer`] (the epoch loop, resume), [`checkpoint`] (safetensors checkpoints),
-//! [`inference`] (a model over a split), [`imported_split`] (the split a `--weights` model reads), [`progress`] (bars or lines), [`commands`] (`train`,
+//! model inputs), [`trainer`] (the epoch loop, resume, early stopping), [`contrastive`]
+//! (clip-fusion's InfoNCE pre-training), [`checkpoint`] (safetensors checkpoints),
+//! [`inference`] (a model over a split), [`imported_split`] (the split a `--weights` model reads),
+//! [`progress`] (bars or lines), [`commands`] (`train`,
 //! `eval`, `predict`, `demo`), [`demo`] and [`demo_data`] (the demo's reusable synthetic data);
 //! [`embed`] (`memefuse embed`: features of a split) and [`tsne_command`] (`memefuse tsne`).
 pub mod batch_input;
 pub mod checkpoint;
 pub mod commands;
 pub mod config;
+pub mod contrastive;
 pub mod data_cache;
 pub mod demo;
 pub mod demo_data;

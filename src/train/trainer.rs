@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 
 use super::batch_input::{class_labels, model_input};
 use super::checkpoint::{self, assign_parameters, load_checkpoint, save_checkpoint, CheckpointContents, LoadedCheckpoint, TrainingProgress};
-use super::config::TrainConfig;
+use super::config::{stopped_early, TrainConfig};
 use super::data_cache::DataCache;
 use super::history::{EpochRecord, History, HistoryWriter};
 use super::inference::{evaluation_loader, run_split};
@@ -112,13 +112,19 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
     // model needs the cores. Batches do not depend on the worker count (each record has its own RNG).
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = if device.is_cuda() { cores.saturating_sub(1).clamp(1, 8) } else { 1 };
+    // CLIP-prepared splits are normalised with CLIP's mean and std, the others with ImageNet's.
+    let normalization = train_split.normalization();
     let train_loader = BatchLoader::new(
         train_split,
-        LoaderOptions { batch_size: config.batch_size, shuffle: true, seed: config.seed, drop_last: false, augment, workers, prefetch: 2 * workers, ..LoaderOptions::default() },
+        LoaderOptions { batch_size: config.batch_size, shuffle: true, seed: config.seed, drop_last: false, augment, workers, prefetch: 2 * workers, normalization, ..LoaderOptions::default() },
     )?;
     let val_loader = evaluation_loader(val_split, config.batch_size.max(64))?;
 
-    let vocabulary = Vocabulary::load(vocab_path_for(&run.prepared_split_path(&config.train_split)))?;
+    // Splits prepared with a CLIP tokenizer (`clip_vocab`) have no word vocabulary: their ids are the BPE's.
+    let vocabulary = match config.clip_vocab {
+        Some(_) => None,
+        None => Some(Vocabulary::load(vocab_path_for(&run.prepared_split_path(&config.train_split)))?),
+    };
     let needs = memory_estimate::estimate(config, config.batch_size, true);
     memory_estimate::check_fits(&needs, memory_estimate::available_memory(), device, &format!("training {}", config.model))?;
     let model = build_model(config, device)?;
@@ -140,7 +146,10 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
         }
         None => {
             if let Some(init) = &config.init {
-                initialise_from(model.as_ref(), &parameters, init, &vocabulary, config)?;
+                initialise_from(model.as_ref(), &parameters, init, vocabulary.as_ref(), config)?;
+            }
+            if config.contrastive_epochs > 0 {
+                super::contrastive::pretrain(model.as_ref(), &train_loader, config, config.precision.compute_dtype(), device)?;
             }
         }
     }
@@ -150,6 +159,17 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
     let mut epochs_this_call = 0;
     while progress.epoch < config.epochs {
         if options.stop_after_epochs.is_some_and(|stop| epochs_this_call >= stop) {
+            break;
+        }
+        if stopped_early(config.patience, progress.epoch, progress.best_epoch) {
+            eprintln!(
+                "memefuse: early stop after epoch {}: no better validation AUROC for {} epochs (best {:.4} at epoch {}; --patience {})",
+                progress.epoch,
+                progress.epoch - progress.best_epoch.unwrap_or(0),
+                progress.best_val_auroc.unwrap_or(f64::NAN),
+                progress.best_epoch.unwrap_or(0),
+                config.patience.unwrap_or(0)
+            );
             break;
         }
         let epoch = progress.epoch + 1;
@@ -183,7 +203,7 @@ fn fit(run: &RunDir, config: &TrainConfig, resume_from: Option<LoadedCheckpoint>
         }
         let optimizer_state = optimizer.state();
         let scaler_state = loss_scaler.as_ref().map(|s| s.state()).unwrap_or_default();
-        let contents = CheckpointContents { config, progress: &progress, model: &parameters, optimizer: &optimizer_state, loss_scaler: &scaler_state, vocabulary: Some(&vocabulary) };
+        let contents = CheckpointContents { config, progress: &progress, model: &parameters, optimizer: &optimizer_state, loss_scaler: &scaler_state, vocabulary: vocabulary.as_ref() };
         save_checkpoint(&run.checkpoint_path(CheckpointKind::Last), &contents)?;
         if improved {
             // Only ever evaluated or used as --init: weights only, a third of `last` under Adam.
@@ -206,13 +226,14 @@ fn draw_curves(run: &RunDir, model_name: &str) -> Result<()> {
 /// `--init FILE`: a memefuse checkpoint's weights (parameters it lacks keep their random start, so
 /// one encoder can be loaded alone), or weights saved from PyTorch, imported by the model itself
 /// (VGG16 replaces an ImageNet head with its fresh 2-class one).
-fn initialise_from(model: &dyn Model, parameters: &[(String, crate::Tensor)], init: &std::path::Path, vocabulary: &Vocabulary, config: &TrainConfig) -> Result<()> {
+fn initialise_from(model: &dyn Model, parameters: &[(String, crate::Tensor)], init: &std::path::Path, vocabulary: Option<&Vocabulary>, config: &TrainConfig) -> Result<()> {
     if init.is_file() && checkpoint::is_checkpoint(init)? {
         let source = load_checkpoint(init)?;
         let mut weights = source.model;
         let reads_text = !model.vocabulary_axes().is_empty() && weights.iter().any(|(name, _)| model.vocabulary_axes().iter().any(|(n, _)| n == name));
-        match (&source.vocabulary, reads_text) {
+        match (&source.vocabulary, reads_text && vocabulary.is_some()) {
             (Some(from), true) => {
+                let vocabulary = vocabulary.expect("checked in the match");
                 if vocab_remap::check_same_vocabulary(init, from, vocabulary, config.init_remap_vocab)? {
                     let summary = vocab_remap::remap_by_token(&mut weights, &model.vocabulary_axes(), parameters, from, vocabulary)?;
                     eprintln!(
