@@ -50,6 +50,11 @@ fn study_trains_each_model_reports_and_resumes() {
         assert_eq!(history(run).len(), 1);
         assert!(markdown.contains(&format!("## {run}")), "report lacks {run}");
     }
+    // The second run reuses the first one's prepared splits (hard links the data cache accepted),
+    // instead of discarding and preparing them again.
+    use std::os::unix::fs::MetadataExt;
+    let inode = |run: &str| std::fs::metadata(out.join("runs").join(run).join("cache/train.safetensors")).unwrap().ino();
+    assert_eq!(inode("text-bow"), inode("cnn-lstm-late"), "the study prepared the train split twice");
     assert!(!out.join("runs").join("clip-fusion").exists() || memefuse::models::entry("clip-fusion").is_ok(), "unregistered models are skipped");
 
     // More epochs: both runs continue from their last checkpoint; the first epoch is kept as it was.

@@ -36,16 +36,15 @@ pub fn claim_for_new_run(run: &RunDir) -> Result<RunLock> {
     if has_checkpoint || finished_epochs_in_history(run) > 0 {
         bail!("{} already holds a run; continue it with `memefuse train --resume {}` or choose another --out", run.root().display(), run.root().display());
     }
-    if run.config_path().exists() || run.history_path().exists() || run.cache_dir().exists() {
+    // A config or history without a finished epoch is a failed attempt. Its prepared splits may
+    // stay: the data cache checks each against its source and options before reusing it. (A cache
+    // alone is no attempt: `study` and `demo` link another run's splits in before training.)
+    if run.config_path().exists() || run.history_path().exists() {
         eprintln!("memefuse: {} holds a run that never finished an epoch; starting it again", run.root().display());
-        // The old attempt's prepared data may have been made with other options.
         for file in [run.config_path(), run.history_path()] {
             if file.exists() {
                 std::fs::remove_file(&file).map_err(|e| anyhow::anyhow!("removing {}: {e}", file.display()))?;
             }
-        }
-        if run.cache_dir().exists() {
-            std::fs::remove_dir_all(run.cache_dir()).map_err(|e| anyhow::anyhow!("removing {}: {e}", run.cache_dir().display()))?;
         }
     }
     run.create_folders()?;
