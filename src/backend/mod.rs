@@ -10,11 +10,16 @@ use crate::{Error, Result};
 
 /// Turns a `--device` value (auto, cpu, cuda, cuda:N) into a device. `auto` takes GPU 0 when one is
 /// usable and otherwise falls back to the CPU, saying why in one line on stderr; an explicit `cuda`
-/// that cannot be served is an error that says why.
+/// that cannot be served is an error that says why. `auto` never picks the CPU driver (cuda-cpu):
+/// it checks kernels, it is no speed-up; `--device cuda` asks for it.
 pub fn resolve_device(request: &str) -> Result<Device> {
     let request = request.trim().to_ascii_lowercase();
     match request.as_str() {
-        "auto" => match cuda::probe() {
+        "auto" => match cuda::probe().and_then(|_| cuda::device(0).map_err(|e| e.to_string())) {
+            Ok(gpu) if gpu.is_cpu_driver() => {
+                eprintln!("memefuse: running on the CPU: the CUDA driver found is the CPU driver (cuda-cpu), which checks kernels but is far slower than the CPU backend; --device cuda uses it");
+                Ok(Device::Cpu)
+            }
             Ok(_) => Ok(Device::Cuda(0)),
             Err(reason) => {
                 eprintln!("memefuse: running on the CPU: {reason}");
@@ -62,6 +67,10 @@ mod tests {
         assert_eq!(resolve_device("CPU").unwrap(), Device::Cpu, "case does not matter");
         assert!(resolve_device("cuda:x").unwrap_err().to_string().contains("auto, cpu, cuda or cuda:N"));
         match cuda::probe() {
+            Ok(_) if cuda::device(0).unwrap().is_cpu_driver() => {
+                assert_eq!(resolve_device("auto").unwrap(), Device::Cpu, "auto never picks the CPU driver");
+                assert_eq!(resolve_device("cuda").unwrap(), Device::Cuda(0), "an explicit cuda does");
+            }
             Ok(_) => assert_eq!(resolve_device("auto").unwrap(), Device::Cuda(0)),
             Err(reason) => {
                 assert_eq!(resolve_device("auto").unwrap(), Device::Cpu);

@@ -73,7 +73,7 @@ pub fn gpu(test: &str) -> Option<Device> {
 /// scaled down there (the same kernels and code paths, smaller grids). Never true on a real GPU.
 pub fn on_cpu_driver() -> bool {
     static CPU_DRIVER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *CPU_DRIVER.get_or_init(|| cuda::probe().is_ok() && cuda::device(0).is_ok_and(|d| d.name().contains("CPU driver")))
+    *CPU_DRIVER.get_or_init(|| cuda::probe().is_ok() && cuda::device(0).is_ok_and(|d| d.is_cpu_driver()))
 }
 
 /// `on_gpu` on a real GPU, `on_the_cpu_driver` on the CPU driver (a test's size where it is too big

@@ -77,6 +77,11 @@ impl CudaDevice {
     pub fn name(&self) -> &str {
         &self.name
     }
+    /// Whether this is cuda-cpu, our CPU driver (it says so in its device name): it interprets the
+    /// kernels on the CPU, thousands of times slower than a GPU and far slower than the CPU backend.
+    pub fn is_cpu_driver(&self) -> bool {
+        self.name.contains("CPU driver")
+    }
     pub fn compute_capability(&self) -> (i32, i32) {
         self.compute_capability
     }
