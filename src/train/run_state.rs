@@ -36,15 +36,19 @@ pub fn claim_for_new_run(run: &RunDir) -> Result<RunLock> {
     if has_checkpoint || finished_epochs_in_history(run) > 0 {
         bail!("{} already holds a run; continue it with `memefuse train --resume {}` or choose another --out", run.root().display(), run.root().display());
     }
-    // A config or history without a finished epoch is a failed attempt. Its prepared splits may
-    // stay: the data cache checks each against its source and options before reusing it. (A cache
-    // alone is no attempt: `study` and `demo` link another run's splits in before training.)
+    // A config or history without a finished epoch is a failed attempt; its prepared data (and the
+    // vocabulary built with them) may have been made with other options, so they go too. A cache
+    // alone is no attempt: `study` and `demo` link another run's splits in before training, and
+    // the data cache checks each against its source and options before reusing it.
     if run.config_path().exists() || run.history_path().exists() {
         eprintln!("memefuse: {} holds a run that never finished an epoch; starting it again", run.root().display());
         for file in [run.config_path(), run.history_path()] {
             if file.exists() {
                 std::fs::remove_file(&file).map_err(|e| anyhow::anyhow!("removing {}: {e}", file.display()))?;
             }
+        }
+        if run.cache_dir().exists() {
+            std::fs::remove_dir_all(run.cache_dir()).map_err(|e| anyhow::anyhow!("removing {}: {e}", run.cache_dir().display()))?;
         }
     }
     run.create_folders()?;
