@@ -1,11 +1,11 @@
 //! `memefuse study`: the study's models, each trained into `OUT/runs/<name>` and then reported.
 //!
 //! A study run is named after its model, with `-early` or `-late` for a fusion baseline
-//! (`cnn-lstm-late`). Models not in the registry (the CLIP-style `clip-fusion` until it lands) are
-//! skipped with a note, so [`DEFAULT_MODELS`] can name them already.
+//! (`cnn-lstm-late`). A name not in this build's registry is skipped with a note rather than
+//! failing the whole study.
 //!
-//! Resumable: a run whose history reaches its epoch count and that has a `best` checkpoint is
-//! skipped; one with a `last` checkpoint is continued from it; one that never finished an epoch is
+//! Resumable: a run whose history reaches its epoch count, or that stopped early (`--patience`),
+//! and that has a `best` checkpoint is skipped; one with a `last` checkpoint is continued from it; one that never finished an epoch is
 //! started again (its prepared data kept).
 use std::path::PathBuf;
 use std::time::Instant;
@@ -16,7 +16,7 @@ use super::report::{write_study_report, ReportPaths};
 use super::run_summary::{summarise_run, SummaryOptions};
 use crate::models::{self, FusionKind};
 use crate::train::commands::TrainArgs;
-use crate::train::config::TrainConfig;
+use crate::train::config::{stopped_early, TrainConfig};
 use crate::train::demo::link_prepared_splits;
 use crate::train::history::History;
 use crate::train::progress::ProgressMode;
@@ -128,12 +128,18 @@ pub fn run_study(options: &StudyOptions) -> Result<ReportPaths> {
     write_study_report(&options.out, &summaries)
 }
 
+/// Whether a run with this history has nothing left to train: every epoch done, or stopped early
+/// (`--patience` epochs without a better validation AUROC), which a resume would only repeat.
+fn run_is_finished(history: &History, epochs: usize, patience: Option<usize>) -> bool {
+    history.len() >= epochs || stopped_early(patience, history.len(), history.best_epoch())
+}
+
 /// Does what the run folder needs; returns what that was, for the log.
 fn train_or_continue(run: &RunDir, config: TrainConfig, options: &TrainOptions, prepared: &[(usize, PathBuf)]) -> Result<&'static str> {
     let last = run.checkpoint_path(CheckpointKind::Last);
     if last.is_file() {
-        let trained = if run.history_path().is_file() { History::load(run.history_path())?.len() } else { 0 };
-        if trained >= config.epochs && run.checkpoint_path(CheckpointKind::Best).is_file() {
+        let history = if run.history_path().is_file() { History::load(run.history_path())? } else { History::default() };
+        if run_is_finished(&history, config.epochs, config.patience) && run.checkpoint_path(CheckpointKind::Best).is_file() {
             return Ok("finished earlier, skipped");
         }
         resume(run, Some(config.epochs), options)?;
@@ -152,4 +158,38 @@ fn train_or_continue(run: &RunDir, config: TrainConfig, options: &TrainOptions, 
     }
     train_new(run, config, options)?;
     Ok("trained")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_is_finished;
+    use crate::train::history::{EpochRecord, History};
+
+    fn history(val_aurocs: &[f64]) -> History {
+        let record = |(index, &val_auroc): (usize, &f64)| EpochRecord {
+            epoch: index + 1,
+            train_loss: 0.5,
+            train_accuracy: 0.5,
+            val_loss: 0.5,
+            val_accuracy: 0.5,
+            val_auroc,
+            samples_per_second: 1.0,
+            seconds: 1.0,
+            learning_rate: 1e-3,
+        };
+        History::from_records(val_aurocs.iter().enumerate().map(record).collect())
+    }
+
+    #[test]
+    fn an_early_stopped_run_counts_as_finished() {
+        // Best at epoch 2, then two epochs without a better AUROC: with --patience 2 it stopped.
+        let stopped = history(&[0.6, 0.7, 0.7, 0.65]);
+        assert_eq!(stopped.best_epoch(), Some(2), "a tie is not an improvement");
+        assert!(run_is_finished(&stopped, 6, Some(2)));
+        assert!(!run_is_finished(&stopped, 6, Some(3)), "patience 3 has one epoch to go");
+        assert!(!run_is_finished(&stopped, 6, None), "without patience every epoch is trained");
+        assert!(run_is_finished(&stopped, 4, None));
+        // No defined AUROC yet: never an early stop.
+        assert!(!run_is_finished(&history(&[f64::NAN, f64::NAN]), 6, Some(1)));
+    }
 }

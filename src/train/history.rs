@@ -125,6 +125,18 @@ impl History {
         self.records.last()
     }
 
+    /// The epoch with the best validation AUROC, by the trainer's rule (the first of the highest
+    /// finite values), or None if no epoch had one.
+    pub fn best_epoch(&self) -> Option<usize> {
+        let mut best: Option<(usize, f64)> = None;
+        for record in &self.records {
+            if record.val_auroc.is_finite() && best.is_none_or(|(_, auroc)| record.val_auroc > auroc) {
+                best = Some((record.epoch, record.val_auroc));
+            }
+        }
+        best.map(|(epoch, _)| epoch)
+    }
+
     /// `(epoch, value)` for every epoch where `value` is finite, for plotting.
     pub fn series(&self, value: impl Fn(&EpochRecord) -> f64) -> Vec<(f64, f64)> {
         self.records
