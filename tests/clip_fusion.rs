@@ -1,7 +1,8 @@
 //! `clip-fusion` end to end on synthetic memes: from scratch it learns (validation and test AUROC
 //! well above 0.5); from a HuggingFace folder (`--init`, the tiny fixture) the encoders are
 //! imported, stay fixed under --freeze-encoders, and train slower under --encoder-lr-scale; on the
-//! CUDA path (layer norm, attention, conv, GEMM kernels together) it follows the CPU run.
+//! CUDA path (layer norm, attention, conv, GEMM kernels together), from scratch and from the
+//! folder, it follows the CPU run.
 mod common;
 mod trainer_common;
 
@@ -87,14 +88,13 @@ fn init_from_a_huggingface_folder_frozen_or_fine_tuned_slower() {
     assert!(slow_change > 0.0 && slow_change < 0.3 * full_change, "{slow_change} vs {full_change}");
 }
 
-#[test]
-fn clip_fusion_on_the_gpu_follows_the_cpu() {
-    if common::gpu("clip-fusion on the GPU").is_none() {
-        return;
-    }
+/// Trains clip-fusion on the CPU and on CUDA from the same seed (`configure` sets the rest) and
+/// requires the per-epoch losses to agree. Same seed, data order and dropout masks (drawn on the
+/// host): only the order of float additions differs, so the losses agree to 1 % where a wrong
+/// kernel moves them far more.
+fn clip_fusion_on_cuda_follows_the_cpu(what: &str, configure: impl Fn(&mut memefuse::train::commands::TrainArgs)) {
     let dir = tempfile::tempdir().unwrap();
-    // Tiny on the CPU driver (it interprets every kernel): 32 px images (the 8×8 grid of 4 px
-    // patches: 65 image tokens), 12-token captions, 48 training memes.
+    // Tiny on the CPU driver (it interprets every kernel): 48 training memes, 12-token captions.
     let data = dir.path().join("data");
     let mut options = memefuse::data::synth::SynthOptions::new(&data);
     (options.train, options.dev, options.test, options.seed) = common::gpu_size((240, 80, 60, 11), (48, 16, 8, 11));
@@ -106,20 +106,37 @@ fn clip_fusion_on_the_gpu_follows_the_cpu() {
         let mut args = train_args("clip-fusion", &data, &out, epochs);
         args.learning_rate = Some(1e-3);
         args.device = device.to_string();
-        args.image_size = Some(32);
         args.max_len = Some(12);
-        run_train(args).unwrap_or_else(|e| panic!("clip-fusion on {device}: {e:#}"));
+        configure(&mut args);
+        run_train(args).unwrap_or_else(|e| panic!("clip-fusion {what} on {device}: {e:#}"));
         histories.push(History::load(&out).unwrap());
     }
-    // Same seed, data order and dropout masks (drawn on the host): only the order of float
-    // additions differs, so the losses agree to 1 % where a wrong kernel moves them far more.
     for (cpu, gpu) in histories[0].records.iter().zip(&histories[1].records) {
-        for (what, c, g) in [("train loss", cpu.train_loss, gpu.train_loss), ("validation loss", cpu.val_loss, gpu.val_loss)] {
-            eprintln!("clip-fusion epoch {}: {what} {c:.5} on the CPU, {g:.5} on the GPU", cpu.epoch);
-            assert!((c - g).abs() <= 1e-2 * c.abs().max(1e-3), "clip-fusion epoch {}: {what} {g} on the GPU, {c} on the CPU", cpu.epoch);
+        for (loss, c, g) in [("train loss", cpu.train_loss, gpu.train_loss), ("validation loss", cpu.val_loss, gpu.val_loss)] {
+            eprintln!("clip-fusion {what} epoch {}: {loss} {c:.5} on the CPU, {g:.5} on the GPU", cpu.epoch);
+            assert!((c - g).abs() <= 1e-2 * c.abs().max(1e-3), "clip-fusion {what} epoch {}: {loss} {g} on the GPU, {c} on the CPU", cpu.epoch);
         }
     }
     assert_eq!(histories[1].records.len(), epochs);
+}
+
+#[test]
+fn clip_fusion_on_the_gpu_follows_the_cpu() {
+    if common::gpu("clip-fusion on the GPU").is_none() {
+        return;
+    }
+    // From scratch at 32 px: the 8×8 grid of 4 px patches, 65 image tokens.
+    clip_fusion_on_cuda_follows_the_cpu("from scratch", |args| args.image_size = Some(32));
+}
+
+#[test]
+fn clip_fusion_from_a_huggingface_folder_on_the_gpu_follows_the_cpu() {
+    if common::gpu("clip-fusion --init on the GPU").is_none() {
+        return;
+    }
+    // The tiny HF fixture (64 px, its own sizes), fine-tuned whole: the imported encoders'
+    // gradients go through every CUDA kernel too.
+    clip_fusion_on_cuda_follows_the_cpu("--init clip_tiny", |args| args.init = Some(fixture("clip_tiny")));
 }
 
 /// CLIP's InfoNCE in f64, written out: mean of the row-wise and column-wise cross-entropies of
