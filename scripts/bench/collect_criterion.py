@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Reads criterion's latest estimates (target/criterion/<group>/<bench>/new/) for the CPU benches
 scripts/bench/cpu-vs-torch.sh compares, and prints name -> figure in the units PyTorch's script
-uses: samples/s for the LSTM classifier, GFLOP/s for the convolutions (criterion's throughput
-divided by its median time)."""
+uses: samples/s for the LSTM classifier, GFLOP/s for the convolutions and linear layers, GB/s for
+the memory-bound ops (criterion's throughput divided by its median time)."""
 import json
 import pathlib
 import sys
@@ -18,7 +18,7 @@ for estimates in sorted(root.glob("cpu_*/*/new/estimates.json")):
         continue
     seconds = json.loads(estimates.read_text())["median"]["point_estimate"] / 1e9
     figure = work / seconds
-    if "conv3x3" in info["group_id"]:
-        figure /= 1e9  # FLOPs -> GFLOP/s
+    if "conv3x3" in info["group_id"] or "linear" in info["group_id"] or "Bytes" in throughput:
+        figure /= 1e9  # FLOPs -> GFLOP/s, bytes -> GB/s
     results[f"{info['group_id']}/{info['function_id']}"] = figure
 json.dump(results, sys.stdout, indent=1)

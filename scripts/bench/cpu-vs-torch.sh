@@ -2,7 +2,7 @@
 # memefuse's CPU benches and PyTorch on the CPU at the same shapes and thread count, in one run,
 # with the ratios (memefuse / PyTorch; above 1 = memefuse faster).
 #
-#   scripts/bench/cpu-vs-torch.sh [THREADS=2] [ROUNDS=2] [BENCHES=lstm,conv]
+#   scripts/bench/cpu-vs-torch.sh [THREADS=2] [ROUNDS=2] [BENCHES=lstm,conv,linear,elementwise,softmax,layer_norm]
 #
 # Each round runs the criterion benches (RAYON_NUM_THREADS=THREADS), then the PyTorch script
 # (torch.set_num_threads(THREADS)), so both see the same machine load; the table shows every round
@@ -11,7 +11,7 @@
 set -euo pipefail
 threads=${1:-2}
 rounds=${2:-2}
-benches=${3:-lstm,conv}
+benches=${3:-lstm,conv,linear,elementwise,softmax,layer_norm}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 venv=${MEMEFUSE_PY:-$HOME/.cache/memefuse-py}
@@ -29,7 +29,7 @@ cd "$repo"
 for round in $(seq 1 "$rounds"); do
     for bench in ${benches//,/ }; do
         echo "round $round: cargo bench --bench $bench (cpu_, $threads threads)" >&2
-        RAYON_NUM_THREADS=$threads cargo bench --quiet --bench "$bench" -- "cpu_(lstm|conv3x3)" >"$out/criterion-$round-$bench.log" 2>&1 \
+        RAYON_NUM_THREADS=$threads cargo bench --quiet --bench "$bench" -- "^cpu_[a-z0-9_]*_f32/" >"$out/criterion-$round-$bench.log" 2>&1 \
             || { cat "$out/criterion-$round-$bench.log" >&2; exit 1; }
     done
     python3 "$here/collect_criterion.py" "$repo/target/criterion" >"$out/ours-$round.json"

@@ -6,7 +6,12 @@ Same work as the criterion benches, same thread count (torch.set_num_threads(THR
   2 layers, batch_first) -> last step -> Linear(64, 1)), seq 64, batch 64: forward under no_grad and
   one training step (forward, BCE-with-logits, backward, Adam), in samples/s;
 - benches/conv.rs: 3x3 pad-1 convolution, channels_last (NHWC) f32, forward and backward
-  (data + weight gradients) in GFLOP/s at C64@56 N1, C128@28 N2, C256@14 N2.
+  (data + weight gradients) in GFLOP/s at C64@56 N1, C128@28 N2, C256@14 N2;
+- benches/elementwise.rs, softmax.rs, layer_norm.rs (the memory-bound ops): add and exact gelu over
+  4M f32, softmax and log-softmax over 2048x4096 and the backward of sum(softmax(x) * g), layer
+  norm over 2048x512 and 2048x768 and the backward of sum(layer_norm(x) * g), in GB/s of the
+  nominal traffic the criterion bench counts (so the ratio is the time ratio);
+- benches/linear.rs: F.linear at the shapes our models run, forward and forward + backward, GFLOP/s.
 Timing: median of REPEATS runs after a warm-up, time.perf_counter.
 Prints one JSON object on stdout: name -> figure (names match the criterion bench ids).
 """
@@ -79,6 +84,65 @@ def conv(results, repeats):
         results[f"cpu_conv3x3_f32/backward_{name}"] = 2 * flops / backward / 1e9
 
 
+def bandwidth(results, repeats, which):
+    """The memory-bound ops; each figure is the criterion bench's nominal bytes over the time."""
+    torch.manual_seed(0)
+    gb = lambda nbytes, fn: nbytes / median_seconds(fn, repeats) / 1e9
+    with torch.no_grad():
+        if "elementwise" in which:
+            n = 4 << 20
+            a, b = torch.randn(n), torch.randn(n)
+            results[f"cpu_elementwise_f32/add_{n}"] = gb(3 * 4 * n, lambda: a + b)
+            results[f"cpu_elementwise_f32/gelu_{n}"] = gb(2 * 4 * n, lambda: torch.nn.functional.gelu(a))
+        if "softmax" in which:
+            rows = 2048
+            x = torch.randn(rows, 4096)
+            nbytes = rows * 4096 * 4
+            results[f"cpu_softmax_f32/forward_{rows}x4096"] = gb(2 * nbytes, lambda: torch.softmax(x, -1))
+            results[f"cpu_softmax_f32/log_forward_{rows}x4096"] = gb(2 * nbytes, lambda: torch.log_softmax(x, -1))
+    if "softmax" in which:
+        leaf, g = torch.randn(2048, 4096, requires_grad=True), torch.randn(2048, 4096)
+
+        def softmax_backward():
+            leaf.grad = None
+            (torch.softmax(leaf, -1) * g).sum().backward()
+
+        results["cpu_softmax_f32/backward_2048x4096"] = gb(3 * 2048 * 4096 * 4, softmax_backward)
+    if "layer_norm" in which:
+        rows = 2048
+        for width in [512, 768]:
+            x, g = torch.randn(rows, width), torch.randn(rows, width)
+            weight, bias = torch.randn(width), torch.randn(width)
+            nbytes = rows * width * 4
+            with torch.no_grad():
+                results[f"cpu_layer_norm_f32/forward_{rows}x{width}"] = gb(2 * nbytes, lambda: torch.nn.functional.layer_norm(x, (width,), weight, bias, 1e-5))
+            leaf = x.clone().requires_grad_()
+            w, b = weight.clone().requires_grad_(), bias.clone().requires_grad_()
+
+            def layer_norm_backward():
+                leaf.grad = w.grad = b.grad = None
+                (torch.nn.functional.layer_norm(leaf, (width,), w, b, 1e-5) * g).sum().backward()
+
+            results[f"cpu_layer_norm_f32/backward_{rows}x{width}"] = gb(3 * nbytes, layer_norm_backward)
+
+
+def linear(results, repeats):
+    for name, rows, inputs, outputs in [("vgg16_fc1_b16", 16, 25088, 4096), ("fusion_head_b64", 64, 1024, 512), ("clip_fc1_400", 400, 768, 3072)]:
+        torch.manual_seed(5)
+        x = torch.randn(rows, inputs)
+        weight, bias = torch.randn(outputs, inputs) * 0.01, torch.randn(outputs) * 0.01
+        flops = 2.0 * rows * inputs * outputs
+        with torch.no_grad():
+            results[f"cpu_linear_f32/forward_{name}"] = flops / median_seconds(lambda: torch.nn.functional.linear(x, weight, bias), repeats) / 1e9
+        leaf, w, b = x.clone().requires_grad_(), weight.clone().requires_grad_(), bias.clone().requires_grad_()
+
+        def train():
+            leaf.grad = w.grad = b.grad = None
+            torch.nn.functional.linear(leaf, w, b).sum().backward()
+
+        results[f"cpu_linear_f32/train_{name}"] = 3 * flops / median_seconds(train, repeats) / 1e9
+
+
 def main():
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     which = sys.argv[2].split(",") if len(sys.argv) > 2 else ["lstm", "conv"]
@@ -89,6 +153,9 @@ def main():
         lstm(results, repeats)
     if "conv" in which:
         conv(results, repeats)
+    bandwidth(results, repeats, which)
+    if "linear" in which:
+        linear(results, repeats)
     json.dump(results, sys.stdout, indent=1)
 
 
