@@ -4,9 +4,11 @@
 #   1. the test binaries with GPU parity tests (the CPU-only ones are CI's: they are listed, not run);
 #      a failing test is then rerun alone, and with the reference GEMM, without split-K and with the
 #      direct convolutions, one at a time, so the summary already says which path is at fault;
-#   2. the criterion benches of the GPU kernels (the loader bench is CPU-only);
-#   3. the PyTorch/cuBLAS/cuDNN references for the same shapes;
-#   4. an end-to-end `memefuse demo --device cuda` (fp16 training of every demo model and VGG16).
+#   2. the criterion benches of the GPU kernels (the loader bench is CPU-only) and the clip-fusion
+#      train step at CLIP ViT-B/32's sizes;
+#   3. the PyTorch/cuBLAS/cuDNN references for the same shapes, the clip-fusion step in eager PyTorch;
+#   4. an end-to-end `memefuse demo --device cuda` (fp16 training of every demo model and VGG16);
+#   5. the clip-fusion step under torch.compile (last: its compilation takes minutes), with what is left.
 # Writes OUT_DIR/summary.md and every log in OUT_DIR/logs.tar.gz: two files, since the device tool
 # brings back at most eight.
 #
@@ -133,7 +135,7 @@ if [ ${#to_bisect[@]} -gt 0 ]; then
 fi
 
 echo -e "\n## Benches (criterion, ${seconds}s per benchmark, GPU only)" >> "$summary"
-for name in elementwise softmax reduce gemm conv lstm attention; do
+for name in elementwise softmax reduce gemm conv lstm attention clip_fusion; do
   bench=$bundle/benches/$name
   [ -x "$bench" ] || { echo "    $name: not in the bundle" >> "$summary"; continue; }
   MEMEFUSE_BENCH_GPU_ONLY=1 capped 150 "$logs/bench-$name.log" "$bench" --bench --warm-up-time 1 --measurement-time "$seconds" --noplot --discard-baseline
@@ -143,14 +145,17 @@ for name in elementwise softmax reduce gemm conv lstm attention; do
   grep -E '^[a-z_0-9]+/|time:|thrpt:' "$logs/bench-$name.log" | grep -v 'change:' | sed 's/^/    /' >> "$summary"
 done
 
-# reference TITLE SCRIPT UNIT: runs a PyTorch reference script (it prints one JSON object) and
-# lists its figures.
+# reference TITLE SCRIPT UNIT [CAP [ARGUMENT...]]: runs a PyTorch reference script (it prints one
+# JSON object) for at most CAP seconds (120) and lists its figures. Logs are named after the script
+# and its arguments.
 reference() {
-  local title=$1 script=$2 unit=$3 name
+  local title=$1 script=$2 unit=$3 cap=${4:-120} name
+  shift $(( $# < 4 ? $# : 4 ))
   name=$(basename "$script" .py)
+  [ $# -gt 0 ] && name=$name$(echo "$*" | tr -cs 'a-zA-Z0-9_' '-' | sed 's/-$//')
   echo -e "\n## $title" >> "$summary"
   # The JSON alone on stdout; torch's warnings go to the log.
-  if capped 120 "$logs/$name.log" bash -c 'python3 "$1" > "$2"' _ "$script" "$logs/$name.json"; then
+  if capped "$cap" "$logs/$name.log" bash -c 'python3 "$@" > "$0"' "$logs/$name.json" "$script" "$@"; then
     python3 -c 'import json,sys; [print(f"    {k}: {v:.1f} {sys.argv[2]}") for k,v in json.load(open(sys.argv[1])).items()]' "$logs/$name.json" "$unit" >> "$summary"
   else
     echo "    $name failed or was cut short: see $name.log in the logs" >> "$summary"
@@ -161,6 +166,9 @@ reference "PyTorch elementwise, reductions, softmax" "$bundle/torch_reference.py
 reference "PyTorch/cuDNN convolution (TFLOP/s) and VGG16 (images/s), fp16 channels_last" "$bundle/torch_conv_reference.py" ""
 reference "PyTorch/cuDNN LSTM classifier" "$bundle/torch_lstm_reference.py" "samples/s"
 reference "PyTorch SDPA attention, fp16" "$bundle/torch_attention_reference.py" "TFLOP/s"
+# The same model as benches/clip_fusion.rs (transformers.CLIPModel at ViT-B/32, batch 64, fp16
+# autocast + GradScaler, AdamW); eager here, torch.compile after the demo.
+reference "PyTorch clip-fusion train step, ViT-B/32 b64 fp16, eager" "$bundle/torch_clip_fusion_reference.py" "samples/s" 90 --mode eager
 
 # End to end: fp16 training on the GPU of every demo model plus the full VGG16 at 64 px, briefly.
 echo -e "\n## memefuse demo --device cuda" >> "$summary"
@@ -173,6 +181,9 @@ else
   echo "    demo failed or was cut short (exit $?): see demo.log" >> "$summary"
   tail -5 "$logs/demo.log" | sed 's/^/    /' >> "$summary"
 fi
+
+# Compiling CLIP's forward and backward takes minutes: last, with whatever time is left.
+reference "PyTorch clip-fusion train step, ViT-B/32 b64 fp16, torch.compile" "$bundle/torch_clip_fusion_reference.py" "samples/s" 300 --mode compile
 
 finish
 exit $failed
