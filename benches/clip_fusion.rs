@@ -87,6 +87,9 @@ fn clip_fusion_train_step(c: &mut Criterion) {
         };
         let model = models::build("clip-fusion", &config, &mut Rng::new(1), device).unwrap();
         let parameters = model.parameters();
+        // HF's CLIPModel at ViT-B/32 has 151,277,313; the fusion head adds 393,986.
+        let count: usize = parameters.iter().map(|(_, p)| p.elem_count()).sum();
+        eprintln!("{label} clip-fusion {}: {count} parameters, {precision:?}, batch {}", size.name, size.batch);
 
         // Inputs stay on the device, as in the PyTorch reference; the trainer's per-batch cast to
         // the compute dtype is part of the step.
