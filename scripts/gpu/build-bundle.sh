@@ -35,7 +35,8 @@ cargo test --release --no-run --message-format=json | executables | while read -
   cp "$path" "$bundle/tests/$name"
 done
 cargo bench --no-run --message-format=json | executables | while read -r kind name path; do
-  [ "$kind" = bench ] && cp "$path" "$bundle/benches/$name"
+  # (if, not &&: a last artifact that is no bench would end the loop, and with it the script, with 1)
+  if [ "$kind" = bench ]; then cp "$path" "$bundle/benches/$name"; fi
 done
 # Tests find their fixtures and the memefuse binary through paths fixed at compile time
 # (CARGO_MANIFEST_DIR, CARGO_BIN_EXE_memefuse): the run script recreates them on the GPU machine.
