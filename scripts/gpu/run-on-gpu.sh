@@ -157,6 +157,8 @@ reference() {
   # The JSON alone on stdout; torch's warnings go to the log.
   if capped "$cap" "$logs/$name.log" bash -c 'python3 "$@" > "$0"' "$logs/$name.json" "$script" "$@"; then
     python3 -c 'import json,sys; [print(f"    {k}: {v:.1f} {sys.argv[2]}") for k,v in json.load(open(sys.argv[1])).items()]' "$logs/$name.json" "$unit" >> "$summary"
+    # Scripts that report their versions (and a pin they miss) on stderr.
+    grep -E '^(versions|warning):' "$logs/$name.log" | sed 's/^/    /' >> "$summary"
   else
     echo "    $name failed or was cut short: see $name.log in the logs" >> "$summary"
     tail -3 "$logs/$name.log" | sed 's/^/    /' >> "$summary"
