@@ -111,8 +111,8 @@ fn clip_fusion_train_step(c: &mut Criterion) {
         let mut dropout_rng = Rng::new(3);
 
         let mut group = c.benchmark_group(format!("{label}_clip_fusion_{dtype}"));
-        // A ViT-B/32 step is tens of milliseconds or more: ten single steps, not criterion's
-        // linear ramp of 1 + 2 + … + 10.
+        // A ViT-B/32 step takes tens of milliseconds or more: every sample times the same number
+        // of steps (one at the least), not criterion's linear ramp of at least 1 + 2 + … + 10.
         group.sample_size(10).sampling_mode(SamplingMode::Flat);
         group.throughput(Throughput::Elements(size.batch as u64));
         group.bench_function(format!("train_step_{}_b{}", size.name, size.batch), |b| {
