@@ -135,7 +135,7 @@ if [ ${#to_bisect[@]} -gt 0 ]; then
 fi
 
 echo -e "\n## Benches (criterion, ${seconds}s per benchmark, GPU only)" >> "$summary"
-for name in elementwise softmax reduce gemm conv lstm attention clip_fusion; do
+for name in elementwise softmax reduce gemm conv lstm attention clip_fusion layer_norm linear; do
   bench=$bundle/benches/$name
   [ -x "$bench" ] || { echo "    $name: not in the bundle" >> "$summary"; continue; }
   MEMEFUSE_BENCH_GPU_ONLY=1 capped 150 "$logs/bench-$name.log" "$bench" --bench --warm-up-time 1 --measurement-time "$seconds" --noplot --discard-baseline
