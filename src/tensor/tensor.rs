@@ -31,6 +31,18 @@ struct TensorInner {
     requires_grad: bool,
 }
 
+impl Drop for TensorInner {
+    /// The last tensor viewing a CPU f32 storage hands its buffer to the CPU backend's pool, so the
+    /// next op that needs one of that length reuses it instead of asking the system for fresh pages.
+    fn drop(&mut self) {
+        if let Some(lock) = Arc::get_mut(&mut self.storage) {
+            if let Ok(Storage::Cpu(CpuStorage::F32(values))) = lock.get_mut() {
+                crate::backend::cpu::buffer_pool::give(std::mem::take(values));
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Tensor({:?}, {}, {}{})", self.shape(), self.dtype(), self.device(), if self.requires_grad() { ", grad" } else { "" })
@@ -126,7 +138,11 @@ impl Tensor {
     pub fn full(shape: &[usize], value: f32, dtype: DType, device: Device) -> Result<Self> {
         let len = shape.iter().product();
         let storage = match device {
-            Device::Cpu => Storage::Cpu(CpuStorage::from_f32(vec![value; len], dtype)),
+            Device::Cpu => {
+                let mut values = crate::backend::cpu::buffer_pool::for_overwrite(len);
+                values.fill(value);
+                Storage::Cpu(CpuStorage::from_f32(values, dtype))
+            }
             Device::Cuda(ordinal) => {
                 let mut storage = cuda::CudaStorage::alloc(ordinal, dtype, len)?;
                 cuda::fill(&mut storage, value)?;

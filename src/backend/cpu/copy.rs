@@ -29,25 +29,36 @@ fn inner_runs(layout: &Layout) -> Option<(usize, Layout)> {
 }
 
 pub(crate) fn gather<T: Copy>(values: &[T], layout: &Layout) -> Vec<T> {
+    gather_into(values, layout, Vec::with_capacity(layout.elem_count()))
+}
+
+/// `gather` into a pooled buffer (see `buffer_pool`).
+pub(crate) fn gather_f32(values: &[f32], layout: &Layout) -> Vec<f32> {
+    let mut out = super::buffer_pool::for_overwrite(layout.elem_count());
+    out.clear();
+    gather_into(values, layout, out)
+}
+
+/// Appends the elements of `layout` to `out` (empty, with room for them).
+fn gather_into<T: Copy>(values: &[T], layout: &Layout, mut out: Vec<T>) -> Vec<T> {
     if layout.is_contiguous() {
-        values[layout.offset()..layout.offset() + layout.elem_count()].to_vec()
+        out.extend_from_slice(&values[layout.offset()..layout.offset() + layout.elem_count()]);
     } else if let Some((run, outer)) = inner_runs(layout) {
         // A narrowed or sliced view: whole rows at a time (the per-element index walk cost as much
         // as a small GEMM in the LSTM's backward).
-        let mut out = Vec::with_capacity(layout.elem_count());
         for start in outer.storage_indices() {
             out.extend_from_slice(&values[start..start + run]);
         }
-        out
     } else {
-        layout.storage_indices().map(|i| values[i]).collect()
+        out.extend(layout.storage_indices().map(|i| values[i]));
     }
+    out
 }
 
 /// The elements of `layout`, in row-major order, as a contiguous storage of the same dtype.
 pub fn contiguous(storage: &CpuStorage, layout: &Layout) -> CpuStorage {
     match storage {
-        CpuStorage::F32(v) => CpuStorage::F32(gather(v, layout)),
+        CpuStorage::F32(v) => CpuStorage::F32(gather_f32(v, layout)),
         CpuStorage::F16(v) => CpuStorage::F16(gather(v, layout)),
         CpuStorage::BF16(v) => CpuStorage::BF16(gather(v, layout)),
         CpuStorage::I32(v) => CpuStorage::I32(gather(v, layout)),

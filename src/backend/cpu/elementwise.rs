@@ -71,11 +71,13 @@ pub fn binary_scalar(op: BinaryOp, a: f32, b: f32) -> f32 {
 }
 
 fn map_values(values: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
+    let mut out = super::buffer_pool::for_overwrite(values.len());
     if values.len() >= PARALLEL_THRESHOLD {
-        values.par_iter().map(|&x| f(x)).collect()
+        out.par_iter_mut().zip(values.par_iter()).for_each(|(o, &x)| *o = f(x));
     } else {
-        values.iter().map(|&x| f(x)).collect()
+        out.iter_mut().zip(values.iter()).for_each(|(o, &x)| *o = f(x));
     }
+    out
 }
 
 /// `op` applied to every element; the result is contiguous and keeps the input's dtype.
@@ -88,10 +90,11 @@ pub fn unary(op: UnaryOp, x: &CpuStorage, layout: &Layout) -> CpuStorage {
 pub fn binary(op: BinaryOp, a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layout) -> CpuStorage {
     let (a_values, b_values) = (read_f32(a, a_layout), read_f32(b, b_layout));
     let f = |(&x, &y): (&f32, &f32)| binary_scalar(op, x, y);
-    let out: Vec<f32> = if a_values.len() >= PARALLEL_THRESHOLD {
-        a_values.par_iter().zip(b_values.par_iter()).map(f).collect()
+    let mut out = super::buffer_pool::for_overwrite(a_values.len());
+    if a_values.len() >= PARALLEL_THRESHOLD {
+        out.par_iter_mut().zip(a_values.par_iter().zip(b_values.par_iter())).for_each(|(o, pair)| *o = f(pair));
     } else {
-        a_values.iter().zip(b_values.iter()).map(f).collect()
-    };
+        out.iter_mut().zip(a_values.iter().zip(b_values.iter())).for_each(|(o, pair)| *o = f(pair));
+    }
     CpuStorage::from_f32(out, a.dtype())
 }

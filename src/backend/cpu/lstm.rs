@@ -11,11 +11,13 @@
 //!   dc_next = dc⊙f
 //!
 //! Batch rows are cut into fixed blocks, one rayon task each, that run the whole sequence on their
-//! own: per step one GEMM over the block's rows ([rows, H]·[H, 4H] forward, [rows, 4H]·[4H, H]
-//! backward) on strided views of the [B, T, ·] buffers, then the pointwise cell update.
+//! own: per step one product over the block's rows ([rows, H]·[H, 4H] forward, [rows, 4H]·[4H, H]
+//! backward, lstm_step_product.rs) on strided views of the [B, T, ·] buffers, then the pointwise
+//! cell update (vectorised at the CPU's widest width).
 use rayon::prelude::*;
 
-use super::matmul::{gemm, Strided};
+use super::buffer_pool;
+use super::lstm_step_product::{product, Output, Rows};
 
 /// e^x from arithmetic and bit operations only (Cephes' expf: x = n·ln2 + r, |r| ≤ ln2/2, e^r by a
 /// degree-7 polynomial, 2^n put into the exponent bits), so the loops that call it vectorise:
@@ -47,9 +49,9 @@ fn tanh(x: f32) -> f32 {
 }
 
 /// Batch rows per rayon task. Batch rows are independent in the recurrence, so each task runs its
-/// rows through every time step on its own (one small GEMM and one pointwise pass per step, no
+/// rows through every time step on its own (one small product and one pointwise pass per step, no
 /// synchronisation between steps). The count is fixed, not derived from the thread count, so the
-/// same GEMM calls run whatever the pool size: results are bit-identical on any number of threads.
+/// same products run whatever the pool size: results are bit-identical on any number of threads.
 const ROWS_PER_TASK: usize = 16;
 
 /// What the forward keeps for BPTT, all [B, T, ·] row-major.
@@ -65,11 +67,18 @@ pub struct LstmForward {
 pub fn forward(x_proj: &[f32], w_hh: &[f32], batch: usize, steps: usize, hidden: usize) -> LstmForward {
     let gate_width = 4 * hidden;
     let (gate_row, state_row) = ((steps * gate_width).max(1), (steps * hidden).max(1));
-    let mut outputs = vec![0.0f32; batch * steps * hidden];
+    let mut outputs = buffer_pool::zeros(batch * steps * hidden);
     // The pre-activations start as x_proj; each step adds h[t−1]·W_hhᵀ in place, then the pointwise
     // update replaces them with the activations.
-    let mut gates = x_proj.to_vec();
-    let mut cells = vec![0.0f32; batch * steps * hidden];
+    let mut gates = buffer_pool::copy_of(x_proj);
+    let mut cells = buffer_pool::zeros(batch * steps * hidden);
+    // W_hhᵀ [H, 4H] row-major, made once, so each step's product reads its rows in place.
+    let mut w_hh_t = buffer_pool::zeros(w_hh.len());
+    for (r, row) in w_hh.chunks(hidden.max(1)).enumerate() {
+        for (k, &w) in row.iter().enumerate() {
+            w_hh_t[k * gate_width + r] = w;
+        }
+    }
     outputs
         .par_chunks_mut(ROWS_PER_TASK * state_row)
         .zip(cells.par_chunks_mut(ROWS_PER_TASK * state_row))
@@ -79,38 +88,19 @@ pub fn forward(x_proj: &[f32], w_hh: &[f32], batch: usize, steps: usize, hidden:
             for t in 0..steps {
                 if t > 0 && hidden > 0 {
                     // a[:, t] += h[:, t−1] (rows×H, rows T·H apart) · W_hhᵀ (H×4H).
-                    gemm(rows, hidden, gate_width, task_out, Strided::rows((t - 1) * hidden, steps * hidden), w_hh, Strided::transposed_rows(0, hidden), 1.0, task_gates, Strided::rows(t * gate_width, steps * gate_width));
+                    product(rows, hidden, gate_width, task_out, Rows { offset: (t - 1) * hidden, stride: steps * hidden }, &w_hh_t, task_gates, Rows { offset: t * gate_width, stride: steps * gate_width }, Output::Accumulate);
                 }
                 for row in 0..rows {
                     let a = &mut task_gates[row * gate_row + t * gate_width..][..gate_width];
-                    // Activations in place, each gate a contiguous run of H (loops the compiler
-                    // vectorises: `exp` above is plain arithmetic).
-                    let (ifg, o) = a.split_at_mut(3 * hidden);
-                    let (if_, g) = ifg.split_at_mut(2 * hidden);
-                    if_.iter_mut().for_each(|v| *v = sigmoid(*v));
-                    o.iter_mut().for_each(|v| *v = sigmoid(*v));
-                    g.iter_mut().for_each(|v| *v = tanh(*v));
-                    let (i, f) = if_.split_at(hidden);
                     let row_cells = &mut task_cells[row * state_row..][..state_row];
                     let (before, now) = row_cells.split_at_mut(t * hidden);
-                    let c_now = &mut now[..hidden];
-                    if t > 0 {
-                        let c_previous = &before[(t - 1) * hidden..];
-                        for j in 0..hidden {
-                            c_now[j] = f[j] * c_previous[j] + i[j] * g[j];
-                        }
-                    } else {
-                        for j in 0..hidden {
-                            c_now[j] = f[j] * 0.0 + i[j] * g[j];
-                        }
-                    }
+                    let c_previous = if t > 0 { Some(&before[(t - 1) * hidden..]) } else { None };
                     let h_now = &mut task_out[row * state_row + t * hidden..][..hidden];
-                    for j in 0..hidden {
-                        h_now[j] = o[j] * tanh(c_now[j]);
-                    }
+                    cell_forward(a, c_previous, &mut now[..hidden], h_now);
                 }
             }
         });
+    buffer_pool::give(w_hh_t);
     LstmForward { outputs, gates, cells }
 }
 
@@ -119,7 +109,7 @@ pub fn forward(x_proj: &[f32], w_hh: &[f32], batch: usize, steps: usize, hidden:
 pub fn backward(d_outputs: &[f32], gates: &[f32], cells: &[f32], w_hh: &[f32], batch: usize, steps: usize, hidden: usize) -> Vec<f32> {
     let gate_width = 4 * hidden;
     let (gate_row, state_row) = ((steps * gate_width).max(1), (steps * hidden).max(1));
-    let mut d_gates = vec![0.0f32; batch * steps * gate_width];
+    let mut d_gates = buffer_pool::zeros(batch * steps * gate_width);
     d_gates
         .par_chunks_mut(ROWS_PER_TASK * gate_row)
         .zip(d_outputs.par_chunks(ROWS_PER_TASK * state_row))
@@ -133,7 +123,6 @@ pub fn backward(d_outputs: &[f32], gates: &[f32], cells: &[f32], w_hh: &[f32], b
             for t in (0..steps).rev() {
                 for row in 0..rows {
                     let gate = &task_gates[row * gate_row + t * gate_width..][..gate_width];
-                    let (i, f, g, o) = (&gate[..hidden], &gate[hidden..2 * hidden], &gate[2 * hidden..3 * hidden], &gate[3 * hidden..]);
                     let (da_i, rest) = task_da[row * gate_row + t * gate_width..][..gate_width].split_at_mut(hidden);
                     let (da_f, rest) = rest.split_at_mut(hidden);
                     let (da_g, da_o) = rest.split_at_mut(hidden);
@@ -143,24 +132,131 @@ pub fn backward(d_outputs: &[f32], gates: &[f32], cells: &[f32], w_hh: &[f32], b
                     let dout = &task_dout[row * state_row + t * hidden..][..hidden];
                     let dh_rec = &dh_recurrent[row * hidden..][..hidden];
                     let dc_carry = &mut dc_next[row * hidden..][..hidden];
-                    // Plain slices of length H and no calls: the compiler vectorises this loop.
-                    for j in 0..hidden {
-                        let c_previous = c_before[j];
-                        let tanh_c = tanh(c_now[j]);
-                        let dh = dout[j] + dh_rec[j];
-                        let dc = dc_carry[j] + dh * o[j] * (1.0 - tanh_c * tanh_c);
-                        da_i[j] = dc * g[j] * i[j] * (1.0 - i[j]);
-                        da_f[j] = dc * c_previous * f[j] * (1.0 - f[j]);
-                        da_g[j] = dc * i[j] * (1.0 - g[j] * g[j]);
-                        da_o[j] = dh * tanh_c * o[j] * (1.0 - o[j]);
-                        dc_carry[j] = dc * f[j];
-                    }
+                    cell_backward(CellBackward { gate, c_now, c_before, d_out: dout, dh_recurrent: dh_rec, dc_carry, d_gates: (da_i, da_f, da_g, da_o) });
                 }
                 if t > 0 && hidden > 0 {
                     // dh_rec (rows×H) = da[:, t] (rows×4H, rows T·4H apart) · W_hh (4H×H).
-                    gemm(rows, gate_width, hidden, task_da, Strided::rows(t * gate_width, steps * gate_width), w_hh, Strided::rows(0, hidden), 0.0, &mut dh_recurrent, Strided::rows(0, hidden));
+                    product(rows, gate_width, hidden, task_da, Rows { offset: t * gate_width, stride: steps * gate_width }, w_hh, &mut dh_recurrent, Rows { offset: 0, stride: hidden }, Output::Replace);
                 }
             }
         });
     d_gates
+}
+
+/// One row's cell update at one step: `a` holds the pre-activations (i, f, g, o) and becomes the
+/// activations; c_now = f⊙c_previous + i⊙g (c_previous = 0 at the first step); h_now = o⊙tanh(c_now).
+/// Runs the same arithmetic whichever vector width is picked (no FMA contraction), so the result
+/// does not depend on the CPU.
+fn cell_forward(a: &mut [f32], c_previous: Option<&[f32]>, c_now: &mut [f32], h_now: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has the instructions the function is compiled for.
+            return unsafe { cell_forward_avx512(a, c_previous, c_now, h_now) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: as above.
+            return unsafe { cell_forward_avx2(a, c_previous, c_now, h_now) };
+        }
+    }
+    cell_forward_body(a, c_previous, c_now, h_now)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn cell_forward_avx512(a: &mut [f32], c_previous: Option<&[f32]>, c_now: &mut [f32], h_now: &mut [f32]) {
+    cell_forward_body(a, c_previous, c_now, h_now)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn cell_forward_avx2(a: &mut [f32], c_previous: Option<&[f32]>, c_now: &mut [f32], h_now: &mut [f32]) {
+    cell_forward_body(a, c_previous, c_now, h_now)
+}
+
+/// Each gate a contiguous run of H and plain loops with no calls (`exp` is plain arithmetic), so the
+/// compiler vectorises them at whatever width the caller was compiled for.
+#[inline(always)]
+fn cell_forward_body(a: &mut [f32], c_previous: Option<&[f32]>, c_now: &mut [f32], h_now: &mut [f32]) {
+    let hidden = c_now.len();
+    let (ifg, o) = a.split_at_mut(3 * hidden);
+    let (if_, g) = ifg.split_at_mut(2 * hidden);
+    if_.iter_mut().for_each(|v| *v = sigmoid(*v));
+    o.iter_mut().for_each(|v| *v = sigmoid(*v));
+    g.iter_mut().for_each(|v| *v = tanh(*v));
+    let (i, f) = if_.split_at(hidden);
+    match c_previous {
+        Some(c_previous) => {
+            for j in 0..hidden {
+                c_now[j] = f[j] * c_previous[j] + i[j] * g[j];
+            }
+        }
+        None => {
+            for j in 0..hidden {
+                c_now[j] = f[j] * 0.0 + i[j] * g[j];
+            }
+        }
+    }
+    for j in 0..hidden {
+        h_now[j] = o[j] * tanh(c_now[j]);
+    }
+}
+
+/// One row's BPTT rule at one step (the equations in the header), each slice H long except `gate`
+/// (the activations i, f, g, o, 4H).
+struct CellBackward<'a> {
+    gate: &'a [f32],
+    c_now: &'a [f32],
+    c_before: &'a [f32],
+    d_out: &'a [f32],
+    dh_recurrent: &'a [f32],
+    dc_carry: &'a mut [f32],
+    d_gates: (&'a mut [f32], &'a mut [f32], &'a mut [f32], &'a mut [f32]),
+}
+
+fn cell_backward(cell: CellBackward) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has the instructions the function is compiled for.
+            return unsafe { cell_backward_avx512(cell) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: as above.
+            return unsafe { cell_backward_avx2(cell) };
+        }
+    }
+    cell_backward_body(cell)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn cell_backward_avx512(cell: CellBackward) {
+    cell_backward_body(cell)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn cell_backward_avx2(cell: CellBackward) {
+    cell_backward_body(cell)
+}
+
+#[inline(always)]
+fn cell_backward_body(cell: CellBackward) {
+    let CellBackward { gate, c_now, c_before, d_out, dh_recurrent, dc_carry, d_gates: (da_i, da_f, da_g, da_o) } = cell;
+    let hidden = c_now.len();
+    let (i, f, g, o) = (&gate[..hidden], &gate[hidden..2 * hidden], &gate[2 * hidden..3 * hidden], &gate[3 * hidden..4 * hidden]);
+    let (c_before, d_out, dh_recurrent, dc_carry) = (&c_before[..hidden], &d_out[..hidden], &dh_recurrent[..hidden], &mut dc_carry[..hidden]);
+    let (da_i, da_f, da_g, da_o) = (&mut da_i[..hidden], &mut da_f[..hidden], &mut da_g[..hidden], &mut da_o[..hidden]);
+    for j in 0..hidden {
+        let c_previous = c_before[j];
+        let tanh_c = tanh(c_now[j]);
+        let dh = d_out[j] + dh_recurrent[j];
+        let dc = dc_carry[j] + dh * o[j] * (1.0 - tanh_c * tanh_c);
+        da_i[j] = dc * g[j] * i[j] * (1.0 - i[j]);
+        da_f[j] = dc * c_previous * f[j] * (1.0 - f[j]);
+        da_g[j] = dc * i[j] * (1.0 - g[j] * g[j]);
+        da_o[j] = dh * tanh_c * o[j] * (1.0 - o[j]);
+        dc_carry[j] = dc * f[j];
+    }
 }

@@ -18,7 +18,7 @@ pub fn matmul(a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layo
     let (a_values, a_dims) = widen(a, a_layout, &dims.a);
     let (b_values, b_dims) = widen(b, b_layout, &dims.b);
     let (m, n, k) = (dims.m, dims.n, dims.k);
-    let mut out = vec![0.0f32; dims.batch * m * n];
+    let mut out = super::buffer_pool::for_overwrite(dims.batch * m * n);
     if out.is_empty() {
         return CpuStorage::from_f32(out, a.dtype());
     }
@@ -38,7 +38,7 @@ pub fn matmul(a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layo
                 .map(|block| {
                     let first_col = block * cols_per_block;
                     let cols = cols_per_block.min(n - first_col);
-                    let mut values = vec![0.0f32; m * cols];
+                    let mut values = super::buffer_pool::for_overwrite(m * cols);
                     let b_block = Strided { offset: b_at.offset + first_col * b_at.col_stride, ..b_at };
                     gemm(m, k, cols, &a_values, a_at, &b_values, b_block, 0.0, &mut values, Strided::rows(0, cols));
                     (first_col, values)
@@ -49,6 +49,7 @@ pub fn matmul(a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layo
                 for (row, block_row) in values.chunks(cols).enumerate() {
                     batch_out[row * n + first_col..][..cols].copy_from_slice(block_row);
                 }
+                super::buffer_pool::give(values);
             }
         } else {
             let rows_per_block = m.div_ceil(blocks_wanted);
@@ -71,9 +72,13 @@ fn widen<'a>(storage: &'a CpuStorage, layout: &Layout, strides: &MatrixStrides) 
 
 /// a·b + bias, the bias (n elements) added to every row of every batch.
 pub fn linear(a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layout, dims: &MatmulDims, bias: &CpuStorage, bias_layout: &Layout) -> CpuStorage {
-    let product = matmul(a, a_layout, b, b_layout, dims);
     let bias = super::read_f32(bias, bias_layout);
-    let mut out = super::read_f32(&product, &Layout::contiguous(&[product.len()])).into_owned();
+    // An f32 product is added to in place; a half-precision one (rounded to its dtype by `matmul`)
+    // is widened again first, as before.
+    let mut out = match matmul(a, a_layout, b, b_layout, dims) {
+        CpuStorage::F32(values) => values,
+        product => super::read_f32(&product, &Layout::contiguous(&[product.len()])).into_owned(),
+    };
     for row in out.chunks_mut(dims.n.max(1)) {
         for (o, b) in row.iter_mut().zip(bias.iter()) {
             *o += b;

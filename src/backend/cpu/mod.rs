@@ -1,6 +1,7 @@
 //! The CPU reference backend: every op in f32 (f16/bf16 are widened on load and rounded on store),
 //! parallel with rayon, matmul through the matrixmultiply crate's sgemm.
 pub mod attention;
+pub mod buffer_pool;
 pub mod conv;
 pub mod copy;
 pub mod elementwise;
@@ -8,6 +9,7 @@ pub mod embedding;
 pub mod layer_norm;
 pub mod loss;
 pub mod lstm;
+pub mod lstm_step_product;
 pub mod matmul;
 pub mod pool;
 pub mod optim;

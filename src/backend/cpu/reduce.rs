@@ -32,6 +32,9 @@ pub fn reduce(op: ReduceOp, x: &CpuStorage, layout: &Layout, axis: usize) -> Cpu
         }
     };
     let count = outer * inner;
+    if op == ReduceOp::Sum && inner > 1 {
+        return CpuStorage::from_f32(sum_rows(&values, outer, reduced, inner), if x.dtype() == DType::I32 { DType::F32 } else { x.dtype() });
+    }
     let out: Vec<f32> = if count * reduced >= PARALLEL_THRESHOLD {
         (0..count).into_par_iter().map(reduce_one).collect()
     } else {
@@ -41,4 +44,37 @@ pub fn reduce(op: ReduceOp, x: &CpuStorage, layout: &Layout, axis: usize) -> Cpu
         ReduceOp::ArgMax => CpuStorage::I32(out.iter().map(|&i| i as i32).collect()),
         _ => CpuStorage::from_f32(out, if x.dtype() == DType::I32 { DType::F32 } else { x.dtype() }),
     }
+}
+
+/// Columns of `inner` per task in `sum_rows`.
+const SUM_COLUMNS_PER_TASK: usize = 64;
+
+/// The sum over the middle axis of [outer, reduced, inner] when inner > 1, walking the rows in
+/// memory order with one f64 accumulator per column (a column-by-column walk strides through the
+/// whole tensor once per column). Each output is still Σ_r in ascending r in f64, as `reduce` does.
+fn sum_rows(values: &[f32], outer: usize, reduced: usize, inner: usize) -> Vec<f32> {
+    let mut out = super::buffer_pool::for_overwrite(outer * inner);
+    let sum_block = |o: usize, first: usize, block: &mut [f32]| {
+        // Start from the neutral element `Iterator::sum` starts from (−0.0), so the sums are those
+        // of `reduce`'s column walk bit for bit, signed zeros included.
+        let neutral: f64 = std::iter::empty::<f64>().sum();
+        let mut sums = [neutral; SUM_COLUMNS_PER_TASK];
+        let sums = &mut sums[..block.len()];
+        for r in 0..reduced {
+            let row = &values[(o * reduced + r) * inner + first..][..block.len()];
+            sums.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+        }
+        block.iter_mut().zip(sums.iter()).for_each(|(b, &s)| *b = s as f32);
+    };
+    // Blocks never cross an outer row: each row of `out` is cut on its own.
+    if outer * inner * reduced >= PARALLEL_THRESHOLD {
+        out.par_chunks_mut(inner).enumerate().for_each(|(o, row)| {
+            row.par_chunks_mut(SUM_COLUMNS_PER_TASK).enumerate().for_each(|(b, block)| sum_block(o, b * SUM_COLUMNS_PER_TASK, block));
+        });
+    } else {
+        out.chunks_mut(inner).enumerate().for_each(|(o, row)| {
+            row.chunks_mut(SUM_COLUMNS_PER_TASK).enumerate().for_each(|(b, block)| sum_block(o, b * SUM_COLUMNS_PER_TASK, block));
+        });
+    }
+    out
 }
