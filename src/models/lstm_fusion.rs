@@ -106,6 +106,10 @@ pub struct LstmFusion {
     head: FusionHead,
     dropout: f32,
     freeze_image: bool,
+    /// Learning-rate scale of the image branch's parameters (`ModelConfig::image_lr_scale`).
+    image_lr_scale: f32,
+    /// The image branch's parameter names, for `learning_rate_scale`.
+    image_names: std::collections::HashSet<String>,
 }
 
 impl LstmFusion {
@@ -131,7 +135,8 @@ impl LstmFusion {
                 text_weight: Tensor::full(&[1, 1], 1.0, crate::DType::F32, device)?.with_grad(),
             },
         };
-        Ok(Self { name, image, text, head, dropout: config.dropout, freeze_image: config.freeze_image })
+        let image_names = image.parameters().into_iter().map(|(name, _)| name).collect();
+        Ok(Self { name, image, text, head, dropout: config.dropout, freeze_image: config.freeze_image, image_lr_scale: config.image_lr_scale, image_names })
     }
 
     /// Both branches' features, `[B, image width]` and `[B, 64]`.
@@ -201,6 +206,10 @@ impl Model for LstmFusion {
             }
         }
         parameters
+    }
+
+    fn learning_rate_scale(&self, name: &str) -> f32 {
+        if self.image_names.contains(name) { self.image_lr_scale } else { 1.0 }
     }
 
     /// A torchvision VGG16 file loads into the VGG image branch (the ImageNet head is not used).

@@ -115,11 +115,20 @@ pub struct ModelConfig {
     /// Fusion baselines: keep the image branch as `--init` loaded it (no gradients, eval mode).
     #[serde(default)]
     pub freeze_image: bool,
+    /// The learning rate of the image body (VGG16 without its head, a fusion baseline's image
+    /// branch) as a fraction of the run's: a from-scratch VGG16 without batch norm diverges under
+    /// Adam at 1e-3 (docs/study.md). Runs saved before it existed trained at 1.
+    #[serde(default = "unit_scale")]
+    pub image_lr_scale: f32,
+}
+
+fn unit_scale() -> f32 {
+    1.0
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self { image_size: 64, vocab_size: 2, hidden: 256, dropout: 0.3, clip_fusion: ClipFusionOptions::default(), fusion: FusionKind::Early, freeze_image: false }
+        Self { image_size: 64, vocab_size: 2, hidden: 256, dropout: 0.3, clip_fusion: ClipFusionOptions::default(), fusion: FusionKind::Early, freeze_image: false, image_lr_scale: 1.0 }
     }
 }
 
@@ -296,13 +305,16 @@ pub fn build(name: &str, config: &ModelConfig, rng: &mut Rng, device: Device) ->
     if !(0.0..1.0).contains(&config.dropout) {
         bail!("dropout must be in [0, 1), got {}", config.dropout);
     }
+    if !(config.image_lr_scale > 0.0 && config.image_lr_scale.is_finite()) {
+        bail!("--image-lr-scale must be a positive number, got {}", config.image_lr_scale);
+    }
     Ok(match name {
         "image-mlp" => Box::new(ImageMlp::new(config, rng, device)?),
         "text-bow" => Box::new(TextBow::new(config, rng, device)?),
         "fusion-mlp" => Box::new(FusionMlp::new(config, rng, device)?),
         "lstm" => Box::new(LstmClassifier::new("lstm", config, text_lstm::SequenceReadout::LastStep, rng, device)?),
         "lstm-last-token" => Box::new(LstmClassifier::new("lstm-last-token", config, text_lstm::SequenceReadout::LastRealToken, rng, device)?),
-        "vgg16" | "vgg16-small" => Box::new(vgg16::Vgg16::new(vgg16::Vgg16Config::from_name(name)?, rng, device)?),
+        "vgg16" | "vgg16-small" => Box::new(vgg16::Vgg16::new(vgg16::Vgg16Config::from_name(name)?, rng, device)?.with_body_lr_scale(config.image_lr_scale)),
         "cnn" => Box::new(small_cnn::CnnClassifier::new(config, rng, device)?),
         "cnn-lstm" => Box::new(LstmFusion::new("cnn-lstm", config, rng, device)?),
         "vgg16-lstm" => Box::new(LstmFusion::new("vgg16-lstm", config, rng, device)?),

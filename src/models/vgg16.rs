@@ -87,6 +87,8 @@ pub struct Vgg16 {
     /// The five blocks' convolutions, in order (each followed by ReLU; each block by a max-pool).
     blocks: Vec<Vec<Conv2d>>,
     classifier: [Linear; 3],
+    /// Learning-rate scale of everything but `classifier.6` (see `ModelConfig::image_lr_scale`).
+    body_lr_scale: f32,
 }
 
 impl Vgg16 {
@@ -121,7 +123,19 @@ impl Vgg16 {
                 bias.fill_(0.0)?;
             }
         }
-        Ok(Self { config, blocks, classifier })
+        Ok(Self { config, blocks, classifier, body_lr_scale: 1.0 })
+    }
+
+    /// Trains the body (features, classifier.0 and .3) at `scale` × the run's learning rate and the
+    /// 2-class head at the run's rate.
+    pub fn with_body_lr_scale(mut self, scale: f32) -> Self {
+        self.body_lr_scale = scale;
+        self
+    }
+
+    /// Whether `name` is a parameter of the 2-class head, `classifier.6`.
+    pub fn is_head_parameter(name: &str) -> bool {
+        name.starts_with("classifier.6.")
     }
 
     pub fn config(&self) -> &Vgg16Config {
@@ -190,5 +204,9 @@ impl super::Model for Vgg16 {
 
     fn parameters(&self) -> Vec<(String, Tensor)> {
         Vgg16::parameters(self)
+    }
+
+    fn learning_rate_scale(&self, name: &str) -> f32 {
+        if Vgg16::is_head_parameter(name) { 1.0 } else { self.body_lr_scale }
     }
 }

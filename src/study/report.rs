@@ -103,6 +103,7 @@ fn configuration_rows(summary: &RunSummary) -> Vec<Vec<String>> {
         ("batch size", config.batch_size.to_string()),
         ("optimizer", format!("{:?}", config.optimizer).to_lowercase()),
         ("learning rate", config.learning_rate.to_string()),
+        ("image body learning-rate scale", model.image_lr_scale.to_string()),
         ("weight decay", config.weight_decay.to_string()),
         ("precision", format!("{:?}", config.precision).to_lowercase()),
         ("seed", config.seed.to_string()),

@@ -96,6 +96,12 @@ pub struct TrainArgs {
     /// Fusion baselines: keep the image branch as --init loaded it (no gradients).
     #[arg(long)]
     pub freeze_image: bool,
+    /// vgg16, vgg16-small and the fusion baselines: the learning rate of the image body (VGG16
+    /// without its 2-class head; the fusion baselines' whole image branch) as a fraction of --lr
+    /// [default: 0.1 for vgg16 and vgg16-lstm without --init, which diverge at Adam 1e-3 from
+    /// scratch; 1 otherwise].
+    #[arg(long)]
+    pub image_lr_scale: Option<f32>,
     /// Start from the weights in this safetensors file (a checkpoint or named weights), or for
     /// clip-fusion from a HuggingFace CLIP folder (config.json + model.safetensors) [default: a
     /// seeded random initialisation].
@@ -150,6 +156,7 @@ impl TrainArgs {
             ("--init-remap-vocab", self.init_remap_vocab),
             ("--fusion", self.fusion.is_some()),
             ("--freeze-image", self.freeze_image),
+            ("--image-lr-scale", self.image_lr_scale.is_some()),
             ("--rotation", self.rotation.is_some()),
             ("--brightness", self.brightness.is_some()),
             ("--contrast", self.contrast.is_some()),
@@ -192,6 +199,7 @@ impl TrainArgs {
             Some(patience) => Some(patience),
             None => crate::study::study::is_fusion_baseline(&model).then_some(super::config::FUSION_BASELINE_PATIENCE),
         };
+        let image_lr_scale = self.image_lr_scale.unwrap_or_else(|| super::config::default_image_lr_scale(&model, init.is_some()));
         Ok(TrainConfig {
             model,
             model_config: ModelConfig {
@@ -202,6 +210,7 @@ impl TrainArgs {
                 clip_fusion,
                 fusion: self.fusion.unwrap_or(defaults.fusion),
                 freeze_image: self.freeze_image,
+                image_lr_scale,
             },
             data_dir,
             train_split: DEFAULT_TRAIN_SPLIT.to_string(),

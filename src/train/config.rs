@@ -172,6 +172,16 @@ pub struct TrainConfig {
 /// AUROC peaks within 3–5 epochs and then drifts down (docs/study.md).
 pub const FUSION_BASELINE_PATIENCE: usize = 3;
 
+/// The image body's learning-rate scale of a from-scratch `vgg16` or `vgg16-lstm`: at Adam 1e-3
+/// the first step multiplies the logits a hundredfold (torchvision's init, no batch norm; PyTorch
+/// does the same: scripts/study/vgg16_from_scratch.py), at a tenth of it the loss falls (docs/study.md).
+pub const FROM_SCRATCH_VGG16_LR_SCALE: f32 = 0.1;
+
+/// `--image-lr-scale`'s default for `model`, started from `--init` weights or not.
+pub fn default_image_lr_scale(model: &str, initialised: bool) -> f32 {
+    if matches!(model, "vgg16" | "vgg16-lstm") && !initialised { FROM_SCRATCH_VGG16_LR_SCALE } else { 1.0 }
+}
+
 /// Whether a run with this progress has stopped early: `patience` epochs since the best one.
 pub fn stopped_early(patience: Option<usize>, epoch: usize, best_epoch: Option<usize>) -> bool {
     match (patience, best_epoch) {
