@@ -9,7 +9,9 @@
 //! Then VGG16 inference at batch 64, 64 px and 224 px, in images/s ("elem/s" = images/s); PyTorch:
 //! 27,847 and 7,172 images/s on the H100.
 //!
-//! CPU (f32): the same kernels' CPU twins at small batches, and vgg16-small inference.
+//! CPU (f32): the same kernels' CPU twins at small batches, forward, backward-data and
+//! backward-weight each on its own (the GPU times the two backward passes together), and vgg16-small
+//! inference; scripts/bench/cpu-vs-torch.sh runs PyTorch's CPU convolutions beside them.
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -39,15 +41,21 @@ fn conv(c: &mut Criterion) {
             let dy = Tensor::randn(&geometry.output_shape(), 1.0, &mut rng, device).unwrap().to_dtype(dtype).unwrap();
             group.throughput(Throughput::Elements(geometry.flops() as u64));
             group.bench_function(format!("forward_{name}"), |b| b.iter(|| common::run_and_wait(device, || x.conv2d_krsc(&w, None, options))));
-            group.throughput(Throughput::Elements(2 * geometry.flops() as u64));
-            group.bench_function(format!("backward_{name}"), |b| {
-                b.iter(|| {
-                    let dx = conv2d_input_gradient(&dy, &w, &geometry).unwrap();
-                    let dw = conv2d_weight_gradient(&x, &dy, &geometry).unwrap();
-                    common::synchronize(device);
-                    drop((dx, dw));
-                })
-            });
+            if device.is_cuda() {
+                group.throughput(Throughput::Elements(2 * geometry.flops() as u64));
+                group.bench_function(format!("backward_{name}"), |b| {
+                    b.iter(|| {
+                        let dx = conv2d_input_gradient(&dy, &w, &geometry).unwrap();
+                        let dw = conv2d_weight_gradient(&x, &dy, &geometry).unwrap();
+                        common::synchronize(device);
+                        drop((dx, dw));
+                    })
+                });
+            } else {
+                // The CPU passes one by one, as scripts/bench/torch_cpu_reference.py measures them.
+                group.bench_function(format!("backward_data_{name}"), |b| b.iter(|| common::run_and_wait(device, || conv2d_input_gradient(&dy, &w, &geometry))));
+                group.bench_function(format!("backward_weight_{name}"), |b| b.iter(|| common::run_and_wait(device, || conv2d_weight_gradient(&x, &dy, &geometry))));
+            }
         }
         group.finish();
     }

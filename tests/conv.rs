@@ -172,22 +172,32 @@ fn gradient_check_default_is_used_for_conv_without_bias_at_tiny_size() {
     check_gradients(|t| t[0].conv2d(&t[1], None, Conv2dOptions::new(1, 0)), &[x, w], &GradCheck::default()).unwrap();
 }
 
-/// The CPU weight gradient sums partial results in a fixed grouping, so training on the CPU is
-/// reproducible to the last bit whatever the thread count (resume depends on it).
+/// The CPU convolution splits its work into blocks and groups that depend on the shape alone and
+/// sums the weight gradient's partial results in a fixed order, so the output and both gradients
+/// are reproducible to the last bit whatever the thread count (training resume depends on it).
+/// Stride 1 (backward-data as a flipped-weight forward) and stride 2 (the col2im path).
 #[test]
-fn weight_gradient_is_bitwise_reproducible_across_thread_counts() {
-    let (x, w) = (random(&[3, 40, 40, 8], 41), random(&[16, 8, 3, 3], 42));
-    let weights = random(&[3, 40, 40, 16], 43);
-    let gradient = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| {
-            let leaf = w.with_grad();
-            let y = x.conv2d(&leaf, None, Conv2dOptions::new(1, 1)).unwrap();
-            let grads = y.mul(&weights).unwrap().sum_all().unwrap().backward().unwrap();
-            grads.get(&leaf).unwrap().to_vec_f32().unwrap()
-        })
-    };
-    let single = gradient(1);
-    assert_eq!(single, gradient(3));
-    assert_eq!(single, gradient(8));
+fn forward_and_gradients_are_bitwise_reproducible_across_thread_counts() {
+    for (stride, pad) in [(1, 1), (2, 0)] {
+        let options = Conv2dOptions::new(stride, pad);
+        let (x, w, b) = (random(&[3, 40, 40, 8], 41), random(&[16, 8, 3, 3], 42), random(&[16], 44));
+        let out_side = (40 + 2 * pad - 3) / stride + 1;
+        let weights = random(&[3, out_side, out_side, 16], 43);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let (x_leaf, w_leaf) = (x.with_grad(), w.with_grad());
+                let y = x_leaf.conv2d(&w_leaf, Some(&b), options).unwrap();
+                let grads = y.mul(&weights).unwrap().sum_all().unwrap().backward().unwrap();
+                [y.to_vec_f32().unwrap(), grads.get(&x_leaf).unwrap().to_vec_f32().unwrap(), grads.get(&w_leaf).unwrap().to_vec_f32().unwrap()]
+            })
+        };
+        let single = run(1);
+        for threads in [2, 3, 8] {
+            let other = run(threads);
+            for (what, (a, b)) in ["output", "input gradient", "weight gradient"].iter().zip(single.iter().zip(&other)) {
+                assert!(a == b, "stride {stride}: the {what} differs between 1 and {threads} threads");
+            }
+        }
+    }
 }

@@ -2,8 +2,10 @@
 """Reads criterion's latest estimates (target/criterion/<group>/<bench>/new/) for the CPU benches
 scripts/bench/cpu-vs-torch.sh compares, and prints name -> figure in the units PyTorch's script
 uses: samples/s for the LSTM classifier, GFLOP/s for the convolutions and linear layers, GB/s for
-the memory-bound ops (criterion's throughput divided by its median time)."""
+the memory-bound ops (criterion's throughput divided by its median time; with
+MEMEFUSE_BENCH_STAT=min by its fastest sample, as torch_cpu_reference.py then takes its fastest run)."""
 import json
+import os
 import pathlib
 import sys
 
@@ -16,7 +18,11 @@ for estimates in sorted(root.glob("cpu_*/*/new/estimates.json")):
     work = throughput.get("Elements") or throughput.get("Bytes")
     if work is None:
         continue
-    seconds = json.loads(estimates.read_text())["median"]["point_estimate"] / 1e9
+    if os.environ.get("MEMEFUSE_BENCH_STAT") == "min":
+        sample = json.loads((bench_dir / "sample.json").read_text())
+        seconds = min(t / n for t, n in zip(sample["times"], sample["iters"])) / 1e9
+    else:
+        seconds = json.loads(estimates.read_text())["median"]["point_estimate"] / 1e9
     figure = work / seconds
     if "conv3x3" in info["group_id"] or "linear" in info["group_id"] or "Bytes" in throughput:
         figure /= 1e9  # FLOPs -> GFLOP/s, bytes -> GB/s

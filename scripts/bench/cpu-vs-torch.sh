@@ -8,6 +8,8 @@
 # (torch.set_num_threads(THREADS)), so both see the same machine load; the table shows every round
 # and the median ratio. PyTorch is pinned (TORCH_VERSION below) and installed, if missing, into its
 # own virtual environment MEMEFUSE_PY (default ~/.cache/memefuse-py, shared with scripts/reference/).
+# MEMEFUSE_BENCH_STAT=min compares the fastest sample of each side instead of the medians (for a
+# machine shared with other jobs).
 set -euo pipefail
 threads=${1:-2}
 rounds=${2:-2}

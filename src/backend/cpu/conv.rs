@@ -1,6 +1,19 @@
-//! Convolution on the CPU: im2col over a block of output pixels of one image at a time, then
-//! matrixmultiply's sgemm. Blocks are independent, so rayon spreads them over cores, and the im2col
-//! buffer stays small (PIXELS_PER_BLOCK rows) whatever the image size.
+//! Convolution on the CPU: im2col over a block of output pixels at a time, then the CPU GEMM
+//! (backend/cpu/matmul.rs: the gemm crate's single-threaded kernels). Blocks are independent, so
+//! rayon spreads them over cores, and the im2col buffer stays small whatever the image size.
+//!
+//! - forward: y[block] = im2col(x)[block] · wᵀ, the bias written into y first and accumulated onto
+//!   by the GEMM, ReLU on the block while it is in cache;
+//! - backward-data at stride 1: the forward convolution of dy with the flipped, transposed weight
+//!   (what the GPU does, docs/vgg16.md), so it splits over pixel blocks like the forward; other
+//!   strides scatter dy · w back with col2im, one image per task;
+//! - backward-weight: dw = Σ_pixels dyᵀ · im2col(x), split into a fixed number of pixel groups
+//!   (a function of the shape, never of the thread count) times the filter rows; each task owns its
+//!   slice of the result and the groups are summed in order, so every bit of dw is the same on any
+//!   number of threads.
+//!
+//! Every block and group boundary depends on the shape alone: the results do not depend on the
+//! thread count (tests/conv.rs checks all three passes).
 //!
 //! Inputs are contiguous NHWC, weights contiguous KRSC (see ops/conv.rs), all read as f32.
 use rayon::prelude::*;
@@ -10,18 +23,20 @@ use super::read_f32;
 use crate::ops::ConvGeometry;
 use crate::tensor::{CpuStorage, Layout};
 
-const PIXELS_PER_BLOCK: usize = 1024;
+/// Output pixels per forward block, roughly: large enough that the GEMM's packing of the weight
+/// pays off, small enough that an image splits into several blocks for the cores to share.
+const BLOCK_PIXELS: usize = 256;
 
-/// Rows `first..first+rows` of one image's im2col matrix: row = output pixel (p, q), column =
-/// (r, s, c) in KRSC order; taps in the padding are zero.
-fn im2col(image: &[f32], g: &ConvGeometry, first: usize, rows: usize, col: &mut [f32]) {
-    let taps = g.filter_len();
+/// Rows of one image's im2col matrix from `first`, filter rows `filter_rows` only: row = output
+/// pixel (p, q), column = (r, s, c) in KRSC order with r in `filter_rows`; taps in the padding are 0.
+fn im2col(image: &[f32], g: &ConvGeometry, first: usize, rows: usize, filter_rows: std::ops::Range<usize>, col: &mut [f32]) {
     let filter_row = g.kernel_w * g.in_c;
+    let width = filter_rows.len() * filter_row;
     for row in 0..rows {
         let (p, q) = ((first + row) / g.out_w, (first + row) % g.out_w);
         let first_iw = (q * g.stride_w) as isize - g.pad_w as isize;
-        for r in 0..g.kernel_h {
-            let target = &mut col[row * taps + r * filter_row..][..filter_row];
+        for (slot, r) in filter_rows.clone().enumerate() {
+            let target = &mut col[row * width + slot * filter_row..][..filter_row];
             let ih = (p * g.stride_h + r) as isize - g.pad_h as isize;
             if ih < 0 || ih as usize >= g.in_h {
                 target.fill(0.0);
@@ -44,7 +59,8 @@ fn im2col(image: &[f32], g: &ConvGeometry, first: usize, rows: usize, col: &mut 
     }
 }
 
-/// The adjoint of `im2col`: adds each column entry back onto the input pixel it was read from.
+/// The adjoint of `im2col` over all filter rows: adds each column entry back onto the input pixel
+/// it was read from.
 fn col2im_add(col: &[f32], g: &ConvGeometry, first: usize, rows: usize, image: &mut [f32]) {
     let taps = g.filter_len();
     let filter_row = g.kernel_w * g.in_c;
@@ -71,10 +87,54 @@ fn col2im_add(col: &[f32], g: &ConvGeometry, first: usize, rows: usize, image: &
     }
 }
 
-/// Output-pixel blocks of every image: (image, first pixel, pixel count).
+/// Output-pixel blocks of every image: (image, first pixel, pixel count), in output order. Each
+/// image is cut into near-equal blocks of about BLOCK_PIXELS, one more when that makes the total
+/// over the batch even (so that two cores get equal halves even of a single image); a function of
+/// the shape only.
 fn pixel_blocks(g: &ConvGeometry) -> Vec<(usize, usize, usize)> {
     let pixels = g.out_h * g.out_w;
-    (0..g.batch).flat_map(|n| (0..pixels).step_by(PIXELS_PER_BLOCK).map(move |first| (n, first, PIXELS_PER_BLOCK.min(pixels - first)))).collect()
+    if pixels == 0 {
+        return Vec::new();
+    }
+    let mut count = pixels.div_ceil(BLOCK_PIXELS);
+    if (count * g.batch) % 2 == 1 && pixels >= 64 {
+        count += 1;
+    }
+    let rows = pixels.div_ceil(count);
+    (0..g.batch).flat_map(|n| (0..pixels).step_by(rows).map(move |first| (n, first, rows.min(pixels - first)))).collect()
+}
+
+/// y[n, p, q, k] = relu?(Σ x·w + bias[k]) on f32 slices: x NHWC, w KRSC.
+fn forward_f32(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, relu: bool) -> Vec<f32> {
+    let (taps, k, image_len) = (g.filter_len(), g.out_c, g.in_h * g.in_w * g.in_c);
+    let mut out = vec![0.0f32; g.output_pixels() * k];
+    let blocks = pixel_blocks(g);
+    // Split the output into the same blocks as the work, so each task owns its rows.
+    let mut chunks: Vec<&mut [f32]> = Vec::with_capacity(blocks.len());
+    let mut rest = out.as_mut_slice();
+    for &(_, _, rows) in &blocks {
+        let (head, tail) = rest.split_at_mut(rows * k);
+        chunks.push(head);
+        rest = tail;
+    }
+    blocks.into_par_iter().zip(chunks).for_each(|((n, first, rows), y)| {
+        let mut col = vec![0.0f32; rows * taps];
+        im2col(&x[n * image_len..][..image_len], g, first, rows, 0..g.kernel_h, &mut col);
+        // y (rows×k) = col (rows×taps) · wᵀ (taps×k) + bias; w is [k, taps] row-major. The bias
+        // goes in first and the GEMM adds onto it: no separate pass over y.
+        let beta = match bias {
+            Some(b) => {
+                y.chunks_mut(k.max(1)).for_each(|pixel| pixel.copy_from_slice(b));
+                1.0
+            }
+            None => 0.0,
+        };
+        gemm(rows, taps, k, &col, Strided::rows(0, taps), w, Strided::transposed_rows(0, taps), beta, y, Strided::rows(0, k));
+        if relu {
+            y.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+    });
+    out
 }
 
 /// y[n, p, q, k] = relu?(Σ x·w + bias[k]).
@@ -82,43 +142,66 @@ pub fn conv2d_forward(x: &CpuStorage, x_layout: &Layout, w: &CpuStorage, w_layou
     let dtype = x.dtype();
     let (x, w) = (read_f32(x, x_layout), read_f32(w, w_layout));
     let bias = bias.map(|(b, layout)| read_f32(b, layout));
-    let (taps, k, image_len) = (g.filter_len(), g.out_c, g.in_h * g.in_w * g.in_c);
-    let mut out = vec![0.0f32; g.output_pixels() * k];
-    // Split the output into the same blocks as the work, so each task owns its rows.
-    let mut chunks: Vec<&mut [f32]> = Vec::new();
-    let mut rest = out.as_mut_slice();
-    for &(_, _, rows) in &pixel_blocks(g) {
-        let (head, tail) = rest.split_at_mut(rows * k);
-        chunks.push(head);
-        rest = tail;
-    }
-    pixel_blocks(g).into_par_iter().zip(chunks).for_each(|((n, first, rows), y)| {
-        let mut col = vec![0.0f32; rows * taps];
-        im2col(&x[n * image_len..][..image_len], g, first, rows, &mut col);
-        // y (rows×k) = col (rows×taps) · wᵀ (taps×k); w is [k, taps] row-major.
-        gemm(rows, taps, k, &col, Strided::rows(0, taps), &w, Strided::transposed_rows(0, taps), 0.0, y, Strided::rows(0, k));
-        for pixel in y.chunks_mut(k.max(1)) {
-            if let Some(b) = &bias {
-                pixel.iter_mut().zip(b.iter()).for_each(|(v, b)| *v += b);
-            }
-            if relu {
-                pixel.iter_mut().for_each(|v| *v = v.max(0.0));
+    CpuStorage::from_f32(forward_f32(&x, &w, bias.as_deref(), g, relu), dtype)
+}
+
+/// The weight that turns backward-data into a forward convolution (stride 1):
+/// w′[c, r, s, k] = w[k, R−1−r, S−1−s, c], KRSC with C output and K input channels. Per tap it is a
+/// K×C → C×K transpose, done in tiles so that neither side walks memory a whole row apart per
+/// element (element by element it cost as much as the GEMM at C256@14).
+fn flipped_transposed_weight(w: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    const TILE: usize = 16;
+    let (k, c, kh, kw) = (g.out_c, g.in_c, g.kernel_h, g.kernel_w);
+    let (source_row, target_row) = (kh * kw * c, kh * kw * k);
+    let mut flipped = vec![0.0f32; w.len()];
+    for r in 0..kh {
+        for s in 0..kw {
+            let source = (r * kw + s) * c;
+            let target = ((kh - 1 - r) * kw + (kw - 1 - s)) * k;
+            for k0 in (0..k).step_by(TILE) {
+                for c0 in (0..c).step_by(TILE) {
+                    for channel in c0..(c0 + TILE).min(c) {
+                        for out_k in k0..(k0 + TILE).min(k) {
+                            flipped[target + channel * target_row + out_k] = w[source + out_k * source_row + channel];
+                        }
+                    }
+                }
             }
         }
-    });
-    CpuStorage::from_f32(out, dtype)
+    }
+    flipped
 }
 
 /// dx = col2im(dy · w): the gradient of the forward with respect to its input.
 pub fn conv2d_backward_data(dy: &CpuStorage, dy_layout: &Layout, w: &CpuStorage, w_layout: &Layout, g: &ConvGeometry) -> CpuStorage {
     let dtype = dy.dtype();
     let (dy, w) = (read_f32(dy, dy_layout), read_f32(w, w_layout));
+    if g.stride_h == 1 && g.stride_w == 1 && g.pad_h < g.kernel_h && g.pad_w < g.kernel_w {
+        // dx = conv(dy, w′) with padding R−1−pad: every dx pixel is one GEMM row, no scatter.
+        let flipped = ConvGeometry {
+            batch: g.batch,
+            in_h: g.out_h,
+            in_w: g.out_w,
+            in_c: g.out_c,
+            out_c: g.in_c,
+            kernel_h: g.kernel_h,
+            kernel_w: g.kernel_w,
+            stride_h: 1,
+            stride_w: 1,
+            pad_h: g.kernel_h - 1 - g.pad_h,
+            pad_w: g.kernel_w - 1 - g.pad_w,
+            out_h: g.in_h,
+            out_w: g.in_w,
+        };
+        return CpuStorage::from_f32(forward_f32(&dy, &flipped_transposed_weight(&w, g), None, &flipped, false), dtype);
+    }
     let (taps, k, image_len, pixels) = (g.filter_len(), g.out_c, g.in_h * g.in_w * g.in_c, g.out_h * g.out_w);
     let mut dx = vec![0.0f32; g.batch * image_len];
     dx.par_chunks_mut(image_len.max(1)).enumerate().for_each(|(n, image)| {
-        let mut col = vec![0.0f32; PIXELS_PER_BLOCK.min(pixels) * taps];
-        for first in (0..pixels).step_by(PIXELS_PER_BLOCK) {
-            let rows = PIXELS_PER_BLOCK.min(pixels - first);
+        let block = BLOCK_PIXELS.min(pixels);
+        let mut col = vec![0.0f32; block * taps];
+        for first in (0..pixels).step_by(block.max(1)) {
+            let rows = block.min(pixels - first);
             // col (rows×taps) = dy (rows×k) · w (k×taps).
             gemm(rows, k, taps, &dy, Strided::rows((n * pixels + first) * k, k), &w, Strided::rows(0, taps), 0.0, &mut col, Strided::rows(0, taps));
             col2im_add(&col, g, first, rows, image);
@@ -127,35 +210,57 @@ pub fn conv2d_backward_data(dy: &CpuStorage, dy_layout: &Layout, w: &CpuStorage,
     CpuStorage::from_f32(dx, dtype)
 }
 
-/// Partial weight gradients summed in parallel: a fixed number, so that the grouping of the float
-/// additions (and so the result, to the last bit) does not depend on the thread count or on
-/// work stealing — a rayon fold/reduce would make training on the CPU irreproducible.
-const WEIGHT_GRADIENT_GROUPS: usize = 8;
+/// Pixels (over the whole batch) one backward-weight GEMM call reduces over: bounds the im2col
+/// buffer; each call adds its product onto the task's partial result.
+const WEIGHT_GRADIENT_CHUNK: usize = 512;
+
+/// Partial weight gradients summed in parallel: a number that depends on the shape alone (at least
+/// 2 so that two cores share even one small image, at most 8), so that the grouping of the float
+/// additions (and so the result, to the last bit) does not depend on the thread count or on work
+/// stealing — a rayon fold/reduce would make training on the CPU irreproducible.
+fn weight_gradient_groups(total_pixels: usize) -> usize {
+    (total_pixels / 2048).clamp(2, 8).min(total_pixels.max(1))
+}
 
 /// dw = Σ_images dyᵀ · im2col(x): the gradient with respect to the KRSC weight.
 pub fn conv2d_backward_weight(x: &CpuStorage, x_layout: &Layout, dy: &CpuStorage, dy_layout: &Layout, g: &ConvGeometry) -> CpuStorage {
     let dtype = x.dtype();
     let (x, dy) = (read_f32(x, x_layout), read_f32(dy, dy_layout));
     let (taps, k, image_len, pixels) = (g.filter_len(), g.out_c, g.in_h * g.in_w * g.in_c, g.out_h * g.out_w);
-    let blocks = pixel_blocks(g);
-    let group_len = blocks.len().div_ceil(WEIGHT_GRADIENT_GROUPS).max(1);
-    let partials: Vec<Vec<f32>> = blocks
-        .par_chunks(group_len)
-        .map(|group| {
-            let (mut dw, mut col) = (vec![0.0f32; k * taps], Vec::new());
-            for &(n, first, rows) in group {
-                col.resize(rows * taps, 0.0);
-                im2col(&x[n * image_len..][..image_len], g, first, rows, &mut col);
-                // dw (k×taps) += dyᵀ (k×rows) · col (rows×taps).
-                gemm(k, rows, taps, &dy, Strided::transposed_rows((n * pixels + first) * k, k), &col, Strided::rows(0, taps), 1.0, &mut dw, Strided::rows(0, taps));
+    let total = g.batch * pixels;
+    let filter_row = g.kernel_w * g.in_c;
+    let groups = weight_gradient_groups(total);
+    // Task (group, r): dw[:, r-th filter row] over the group's pixels, into a buffer of its own.
+    let tasks: Vec<(usize, usize)> = (0..groups).flat_map(|group| (0..g.kernel_h).map(move |r| (group, r))).collect();
+    let partials: Vec<Vec<f32>> = tasks
+        .into_par_iter()
+        .map(|(group, r)| {
+            let (start, end) = (group * total / groups, (group + 1) * total / groups);
+            let mut dw = vec![0.0f32; k * filter_row];
+            let mut col = Vec::new();
+            let mut at = start;
+            let mut beta = 0.0;
+            while at < end {
+                // A chunk stays inside one image.
+                let (n, first) = (at / pixels, at % pixels);
+                let rows = WEIGHT_GRADIENT_CHUNK.min(end - at).min(pixels - first);
+                col.resize(rows * filter_row, 0.0);
+                im2col(&x[n * image_len..][..image_len], g, first, rows, r..r + 1, &mut col);
+                // dw_r (k×S·C) += dyᵀ (k×rows) · col (rows×S·C).
+                gemm(k, rows, filter_row, &dy, Strided::transposed_rows(at * k, k), &col, Strided::rows(0, filter_row), beta, &mut dw, Strided::rows(0, filter_row));
+                beta = 1.0;
+                at += rows;
             }
             dw
         })
         .collect();
-    // Summed in group order.
+    // Summed in group order, each filter row's slice into its columns of the KRSC gradient.
     let mut dw = vec![0.0f32; k * taps];
-    for partial in &partials {
-        dw.iter_mut().zip(partial).for_each(|(a, b)| *a += b);
+    for (task, partial) in partials.iter().enumerate() {
+        let r = task % g.kernel_h;
+        for (out_k, row) in partial.chunks(filter_row.max(1)).enumerate() {
+            dw[out_k * taps + r * filter_row..][..filter_row].iter_mut().zip(row).for_each(|(a, b)| *a += b);
+        }
     }
     CpuStorage::from_f32(dw, dtype)
 }

@@ -1,8 +1,13 @@
-//! Batched matrix multiply through matrixmultiply's sgemm, which takes arbitrary row and column
-//! strides: transposed views cost no copy. Parallelism is rayon's alone (matrixmultiply is built
-//! without its own thread pool): a large product is cut into blocks of output rows (or columns, for
-//! wide outputs), one task each, and the convolutions, which call `gemm` from inside their own rayon
+//! Batched matrix multiply through the `gemm` crate's single-threaded kernels (AVX-512 where the CPU
+//! has it, AVX2/FMA otherwise; chosen over matrixmultiply by measurement, docs/gemm.md), which take
+//! arbitrary row and column strides: transposed views cost no copy. Parallelism is rayon's alone
+//! (`Parallelism::None`): a large product is cut into blocks of output rows (or columns, for wide
+//! outputs), one task each, and the convolutions, which call `gemm` from inside their own rayon
 //! tasks, do not oversubscribe the cores with a second pool.
+//!
+//! The crate's summation order depends on the block's shape (its k-blocking and small-matrix paths
+//! differ for m·n ≤ 256, m, n ≤ 64, k ≤ 2), so the blocks are a function of the product's shape
+//! only, never of the thread count: results are bit-identical on any number of threads.
 use std::borrow::Cow;
 
 use rayon::prelude::*;
@@ -12,6 +17,10 @@ use crate::tensor::{CpuStorage, Layout};
 
 /// Multiply-adds below which a product stays on one thread.
 const PARALLEL_WORK: usize = 1 << 18;
+
+/// Blocks a large product is cut into (over all its batches): enough for 8 threads, and fixed so
+/// that the split, and with it every bit of the result, does not depend on the thread count.
+const PARALLEL_BLOCKS: usize = 8;
 
 pub fn matmul(a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layout, dims: &MatmulDims) -> CpuStorage {
     // f16/bf16 operands are widened into packed copies; f32 ones are used in place with their strides.
@@ -25,8 +34,8 @@ pub fn matmul(a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layo
     // Products big enough are cut into blocks of whole rows of C, or of whole columns when C is much
     // wider than tall (64×4096 at batch 64: row blocks would each repack all of B), enough blocks to
     // keep every thread busy. Each output element is still one sgemm's sum over k in the same order,
-    // so the result does not depend on the split or the thread count.
-    let blocks_wanted = if m * n * k < PARALLEL_WORK { 1 } else { (4 * rayon::current_num_threads()).div_ceil(dims.batch) };
+    // and the split depends on the shape alone, so the result does not depend on the thread count.
+    let blocks_wanted = if m * n * k < PARALLEL_WORK { 1 } else { PARALLEL_BLOCKS.div_ceil(dims.batch) };
     out.par_chunks_mut(m * n).enumerate().for_each(|(batch, batch_out)| {
         let a_at = Strided { offset: a_dims.offset + batch * a_dims.batch_stride, row_stride: a_dims.row_stride, col_stride: a_dims.col_stride };
         let b_at = Strided { offset: b_dims.offset + batch * b_dims.batch_stride, row_stride: b_dims.row_stride, col_stride: b_dims.col_stride };
@@ -137,21 +146,28 @@ pub fn gemm(m: usize, k: usize, n: usize, a: &[f32], a_at: Strided, b: &[f32], b
     // SAFETY: the checks above put every element (i, j) of a, b and c inside its slice, and c is a
     // unique borrow, so the kernel's writes alias nothing it reads.
     unsafe {
-        matrixmultiply::sgemm(
+        // The crate computes dst = alpha·dst + beta·lhs·rhs, and reads dst only when told to (so
+        // beta = 0 here ignores NaN in c); its strides come column first.
+        gemm::gemm(
             m,
-            k,
             n,
-            1.0,
-            a.as_ptr().add(a_at.offset),
-            a_at.row_stride as isize,
-            a_at.col_stride as isize,
-            b.as_ptr().add(b_at.offset),
-            b_at.row_stride as isize,
-            b_at.col_stride as isize,
-            beta,
+            k,
             c.as_mut_ptr().add(c_at.offset),
-            c_at.row_stride as isize,
             c_at.col_stride as isize,
+            c_at.row_stride as isize,
+            beta != 0.0,
+            a.as_ptr().add(a_at.offset),
+            a_at.col_stride as isize,
+            a_at.row_stride as isize,
+            b.as_ptr().add(b_at.offset),
+            b_at.col_stride as isize,
+            b_at.row_stride as isize,
+            beta,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
         );
     }
 }
@@ -190,9 +206,10 @@ mod tests {
     fn split_products_do_not_depend_on_the_thread_count() {
         use crate::util::Rng;
         use crate::{Device, Tensor};
-        // Row blocks, then column blocks (C at least 4× wider than tall); the thread count changes how
-        // many blocks there are, never a bit of the result.
-        for (m, k, n) in [(200, 300, 40), (16, 300, 500)] {
+        // Row blocks, then column blocks (C at least 4× wider than tall), at a k short enough for one
+        // k-block and at one long enough for several (the gemm crate's k-blocking differs between
+        // small and large blocks): the thread count never changes a bit of the result.
+        for (m, k, n) in [(200, 300, 40), (16, 300, 500), (200, 1100, 40), (16, 1100, 500)] {
             let a = Tensor::randn(&[m, k], 1.0, &mut Rng::new(1), Device::Cpu).unwrap();
             let b = Tensor::randn(&[k, n], 1.0, &mut Rng::new(2), Device::Cpu).unwrap();
             let product_on = |threads: usize| {

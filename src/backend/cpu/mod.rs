@@ -1,5 +1,5 @@
 //! The CPU reference backend: every op in f32 (f16/bf16 are widened on load and rounded on store),
-//! parallel with rayon, matmul through the matrixmultiply crate's sgemm.
+//! parallel with rayon, matmul through the gemm crate (single-threaded kernels, rayon splits).
 pub mod attention;
 pub mod buffer_pool;
 pub mod conv;

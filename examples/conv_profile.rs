@@ -1,0 +1,37 @@
+//! One CPU convolution pass at a bench shape (benches/conv.rs), for instruction counts under
+//! callgrind, which are repeatable on a loaded machine where timings are not (docs/vgg16.md):
+//!
+//!     cargo build --release --example conv_profile
+//!     valgrind --tool=callgrind target/release/examples/conv_profile forward c64_56_n1
+//!
+//! Passes: forward, backward_data, backward_weight. Shapes: c64_56_n1, c128_28_n2, c256_14_n2.
+use memefuse::autograd::no_grad;
+use memefuse::ops::{conv2d_input_gradient, conv2d_weight_gradient, Conv2dOptions, ConvGeometry};
+use memefuse::util::Rng;
+use memefuse::{Device, Tensor};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (pass, shape) = (args.get(1).map_or("forward", |s| s.as_str()), args.get(2).map_or("c64_56_n1", |s| s.as_str()));
+    let (batch, side, channels) = match shape {
+        "c64_56_n1" => (1, 56, 64),
+        "c128_28_n2" => (2, 28, 128),
+        "c256_14_n2" => (2, 14, 256),
+        other => panic!("unknown shape {other}"),
+    };
+    let _no_grad = no_grad();
+    let mut rng = Rng::new(1);
+    let x = Tensor::randn(&[batch, side, side, channels], 1.0, &mut rng, Device::Cpu).unwrap();
+    let w = Tensor::randn(&[channels, 3, 3, channels], 0.05, &mut rng, Device::Cpu).unwrap();
+    let options = Conv2dOptions::new(1, 1);
+    let geometry = ConvGeometry::new(x.shape(), w.shape(), &options).unwrap();
+    let dy = Tensor::randn(&geometry.output_shape(), 1.0, &mut rng, Device::Cpu).unwrap();
+    let out = match pass {
+        "forward" => x.conv2d_krsc(&w, None, options),
+        "backward_data" => conv2d_input_gradient(&dy, &w, &geometry),
+        "backward_weight" => conv2d_weight_gradient(&x, &dy, &geometry),
+        other => panic!("unknown pass {other}"),
+    }
+    .unwrap();
+    println!("{pass} {shape}: {} GFLOP, sum {}", geometry.flops() as f64 / 1e9, out.sum_all().unwrap().to_vec_f32().unwrap()[0]);
+}
