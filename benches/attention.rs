@@ -2,7 +2,9 @@
 //! backward, in TFLOP/s (criterion's "elem/s" counts FLOPs): the forward does 4·B·H·Sq·Sk·D
 //! (q·kᵀ and p·v), the backward 2.5 times that (flash attention's convention), no causal mask.
 //! Issue 13's shapes on CUDA, in fp16: B256 H12 S50 D64 (CLIP's image tower), B256 H8 S77 D64 (its
-//! text tower), B16 H16 S4096 D64; smaller batches on the CPU, in f32. The SDPA figures of the same
+//! text tower), B16 H16 S4096 D64; smaller batches on the CPU, in f32. fp16 at D64 runs the
+//! tensor-core kernels (kernels/attention_mma.cu, as `kernels_for` picks); MEMEFUSE_ATTENTION=simt
+//! times the SIMT kernels (kernels/attention.cu) on the same shapes instead. The SDPA figures of the same
 //! shapes come from scripts/gpu/torch_attention_reference.py. Target on the H100: ≥ 2× SDPA at the
 //! CLIP shapes, ≥ 0.7× at 4096 (SDPA reached 25, 52 and 476 TFLOP/s forward).
 mod common;

@@ -1,6 +1,8 @@
 // Fused scaled dot-product attention, flash style (src/ops/attention.rs; CPU twin
 // src/backend/cpu/attention.rs): q [B, H, Sq, D], k and v [B, H, Sk, D], contiguous, any T, f32
-// arithmetic. No S×S matrix ever reaches device memory: the forward streams key tiles through
+// arithmetic. These SIMT kernels serve f32, head dims that are no multiple of 16 and unaligned
+// operands; f16 and bf16 otherwise run on tensor cores (attention_mma.cu), which reuses the delta
+// kernel below. No S×S matrix ever reaches device memory: the forward streams key tiles through
 // shared memory with an online softmax and saves each query's log-sum-exp; the backward recomputes
 // the probabilities from it, one kernel for dq (query-major) and one for dk and dv (key-major), so
 // every gradient element is written by one warp in a fixed order (deterministic, no atomics).
@@ -10,9 +12,10 @@
 // computes the dot products of tile row j, and the D-wide accumulators are spread over the lanes
 // (element d on lane d % 32). Head dims up to ATTN_MAX_D; tails in either length are masked.
 //
-// Masks: query i sees key j when j < Sk, !(causal && j > i) and mask[b][j] != 0 (mask may be null).
-// A query that sees no key outputs zeros and has log-sum-exp −∞.
+// Masks (attention_shape.cuh): query i sees key j when j < Sk, !(causal && j > i) and mask[b][j] != 0
+// (mask may be null). A query that sees no key outputs zeros and has log-sum-exp −∞.
 #include "common.cuh"
+#include "attention_shape.cuh"
 
 #define ATTN_WARPS 8
 #define ATTN_TILE 32
@@ -22,15 +25,6 @@
 // stride of D + 1 puts the 32 lanes in 32 different banks.
 #define ATTN_PAD 1
 
-struct AttentionShape {
-    unsigned int heads, query_len, key_len, head_dim;
-    int causal;
-    float scale;
-};
-
-__device__ __forceinline__ bool attention_allowed(const AttentionShape& s, const int* mask, size_t batch, unsigned int i, unsigned int j) {
-    return j < s.key_len && !(s.causal && j > i) && (mask == nullptr || mask[batch * s.key_len + j] != 0);
-}
 
 // Rows first..first+count of a [rows, D] matrix into shared memory as f32 (zeros past `rows`),
 // row stride `stride`. Every thread of the block takes part.

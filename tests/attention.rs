@@ -1,8 +1,10 @@
 //! Attention (`ops::attention`): gradient checks with and without the causal mask and with a
 //! key-padding mask, at lengths that are no multiple of any tile and head dims 32, 64 and 80; the
 //! fused op against attention composed of matmul and softmax; f16/bf16 storage with f32
-//! accumulation; GPU parity of the flash kernels (kernels/attention.cu) in f32, f16 and bf16 at
-//! CLIP's lengths and odd ones (tails in both tiles), head dims 32, 64 and 80, causal and padded.
+//! accumulation; GPU parity of the flash kernels in f32, f16 and bf16 at CLIP's lengths and odd
+//! ones (tails in both tiles), head dims 32, 64 and 80, causal and padded: f16 and bf16 at these
+//! head dims run the tensor-core kernels (kernels/attention_mma.cu), f32 and head dims that are no
+//! multiple of 16 the SIMT ones (kernels/attention.cu).
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
 mod common;
@@ -165,6 +167,72 @@ fn gpu_parity_of_cross_attention_and_a_fully_masked_element() {
     // More queries than keys under the causal mask: queries past the last key still see them all.
     let inputs = qkv(1, 2, 41, 9, 64, 210);
     check_gpu_parity("cross attention 41x9 causal", &|t: &[Tensor]| attention(&t[0], &t[1], &t[2], true, None), &inputs, &ALL_DTYPES);
+}
+
+#[test]
+fn gpu_parity_of_cross_attention_over_several_tiles_both_ways() {
+    // 70 queries over 130 keys: the query-major kernels stream three key tiles (the last holding
+    // 2 keys), the key-major one two query tiles (the second holding 6 queries); head dim 80 is
+    // five 16-deep steps. Padding leaves batch element 1 with 67 keys (a tile edge plus 3).
+    let inputs = qkv(2, 1, 70, 130, 80, 220);
+    let mask = padding_mask(&[130, 67], 130);
+    for causal in [false, true] {
+        check_gpu_parity(&format!("cross attention 70x130 d80 causal {causal}"), &|t: &[Tensor]| attention(&t[0], &t[1], &t[2], causal, Some(&mask)), &inputs, &ALL_DTYPES);
+    }
+}
+
+#[test]
+fn gpu_half_types_at_head_dims_no_multiple_of_16_use_the_simt_kernels() {
+    use memefuse::backend::cuda::attention::{kernels_for, AttentionKernels};
+    // Multiples of 8 but not of 16: refused by the tensor-core kernels, served by the SIMT ones.
+    for head_dim in [40, 72] {
+        assert_eq!(kernels_for(DType::F16, head_dim), AttentionKernels::Simt);
+        let inputs = qkv(2, 1, 21, 21, head_dim, 230 + head_dim as u64);
+        let mask = padding_mask(&[21, 12], 21);
+        for causal in [false, true] {
+            let name = format!("attention d{head_dim} causal {causal}");
+            check_gpu_parity(&name, &|t: &[Tensor]| attention(&t[0], &t[1], &t[2], causal, Some(&mask)), &inputs, &[DType::F16, DType::BF16]);
+        }
+    }
+    assert_eq!(kernels_for(DType::F16, 64), AttentionKernels::TensorCores);
+}
+
+#[test]
+fn gpu_operands_off_a_16_byte_boundary_use_the_simt_kernels() {
+    // q starts one element into its buffer: contiguous, but the tensor-core kernels' 16-byte
+    // loads cannot read it, so the call takes the SIMT kernels and still agrees with the CPU.
+    let Some(device) = gpu("gpu_operands_off_a_16_byte_boundary_use_the_simt_kernels") else { return };
+    let [q, k, v] = qkv(1, 2, 19, 19, 32, 240);
+    let shifted = |t: &Tensor| {
+        let flat = Tensor::cat(&[&Tensor::zeros(&[1], DType::F32, Device::Cpu).unwrap(), &t.reshape(&[t.elem_count()]).unwrap()], 0).unwrap();
+        flat.to_dtype(DType::F16).unwrap().to_device(device).unwrap().narrow(0, 1, t.elem_count()).unwrap().reshape(t.shape()).unwrap()
+    };
+    let gpu_q = shifted(&q);
+    assert!(gpu_q.layout().offset() == 1 && gpu_q.is_contiguous());
+    let to_gpu = |t: &Tensor| t.to_dtype(DType::F16).unwrap().to_device(device).unwrap();
+    let out = attention(&gpu_q, &to_gpu(&k), &to_gpu(&v), true, None).unwrap();
+    let round = |t: &Tensor| t.to_dtype(DType::F16).unwrap().to_dtype(DType::F32).unwrap();
+    let reference = attention(&round(&q), &round(&k), &round(&v), true, None).unwrap();
+    assert_close(&out, &reference, tolerance(DType::F16), "attention with q off a 16-byte boundary");
+}
+
+#[test]
+fn gpu_gradients_are_deterministic() {
+    // No atomics: every gradient element is summed by one warp in a fixed order, so two runs agree
+    // bit for bit (tensor-core kernels in f16, SIMT in f32).
+    let Some(device) = gpu("gpu_gradients_are_deterministic") else { return };
+    let inputs = qkv(1, 2, 77, 77, 64, 250);
+    let mask = padding_mask(&[60], 77);
+    for dtype in [DType::F16, DType::F32] {
+        let run = || {
+            let leaves: Vec<Tensor> = inputs.iter().map(|t| t.to_dtype(dtype).unwrap().to_device(device).unwrap().with_grad()).collect();
+            let out = attention(&leaves[0], &leaves[1], &leaves[2], true, Some(&mask)).unwrap();
+            let weights = random(out.shape(), 9).to_dtype(dtype).unwrap().to_device(device).unwrap();
+            let grads = out.mul(&weights).unwrap().sum_all().unwrap().backward().unwrap();
+            leaves.iter().map(|l| grads.get(l).unwrap().to_vec_f32().unwrap().iter().map(|x| x.to_bits()).collect::<Vec<u32>>()).collect::<Vec<_>>()
+        };
+        assert!(run() == run(), "{dtype} attention gradients differ between two runs");
+    }
 }
 
 #[test]
