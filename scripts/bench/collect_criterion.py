@@ -15,7 +15,9 @@ for estimates in sorted(root.glob("cpu_*/*/new/estimates.json")):
     bench_dir = estimates.parent
     info = json.loads((bench_dir / "benchmark.json").read_text())
     throughput = info.get("throughput") or {}
-    work = throughput.get("Elements") or throughput.get("Bytes")
+    # Criterion names byte throughput "Bytes" or "BytesDecimal" (what our benches declare).
+    byte_count = throughput.get("Bytes") or throughput.get("BytesDecimal")
+    work = throughput.get("Elements") or byte_count
     if work is None:
         continue
     if os.environ.get("MEMEFUSE_BENCH_STAT") == "min":
@@ -24,7 +26,7 @@ for estimates in sorted(root.glob("cpu_*/*/new/estimates.json")):
     else:
         seconds = json.loads(estimates.read_text())["median"]["point_estimate"] / 1e9
     figure = work / seconds
-    if "conv3x3" in info["group_id"] or "linear" in info["group_id"] or "Bytes" in throughput:
+    if "conv3x3" in info["group_id"] or "linear" in info["group_id"] or byte_count is not None:
         figure /= 1e9  # FLOPs -> GFLOP/s, bytes -> GB/s
     results[f"{info['group_id']}/{info['function_id']}"] = figure
 json.dump(results, sys.stdout, indent=1)
