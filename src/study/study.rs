@@ -139,7 +139,9 @@ fn train_or_continue(run: &RunDir, config: TrainConfig, options: &TrainOptions, 
     let last = run.checkpoint_path(CheckpointKind::Last);
     if last.is_file() {
         let history = if run.history_path().is_file() { History::load(run.history_path())? } else { History::default() };
-        if run_is_finished(&history, config.epochs, config.patience) && run.checkpoint_path(CheckpointKind::Best).is_file() {
+        // The run's own patience, as saved: a resume trains with that one, not this study's.
+        let patience = run.read_config().map_or(config.patience, |saved| saved.patience);
+        if run_is_finished(&history, config.epochs, patience) && run.checkpoint_path(CheckpointKind::Best).is_file() {
             return Ok("finished earlier, skipped");
         }
         resume(run, Some(config.epochs), options)?;
