@@ -116,6 +116,10 @@ impl CudaDevice {
     /// The kernel `function` of kernels/`module`.cu, loading the module on first use. On Hopper the
     /// module's sm_90a cubin is used when it has one, else its PTX is JIT-compiled by the driver.
     pub(crate) fn function(&self, module: &'static str, function: &str) -> Result<CudaFunction> {
+        // cudarc binds the context for module loads and launches but not for a function lookup or
+        // attribute (cuFuncSetAttribute): a thread whose first CUDA call is a kernel another thread
+        // loaded would have no current context for them. Cheap when it is bound already.
+        self.context.bind_to_thread().map_err(|e| Error::cuda(format!("binding cuda:{} to this thread", self.ordinal), e))?;
         let key = format!("{module}::{function}");
         if let Some(f) = self.functions.lock().unwrap().get(&key) {
             return Ok(f.clone());
