@@ -49,6 +49,29 @@ pub struct ConvGeometry {
 }
 
 impl ConvGeometry {
+    /// With stride 1 and padding below the kernel size, this convolution's data gradient is a
+    /// forward convolution of dy with the flipped, transposed weight (W'[c, r, s, k] =
+    /// W[k, R−1−r, S−1−s, c]) and padding R−1−pad: that convolution's geometry (both backends use
+    /// it so that dx needs no scatter), or None where the identity does not hold.
+    pub fn data_gradient_as_forward(&self) -> Option<ConvGeometry> {
+        let fits = self.stride_h == 1 && self.stride_w == 1 && self.pad_h < self.kernel_h && self.pad_w < self.kernel_w;
+        fits.then(|| ConvGeometry {
+            batch: self.batch,
+            in_h: self.out_h,
+            in_w: self.out_w,
+            in_c: self.out_c,
+            out_c: self.in_c,
+            kernel_h: self.kernel_h,
+            kernel_w: self.kernel_w,
+            stride_h: 1,
+            stride_w: 1,
+            pad_h: self.kernel_h - 1 - self.pad_h,
+            pad_w: self.kernel_w - 1 - self.pad_w,
+            out_h: self.in_h,
+            out_w: self.in_w,
+        })
+    }
+
     /// The geometry of `x` (NHWC) convolved with a KRSC weight of shape `weight_krsc`.
     pub fn new(x_shape: &[usize], weight_krsc: &[usize], options: &Conv2dOptions) -> Result<Self> {
         if x_shape.len() != 4 || weight_krsc.len() != 4 {

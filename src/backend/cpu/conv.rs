@@ -176,23 +176,8 @@ fn flipped_transposed_weight(w: &[f32], g: &ConvGeometry) -> Vec<f32> {
 pub fn conv2d_backward_data(dy: &CpuStorage, dy_layout: &Layout, w: &CpuStorage, w_layout: &Layout, g: &ConvGeometry) -> CpuStorage {
     let dtype = dy.dtype();
     let (dy, w) = (read_f32(dy, dy_layout), read_f32(w, w_layout));
-    if g.stride_h == 1 && g.stride_w == 1 && g.pad_h < g.kernel_h && g.pad_w < g.kernel_w {
+    if let Some(flipped) = g.data_gradient_as_forward() {
         // dx = conv(dy, w′) with padding R−1−pad: every dx pixel is one GEMM row, no scatter.
-        let flipped = ConvGeometry {
-            batch: g.batch,
-            in_h: g.out_h,
-            in_w: g.out_w,
-            in_c: g.out_c,
-            out_c: g.in_c,
-            kernel_h: g.kernel_h,
-            kernel_w: g.kernel_w,
-            stride_h: 1,
-            stride_w: 1,
-            pad_h: g.kernel_h - 1 - g.pad_h,
-            pad_w: g.kernel_w - 1 - g.pad_w,
-            out_h: g.in_h,
-            out_w: g.in_w,
-        };
         return CpuStorage::from_f32(forward_f32(&dy, &flipped_transposed_weight(&w, g), None, &flipped, false), dtype);
     }
     let (taps, k, image_len, pixels) = (g.filter_len(), g.out_c, g.in_h * g.in_w * g.in_c, g.out_h * g.out_w);

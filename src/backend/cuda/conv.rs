@@ -167,8 +167,8 @@ pub fn conv2d_backward_data(dy: &CudaStorage, dy_layout: &Layout, w: &CudaStorag
     let (dy_ptr, w_ptr, dx_ptr) = (dy.pointer_at(dy_layout.offset()), w.pointer_at(w_layout.offset()), dx.pointer_at(0));
     // With stride 1, dx = conv(dy, W') with W'[c, r, s, k] = W[k, R−1−r, S−1−s, c] and padding
     // R−1−pad: the forward's tensor-core kernel does the work.
-    let transposed_fits = g.stride_h == 1 && g.stride_w == 1 && g.pad_h < g.kernel_h && g.pad_w < g.kernel_w;
-    if transposed_fits && tensor_cores_fit(dtype, g.out_c, &[dy_ptr, w_ptr]) {
+    let transposed = g.data_gradient_as_forward().filter(|_| tensor_cores_fit(dtype, g.out_c, &[dy_ptr, w_ptr]));
+    if let Some(transposed) = transposed {
         let flipped = CudaStorage::alloc_on(device, dtype, g.out_c * g.filter_len())?;
         let name = format!("conv_flip_weights_{}", dtype.kernel_suffix());
         let function = device.function("conv", &name)?;
@@ -177,21 +177,6 @@ pub fn conv2d_backward_data(dy: &CudaStorage, dy_layout: &Layout, w: &CudaStorag
         launch.arg(&geometry).arg(&w_ptr).arg(&flipped_ptr);
         // SAFETY: one thread per weight element (grid-stride); w and flipped both hold K·R·S·C elements.
         checked(device, &name, unsafe { launch.launch(grid_for(device, g.out_c * g.filter_len())) })?;
-        let transposed = ConvGeometry {
-            batch: g.batch,
-            in_h: g.out_h,
-            in_w: g.out_w,
-            in_c: g.out_c,
-            out_c: g.in_c,
-            kernel_h: g.kernel_h,
-            kernel_w: g.kernel_w,
-            stride_h: 1,
-            stride_w: 1,
-            pad_h: g.kernel_h - 1 - g.pad_h,
-            pad_w: g.kernel_w - 1 - g.pad_w,
-            out_h: g.in_h,
-            out_w: g.in_w,
-        };
         debug_assert_eq!(transposed.out_h, g.out_h + 2 * transposed.pad_h + 1 - g.kernel_h);
         forward_into(dy, dy_ptr, flipped_ptr, None, &dx, &transposed, false)?;
         return Ok(dx);
