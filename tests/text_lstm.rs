@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use memefuse::autograd::no_grad;
 use memefuse::io::lstm_weights::{load_text_lstm, save_text_lstm};
 use memefuse::models::text_lstm::{lengths_of, SequenceReadout, TextLstm, TextLstmConfig};
+use memefuse::io::embeddings::Embeddings;
 use memefuse::train::commands::{run_predict, PredictArgs};
+use memefuse::train::embed::{run_embed, EmbedArgs};
 use memefuse::nn::loss::binary_cross_entropy_with_logits;
 use memefuse::optim::{Adam, AdamConfig, Optimizer};
 use memefuse::util::Rng;
@@ -119,9 +121,9 @@ fn agrees_with_pytorch_on_the_fixture() {
     }
 }
 
-#[test]
-fn predict_command_writes_pytorch_probabilities() {
-    let expected = expected();
+/// A data folder whose unlabelled test split holds the fixture's captions, ids 100, 101, ...
+/// The images are empty files: a text model never decodes them.
+fn data_of_fixture_texts(expected: &Expected) -> tempfile::TempDir {
     let data = tempfile::tempdir().unwrap();
     std::fs::create_dir(data.path().join("img")).unwrap();
     let mut lines = String::new();
@@ -131,17 +133,23 @@ fn predict_command_writes_pytorch_probabilities() {
         lines.push('\n');
     }
     std::fs::write(data.path().join("test_seen.jsonl"), lines).unwrap();
-    // The images are empty files: a text model never decodes them.
+    data
+}
+
+#[test]
+fn predict_command_writes_pytorch_probabilities() {
+    let expected = expected();
+    let data = data_of_fixture_texts(&expected);
     let out = tempfile::tempdir().unwrap();
     let output = out.path().join("predictions.jsonl");
     let mut args = PredictArgs::for_run(Path::new("unused"), "test", &output);
-    args.run = None;
-    args.model = Some("lstm".into());
-    args.weights = Some(fixture("weights.safetensors"));
-    args.data = Some(data.path().to_path_buf());
-    args.vocab = Some(fixture("vocab.txt"));
-    args.max_len = Some(expected.max_len);
-    args.readout = Some(SequenceReadout::LastStep);
+    args.source.run = None;
+    args.source.model = Some("lstm".into());
+    args.source.weights = Some(fixture("weights.safetensors"));
+    args.source.data = Some(data.path().to_path_buf());
+    args.source.vocab = Some(fixture("vocab.txt"));
+    args.source.max_len = Some(expected.max_len);
+    args.source.readout = Some(SequenceReadout::LastStep);
     args.batch_size = Some(4);
     run_predict(args).unwrap();
     let predictions: Vec<serde_json::Value> = std::fs::read_to_string(&output).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
@@ -153,6 +161,35 @@ fn predict_command_writes_pytorch_probabilities() {
         assert!((ours - proba).abs() <= 1e-4, "record {i}: proba {ours} vs PyTorch {proba}");
         assert_eq!(prediction["logits"][0], 0.0, "the single logit x is reported as [0, x]");
         assert_eq!(prediction["true_label"], serde_json::Value::Null);
+    }
+}
+
+#[test]
+fn embed_reads_the_hidden_state_at_the_readout_it_is_given() {
+    let expected = expected();
+    let data = data_of_fixture_texts(&expected);
+    let out = tempfile::tempdir().unwrap();
+    let embed_with = |readout: SequenceReadout| {
+        let output = out.path().join(format!("{readout:?}.safetensors"));
+        let mut args = EmbedArgs::for_run(Path::new("unused"), "test", &output);
+        args.source.run = None;
+        args.source.model = Some("lstm".into());
+        args.source.weights = Some(fixture("weights.safetensors"));
+        args.source.data = Some(data.path().to_path_buf());
+        args.source.vocab = Some(fixture("vocab.txt"));
+        args.source.max_len = Some(expected.max_len);
+        args.source.readout = Some(readout);
+        run_embed(args).unwrap();
+        Embeddings::read(&output).unwrap()
+    };
+    let (last_step, last_real) = (embed_with(SequenceReadout::LastStep), embed_with(SequenceReadout::LastRealToken));
+    let rows = |e: &Embeddings| e.features.chunks(e.dim).map(<[f32]>::to_vec).collect::<Vec<_>>();
+    let (last_step_rows, last_real_rows) = (rows(&last_step), rows(&last_real));
+    assert_eq!(last_step_rows.len(), expected.lengths.len());
+    assert!(expected.lengths.iter().any(|&n| n == expected.max_len) && expected.lengths.iter().any(|&n| n < expected.max_len), "the fixture has full and padded captions");
+    for (i, &length) in expected.lengths.iter().enumerate() {
+        // Only a padded caption's last real token comes before the last step.
+        assert_eq!(last_step_rows[i] == last_real_rows[i], length == expected.max_len, "record {i} (length {length})");
     }
 }
 

@@ -80,7 +80,7 @@ fn eval_and_predict_read_the_data_folder_they_are_given_and_say_so() {
 
     let predictions = dir.path().join("other-dev.jsonl");
     let mut predict = PredictArgs::for_run(&run, "dev", &predictions);
-    predict.data = Some(other.clone());
+    predict.source.data = Some(other.clone());
     run_predict(predict).unwrap();
     // Ids compared as text: how predict writes a numeric id is issue 11's item 10, not this test's.
     let id_text = |line: &Value| line["id"].to_string().trim_matches('"').to_string();
@@ -92,7 +92,7 @@ fn eval_and_predict_read_the_data_folder_they_are_given_and_say_so() {
     let error = format!("{:#}", run_eval(eval_args(&run, "dev", Some(&missing))).unwrap_err());
     assert!(error.contains("nonexistent") && error.contains("does not exist"), "{error}");
     let mut predict = PredictArgs::for_run(&run, "dev", &predictions);
-    predict.data = Some(missing);
+    predict.source.data = Some(missing);
     assert!(run_predict(predict).is_err(), "predict --data /nonexistent is an error");
 }
 

@@ -154,8 +154,8 @@ fn options_a_mode_ignores_or_bad_numbers_are_errors() {
     let (data, run) = trained_run(dir.path());
     let output = dir.path().join("p.jsonl");
     let mut ignored = PredictArgs::for_run(&run, "dev", &output);
-    ignored.vocab = Some(fixture("lstm/vocab.txt"));
-    ignored.max_len = Some(3);
+    ignored.source.vocab = Some(fixture("lstm/vocab.txt"));
+    ignored.source.max_len = Some(3);
     let error = run_predict(ignored).unwrap_err().to_string();
     assert!(error.contains("--vocab, --max-len") && error.contains("ignored"), "{error}");
     let mut zero_batch = PredictArgs::for_run(&run, "dev", &output);

@@ -23,12 +23,12 @@ fn predict_fixture(split: &str, image_size: u32, precision: Option<Precision>) -
     let out = tempfile::tempdir().unwrap();
     let output = out.path().join("predictions.jsonl");
     let mut args = PredictArgs::for_run(Path::new("unused"), split, &output);
-    args.run = None;
-    args.model = Some("vgg16-small".into());
-    args.weights = Some(fixture().join("weights.safetensors"));
-    args.data = Some(fixture());
-    args.image_size = Some(image_size);
-    args.precision = precision;
+    args.source.run = None;
+    args.source.model = Some("vgg16-small".into());
+    args.source.weights = Some(fixture().join("weights.safetensors"));
+    args.source.data = Some(fixture());
+    args.source.image_size = Some(image_size as usize);
+    args.source.precision = precision;
     args.batch_size = Some(2);
     run_predict(args).unwrap();
     std::fs::read_to_string(&output).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()

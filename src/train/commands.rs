@@ -9,12 +9,13 @@ use super::data_cache::{DataCache, DataSource};
 use super::demo::{run_demo_with, DemoOptions};
 use super::inference::{evaluation_loader, run_split, SplitOutputs};
 use super::metrics::{Evaluation, TargetNames};
+use super::model_source::ModelSource;
 use super::progress::ProgressMode;
 use super::run_dir::{CheckpointKind, RunDir};
 use super::trainer::{load_trained_model, resume, train_new, TrainOptions};
 use crate::backend::resolve_device;
 use crate::models::{self, ModelConfig};
-use crate::io::foreign_weights::{import, ForeignWeights, ImportOptions, ImportedModel};
+use crate::io::foreign_weights::{import, ForeignWeights, ImportedModel};
 use crate::io::predictions::{PredictionFormat, PredictionOutput};
 use crate::Device;
 
@@ -406,17 +407,8 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
 
 #[derive(clap::Args, Debug)]
 pub struct PredictArgs {
-    /// A run folder made by `memefuse train` (or name an architecture with --model and --weights).
-    #[arg(long, conflicts_with_all = ["model", "weights"], required_unless_present = "weights")]
-    pub run: Option<PathBuf>,
-    /// With --weights: the registry model they belong to (lstm, lstm-last-token: a PyTorch text-LSTM
-    /// state_dict; vgg16, vgg16-small: a torchvision VGG16 state_dict; clip-fusion or clip: a
-    /// HuggingFace CLIP folder, whose fusion head stays untrained).
-    #[arg(long, requires = "weights", value_parser = clap::builder::PossibleValuesParser::new(crate::io::foreign_weights::importable_models()))]
-    pub model: Option<String>,
-    /// With --model: the weights (a safetensors file, or a HuggingFace CLIP folder).
-    #[arg(long, requires = "model")]
-    pub weights: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: ModelSource,
     /// Split to predict, labelled or not (e.g. test_unseen, or NAME for NAME.jsonl).
     #[arg(long)]
     pub split: String,
@@ -426,69 +418,24 @@ pub struct PredictArgs {
     /// jsonl, csv, or submission (id,proba,label CSV, label = predicted class) [default: from the --output extension].
     #[arg(long, value_enum)]
     pub format: Option<PredictionFormat>,
-    /// With --run: which checkpoint to use [default: best].
-    #[arg(long, value_enum)]
-    pub checkpoint: Option<CheckpointKind>,
-    /// The data folder (with --weights: required) [default with --run: the run's].
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-    /// --model lstm: vocabulary file, one token per line, line number = id; --model clip: the CLIP
-    /// BPE (bpe_simple_vocab_16e6.txt.gz, vocab.json or a folder) [default for clip: the --weights folder].
-    #[arg(long)]
-    pub vocab: Option<PathBuf>,
-    /// --model lstm: captions are truncated or post-padded to this many tokens [default: 64; clip: 77].
-    #[arg(long)]
-    pub max_len: Option<usize>,
-    /// --model lstm: which time step the head reads: last-step (as the seed) or last-real-token [default: last-step].
-    #[arg(long)]
-    pub readout: Option<crate::models::text_lstm::SequenceReadout>,
-    /// --model vgg16 or clip: fp32, fp16 or bf16 [default: fp16 on a GPU, fp32 on the CPU].
-    #[arg(long, value_enum)]
-    pub precision: Option<Precision>,
-    /// --model vgg16: side of the square network input, at least 32 [default: 224].
-    #[arg(long)]
-    pub image_size: Option<u32>,
     /// Records per forward pass [default: 128 with --run, 64 with --weights].
     #[arg(long)]
     pub batch_size: Option<usize>,
 }
 
 impl PredictArgs {
-    fn import_options(&self, batch_size: usize) -> ImportOptions {
-        ImportOptions { vocab: self.vocab.clone(), max_len: self.max_len, readout: self.readout, image_size: self.image_size.map(|size| size as usize), batch_size }
-    }
-
     /// `predict --run RUN --split SPLIT --output OUTPUT` on the CPU with every other option at its default.
     pub fn for_run(run: &std::path::Path, split: &str, output: &std::path::Path) -> Self {
-        Self {
-            run: Some(run.to_path_buf()),
-            model: None,
-            weights: None,
-            split: split.to_string(),
-            output: output.to_path_buf(),
-            format: None,
-            checkpoint: None,
-            data: None,
-            device: "cpu".to_string(),
-            vocab: None,
-            max_len: None,
-            readout: None,
-            precision: None,
-            image_size: None,
-            batch_size: None,
-        }
+        Self { source: ModelSource::run_on_cpu(run), split: split.to_string(), output: output.to_path_buf(), format: None, batch_size: None }
     }
 }
 
 pub fn run_predict(args: PredictArgs) -> Result<()> {
     super::predict_checks::check_predict_options(&args)?;
     let output = PredictionOutput::resolve(&args.output, args.format)?;
-    let Some(run) = &args.run else { return predict_with_weights(args, output) };
-    let checkpoint = args.checkpoint.unwrap_or(CheckpointKind::Best);
-    let loaded = load_run(run, checkpoint, &args.data, &args.device)?;
+    let Some(run) = &args.source.run else { return predict_with_weights(args, output) };
+    let checkpoint = args.source.checkpoint.unwrap_or(CheckpointKind::Best);
+    let loaded = load_run(run, checkpoint, &args.source.data, &args.source.device)?;
     let data_dir = loaded.data.as_ref().unwrap_or(&loaded.config.data_dir);
     super::predict_checks::refuse_overwriting_run_inputs(&args.output, &loaded.run, data_dir, &args.split)?;
     let (outputs, source) = loaded.outputs(&args.split, args.batch_size.unwrap_or(INFERENCE_BATCH_SIZE))?;
@@ -501,26 +448,17 @@ pub fn run_predict(args: PredictArgs) -> Result<()> {
 /// (io::foreign_weights), run over the split by the same batched inference and written by the
 /// same writer as `predict --run`.
 fn predict_with_weights(args: PredictArgs, output: PredictionOutput) -> Result<()> {
-    let (Some(model), Some(weights)) = (args.model.as_deref(), args.weights.clone()) else {
-        bail!("predict needs --run RUN_DIR, or --model NAME with --weights FILE");
-    };
-    let data = args.data.clone().ok_or_else(|| anyhow::anyhow!("predict --weights needs --data DIR"))?;
-    let split_file = crate::data::HatefulMemes::open(&data)?.split_file(&args.split)?;
-    let weight_files = crate::io::foreign_weights::files_read(&weights);
-    let mut inputs: Vec<&std::path::Path> = weight_files.iter().map(PathBuf::as_path).collect();
-    inputs.push(&split_file);
-    if let Some(vocab) = &args.vocab {
-        inputs.push(vocab);
-    }
-    crate::util::output_guard::refuse_overwriting_inputs("--output", &args.output, &inputs, &[&data])?;
-    let device = resolve_device(&args.device)?;
+    let source = &args.source;
+    let (model, weights, data) = source.foreign_weights_for("predict", &args.split, &args.output)?;
+    let device = resolve_device(&source.device)?;
     let batch_size = args.batch_size.unwrap_or(WEIGHTS_BATCH_SIZE);
-    let imported = import(model, &weights, &args.import_options(batch_size), device)?;
-    let (split, source, _folder) = super::imported_split::prepare_for_import(&imported, &data, &args.split)?;
+    let imported = import(model, weights, &source.import_options(batch_size), device)?;
+    let (split, data_source, _folder) = super::imported_split::prepare_for_import(&imported, &data, &args.split)?;
     let loader = evaluation_loader(split, batch_size)?;
-    let outputs = run_split(imported.model.as_ref(), &loader, imported_dtype(&imported, args.precision, device), device, false)?;
+    let dtype = imported_dtype(&imported, source.precision, device);
+    let outputs = run_split(imported.model.as_ref(), &loader, dtype, device, false)?;
     output.write(&outputs.predictions())?;
-    eprintln!("memefuse: wrote {} predictions for {:?} to {}; data: {source}", outputs.ids.len(), args.split, output.describe());
+    eprintln!("memefuse: wrote {} predictions for {:?} to {}; data: {data_source}", outputs.ids.len(), args.split, output.describe());
     Ok(())
 }
 
@@ -583,9 +521,9 @@ mod tests {
     fn predict_takes_a_run_or_model_weights_but_not_both() {
         let parse = |args: &[&str]| Cli::try_parse_from([&["predict"], args].concat()).map(|c| c.predict);
         let from_run = parse(&["--run", "r", "--split", "dev", "--output", "o.jsonl"]).unwrap();
-        assert!(from_run.run.is_some() && from_run.weights.is_none());
+        assert!(from_run.source.run.is_some() && from_run.source.weights.is_none());
         let from_weights = parse(&["--model", "lstm", "--weights", "w.safetensors", "--data", "d", "--split", "dev", "--output", "o"]).unwrap();
-        assert_eq!(from_weights.model.as_deref(), Some("lstm"));
+        assert_eq!(from_weights.source.model.as_deref(), Some("lstm"));
         assert!(parse(&["--run", "r", "--weights", "w", "--model", "lstm", "--split", "dev", "--output", "o"]).is_err(), "both forms at once");
         assert!(parse(&["--split", "dev", "--output", "o"]).is_err(), "neither form");
         assert!(parse(&["--weights", "w", "--split", "dev", "--output", "o"]).is_err(), "--weights without --model");

@@ -13,12 +13,13 @@ use super::batch_input::model_input;
 use super::data_cache::DataCache;
 use super::inference::evaluation_loader;
 use super::run_dir::{CheckpointKind, RunDir};
+use super::model_source::ModelSource;
 use super::trainer::load_trained_model;
 use crate::autograd::no_grad;
 use crate::backend::resolve_device;
 use crate::data::BatchLoader;
 use crate::io::embeddings::Embeddings;
-use crate::io::foreign_weights::{import, ImportOptions};
+use crate::io::foreign_weights::import;
 use crate::models::Model;
 use crate::util::output_guard::refuse_overwriting_inputs;
 use crate::util::write_atomically;
@@ -29,16 +30,8 @@ const EMBED_BATCH_SIZE: usize = 128;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct EmbedArgs {
-    /// A run folder made by `memefuse train` (or name a model with --model and --weights).
-    #[arg(long, conflicts_with_all = ["model", "weights"], required_unless_present = "weights")]
-    pub run: Option<PathBuf>,
-    /// With --weights: the registry model they belong to (as `predict --model`; `clip` for a
-    /// HuggingFace CLIP folder).
-    #[arg(long, requires = "weights", value_parser = clap::builder::PossibleValuesParser::new(crate::io::foreign_weights::importable_models()))]
-    pub model: Option<String>,
-    /// With --model: the weights (a safetensors file, or a HuggingFace CLIP folder).
-    #[arg(long, requires = "model")]
-    pub weights: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: ModelSource,
     /// Split to embed, labelled or not (train, dev, test_unseen, ...).
     #[arg(long)]
     pub split: String,
@@ -47,46 +40,12 @@ pub struct EmbedArgs {
     /// text embeddings.
     #[arg(long)]
     pub output: PathBuf,
-    /// With --run: which checkpoint to use [default: best].
-    #[arg(long, value_enum)]
-    pub checkpoint: Option<CheckpointKind>,
-    /// The data folder (with --weights: required) [default with --run: the run's].
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-    /// --weights of a text model: its vocabulary (as `predict --vocab`) [default for clip: the --weights folder].
-    #[arg(long)]
-    pub vocab: Option<PathBuf>,
-    /// --weights of a text model: tokens per caption [default: 64; clip: 77].
-    #[arg(long)]
-    pub max_len: Option<usize>,
-    /// --weights of vgg16: side of the square network input [default: 224].
-    #[arg(long)]
-    pub image_size: Option<usize>,
-    /// --weights of vgg16 or clip: fp32, fp16 or bf16 [default: fp16 on a GPU, fp32 on the CPU].
-    #[arg(long, value_enum)]
-    pub precision: Option<super::config::Precision>,
 }
 
 impl EmbedArgs {
     /// `embed --run RUN --split SPLIT --output OUTPUT` on the CPU with every other option at its default.
     pub fn for_run(run: &Path, split: &str, output: &Path) -> Self {
-        Self {
-            run: Some(run.to_path_buf()),
-            model: None,
-            weights: None,
-            split: split.to_string(),
-            output: output.to_path_buf(),
-            checkpoint: None,
-            data: None,
-            device: "cpu".to_string(),
-            vocab: None,
-            max_len: None,
-            image_size: None,
-            precision: None,
-        }
+        Self { source: ModelSource::run_on_cpu(run), split: split.to_string(), output: output.to_path_buf() }
     }
 }
 
@@ -96,25 +55,21 @@ fn writes_jsonl(output: &Path) -> bool {
 }
 
 pub fn run_embed(args: EmbedArgs) -> Result<()> {
-    let given = [
-        ("--vocab", args.vocab.is_some()),
-        ("--max-len", args.max_len.is_some()),
-        ("--readout", false),
-        ("--image-size", args.image_size.is_some()),
-        ("--precision", args.precision.is_some()),
-        ("--checkpoint", args.checkpoint.is_some()),
-    ];
-    super::predict_checks::refuse_unused_options(&given, args.run.is_some(), args.model.as_deref()).map_err(|e| anyhow::anyhow!("embed: {e}"))?;
-    let device = resolve_device(&args.device)?;
+    let source = &args.source;
+    super::predict_checks::refuse_unused_options(&source.given_mode_options(), source.run.is_some(), source.model.as_deref()).map_err(|e| anyhow::anyhow!("embed: {e}"))?;
+    if source.max_len == Some(0) {
+        bail!("embed: --max-len must be at least 1");
+    }
+    let device = resolve_device(&source.device)?;
     let progress = if std::io::stderr().is_terminal() { EmbedProgress::Bar } else { EmbedProgress::Lines };
-    let Some(run) = &args.run else { return embed_with_weights(&args, device, progress) };
+    let Some(run) = &source.run else { return embed_with_weights(&args, device, progress) };
     let run = RunDir::open_existing(run)?;
-    let checkpoint = args.checkpoint.unwrap_or(CheckpointKind::Best);
+    let checkpoint = source.checkpoint.unwrap_or(CheckpointKind::Best);
     let inputs = run_inputs(&run, &args.split, checkpoint);
     refuse_overwriting_inputs("--output", &args.output, &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>(), &[])?;
     if writes_jsonl(&args.output) {
         let (mut config, model, _) = load_trained_model(&run, checkpoint, device)?;
-        if let Some(data) = &args.data {
+        if let Some(data) = &source.data {
             config.data_dir = std::path::absolute(data).with_context(|| format!("resolving --data {}", data.display()))?;
         }
         let loader = evaluation_loader(DataCache::new(&run, &config).split(&args.split)?, EMBED_BATCH_SIZE)?;
@@ -122,7 +77,7 @@ pub fn run_embed(args: EmbedArgs) -> Result<()> {
         eprintln!("memefuse: wrote the image and text embeddings of {count} records of {:?} to {}", args.split, args.output.display());
         return Ok(());
     }
-    let embeddings = embed_split(&run, &args.split, checkpoint, args.data.as_deref(), device, progress)?;
+    let embeddings = embed_split(&run, &args.split, checkpoint, source.data.as_deref(), device, progress)?;
     embeddings.write(&args.output)?;
     eprintln!("memefuse: wrote {} embeddings of dimension {} for {:?} to {}", embeddings.len(), embeddings.dim, args.split, args.output.display());
     Ok(())
@@ -131,38 +86,30 @@ pub fn run_embed(args: EmbedArgs) -> Result<()> {
 /// `embed --model NAME --weights W --data D`: the registry model with imported weights
 /// (io::foreign_weights) over a split prepared as its importer says.
 fn embed_with_weights(args: &EmbedArgs, device: Device, progress: EmbedProgress) -> Result<()> {
-    let (Some(model), Some(weights)) = (args.model.as_deref(), args.weights.as_ref()) else { bail!("embed needs --run RUN_DIR, or --model NAME with --weights W") };
-    let data = args.data.clone().ok_or_else(|| anyhow::anyhow!("embed --weights needs --data DIR"))?;
-    let split_file = crate::data::HatefulMemes::open(&data)?.split_file(&args.split)?;
-    let weight_files = crate::io::foreign_weights::files_read(weights);
-    let mut inputs: Vec<&Path> = weight_files.iter().map(PathBuf::as_path).collect();
-    inputs.push(&split_file);
-    if let Some(vocab) = &args.vocab {
-        inputs.push(vocab);
-    }
-    refuse_overwriting_inputs("--output", &args.output, &inputs, &[&data])?;
-    let options = ImportOptions { vocab: args.vocab.clone(), max_len: args.max_len, readout: None, image_size: args.image_size, batch_size: EMBED_BATCH_SIZE };
+    let source = &args.source;
+    let (model, weights, data) = source.foreign_weights_for("embed", &args.split, &args.output)?;
+    let options = source.import_options(EMBED_BATCH_SIZE);
     let imported = import(model, weights, &options, device)?;
-    let dtype = super::commands::imported_dtype(&imported, args.precision, device);
-    let (split, source, _folder) = super::imported_split::prepare_for_import(&imported, &data, &args.split)?;
+    let dtype = super::commands::imported_dtype(&imported, source.precision, device);
+    let (split, data_source, _folder) = super::imported_split::prepare_for_import(&imported, &data, &args.split)?;
     let loader = evaluation_loader(split, EMBED_BATCH_SIZE)?;
     if writes_jsonl(&args.output) {
         let count = write_projected_embeddings(imported.model.as_ref(), &loader, dtype, device, &args.output)?;
-        eprintln!("memefuse: wrote the image and text embeddings of {count} records of {:?} to {}; data: {source}", args.split, args.output.display());
+        eprintln!("memefuse: wrote the image and text embeddings of {count} records of {:?} to {}; data: {data_source}", args.split, args.output.display());
         return Ok(());
     }
     let (features, dim, ids, labels) = embed_batches(imported.model.as_ref(), &loader, dtype, device, progress, &args.split)?;
     let provenance: BTreeMap<String, String> = [
         ("model", imported.model.name().to_string()),
         ("split", args.split.clone()),
-        ("weights", std::path::absolute(weights).unwrap_or_else(|_| weights.clone()).display().to_string()),
+        ("weights", std::path::absolute(weights).unwrap_or_else(|_| weights.to_path_buf()).display().to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let embeddings = Embeddings { features, dim, ids, labels, provenance };
     embeddings.write(&args.output)?;
-    eprintln!("memefuse: wrote {} embeddings of dimension {} for {:?} to {}; data: {source}", embeddings.len(), embeddings.dim, args.split, args.output.display());
+    eprintln!("memefuse: wrote {} embeddings of dimension {} for {:?} to {}; data: {data_source}", embeddings.len(), embeddings.dim, args.split, args.output.display());
     Ok(())
 }
 

@@ -26,6 +26,7 @@ pub mod imported_split;
 pub mod inference;
 pub mod memory_estimate;
 pub mod metrics;
+pub mod model_source;
 pub mod optimizer_choice;
 pub mod predict_checks;
 pub mod progress;

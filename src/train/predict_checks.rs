@@ -44,16 +44,9 @@ pub fn refuse_unused_options(given: &[(&'static str, bool)], run: bool, model: O
 }
 
 pub fn check_predict_options(args: &PredictArgs) -> Result<()> {
-    let given = [
-        ("--vocab", args.vocab.is_some()),
-        ("--max-len", args.max_len.is_some()),
-        ("--readout", args.readout.is_some()),
-        ("--image-size", args.image_size.is_some()),
-        ("--precision", args.precision.is_some()),
-        ("--checkpoint", args.checkpoint.is_some()),
-    ];
-    refuse_unused_options(&given, args.run.is_some(), args.model.as_deref()).map_err(|e| anyhow::anyhow!("predict: {e}"))?;
-    for (flag, value) in [("--batch-size", args.batch_size), ("--max-len", args.max_len)] {
+    let source = &args.source;
+    refuse_unused_options(&source.given_mode_options(), source.run.is_some(), source.model.as_deref()).map_err(|e| anyhow::anyhow!("predict: {e}"))?;
+    for (flag, value) in [("--batch-size", args.batch_size), ("--max-len", source.max_len)] {
         if value == Some(0) {
             bail!("{flag} must be at least 1");
         }
