@@ -108,7 +108,12 @@ pub fn cvt(dst: CvtType, src: CvtType, a: u64, mods: CvtModifiers) -> u64 {
                 CvtRounding::Float(r) => r,
                 _ => Rounding::Nearest, // only exact conversions come here without one
             };
-            let bits = rounding::round_to_format(v < 0, v.unsigned_abs() as u64, 0, format(d), rounding);
+            let bits = match (d, rounding, i64::try_from(v)) {
+                // The host's int → float conversion rounds to nearest even: the common index math.
+                (FloatType::F32, Rounding::Nearest, Ok(v)) => (v as f32).to_bits() as u64,
+                (FloatType::F64, Rounding::Nearest, Ok(v)) => (v as f64).to_bits(),
+                _ => rounding::round_to_format(v < 0, v.unsigned_abs() as u64, 0, format(d), rounding),
+            };
             if mods.sat { saturate_bits(d, bits) } else { bits }
         }
         (CvtType::Int(d), CvtType::Float(s)) => {
@@ -344,6 +349,12 @@ fn encode_f64(x: f64, fmt: Format, mode: Rounding) -> u64 {
     }
     if x.is_infinite() {
         return sign | fmt.infinity();
+    }
+    if mode == Rounding::Nearest && fmt.frac_bits == rounding::F32.frac_bits && fmt.exp_bits == rounding::F32.exp_bits {
+        return (x as f32).to_bits() as u64; // the host's f64 → f32 rounds to nearest even, subnormals and overflow included
+    }
+    if fmt.frac_bits == rounding::F64.frac_bits {
+        return x.to_bits(); // an f64 is already one
     }
     rounding::round_pair(x, 0.0, fmt, mode)
 }

@@ -118,12 +118,13 @@ pub fn mma_sync(
 
 /// acc + x·y with one rounding. A product of two f16 or bf16 values is exact in f32 unless it
 /// leaves f32's normal range (only possible for bf16), so the plain sum is already the fused
-/// result; otherwise (or for zeros' signs) take the fused multiply-add, which is slow without
-/// hardware FMA.
+/// result, as it is when a factor is zero; otherwise take the fused multiply-add, which is slow
+/// without hardware FMA.
 #[inline]
 fn fma_exact_product(x: f32, y: f32, acc: f32) -> f32 {
     let p = x * y;
-    if p.is_normal() {
+    // A zero factor (tile padding, masked elements) makes the product an exact signed zero too.
+    if p.is_normal() || x == 0.0 || y == 0.0 {
         acc + p
     } else {
         x.mul_add(y, acc)
