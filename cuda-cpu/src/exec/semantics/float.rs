@@ -3,7 +3,8 @@
 //!
 //! Rounded operations are correctly rounded in every mode: the exact result is formed with
 //! error-free transforms in f64 (an f32 product is exact in f64; sums keep their error term) and
-//! rounded once to the destination format (see `round_exact`). `.ftz` flushes subnormal inputs and
+//! rounded once to the destination format (see `round_exact`). Round-to-nearest f32 add, sub, mul
+//! and fma, nearly all our kernels run, use the host's IEEE operations instead: the same results, faster. `.ftz` flushes subnormal inputs and
 //! subnormal results (after rounding) to zero of the same sign; `.sat` clamps to [0.0, 1.0] with
 //! NaN → +0.0. A NaN result is the canonical NaN (f32 `0x7fffffff`, f64 `0x7fffffffffffffff`,
 //! f16/bf16 `0x7fff`), the ISA's "NaN payloads are not preserved" choice for arithmetic.
