@@ -31,13 +31,16 @@ pub fn matmul(a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layo
     if out.is_empty() {
         return CpuStorage::from_f32(out, a.dtype());
     }
-    // The crate packs b into a buffer it allocates on every call (no workspace can be passed in)
-    // when b is a transposed view (x·Wᵀ) or the output's width is not a multiple of its register
+    // The crate packs a small b into a buffer it allocates on every call (no workspace can be passed
+    // in) when b is a transposed view (x·Wᵀ) or the output's width is not a multiple of its register
     // width. Then b is copied row-major into a pooled buffer, its width padded with zero columns to
     // the next multiple of CRATE_LANES, and the product runs at that width into a pooled buffer,
-    // whose first n columns are the result: no allocation in a steady training step.
+    // whose first n columns are the result: no allocation in a steady training step. A large b
+    // (VGG16's fc1, 100 M values) is packed by the crate block by block in its per-thread slab
+    // instead, and a copy of it would only cost a pass over its memory.
     let padded_n = n.next_multiple_of(CRATE_LANES);
-    if n > 1 && (b_dims.col_stride != 1 || padded_n != n) {
+    let small_b = k * padded_n <= MAX_COPIED_B;
+    if n > 1 && small_b && (b_dims.col_stride != 1 || padded_n != n) {
         let (b_copy, b_copy_dims) = row_major_copy(&b_values, &b_dims, dims.batch, padded_n);
         let mut padded_out = super::buffer_pool::for_overwrite(dims.batch * m * padded_n);
         multiply_into(&mut padded_out, &a_values, &a_dims, &b_copy, &b_copy_dims, dims.batch, m, padded_n, k);
@@ -54,6 +57,9 @@ pub fn matmul(a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layo
 
 /// f32 lanes of the crate's widest register (AVX-512; AVX2's 8 divide it).
 const CRATE_LANES: usize = 16;
+
+/// The largest b (in values, per batch) copied row-major and padded: 4 MB.
+const MAX_COPIED_B: usize = 1 << 20;
 
 /// out [batches, m, n] = a·b for each batch.
 #[allow(clippy::too_many_arguments)]
