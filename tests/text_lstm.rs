@@ -258,61 +258,11 @@ fn learns_which_word_marks_a_positive_caption() {
     assert_eq!(features.shape(), &[batch, 8]);
 }
 
-/// Counts heap allocations of at least `BUFFER_BYTES` (tensor-sized buffers, not bookkeeping)
-/// made by threads that opted in: the workers of a rayon pool the test builds (the steps run on
-/// them through `install`), so the other tests of this binary, running alongside, are not counted.
-mod buffer_count {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::cell::Cell;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    pub const BUFFER_BYTES: usize = 4096;
-    pub static BUFFERS: AtomicUsize = AtomicUsize::new(0);
-    pub static BYTES: AtomicUsize = AtomicUsize::new(0);
-    thread_local! { pub static COUNTED: Cell<bool> = const { Cell::new(false) }; }
-
-    pub struct Counting;
-
-    fn note(size: usize) {
-        // try_with: no panic while a thread's locals are being torn down.
-        if size >= BUFFER_BYTES && COUNTED.try_with(Cell::get).unwrap_or(false) {
-            BUFFERS.fetch_add(1, Ordering::Relaxed);
-            BYTES.fetch_add(size, Ordering::Relaxed);
-        }
-    }
-
-    // SAFETY: every call is forwarded unchanged to the system allocator; counting touches no memory
-    // the allocator owns.
-    unsafe impl GlobalAlloc for Counting {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            note(layout.size());
-            unsafe { System.alloc(layout) }
-        }
-        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-            note(layout.size());
-            unsafe { System.alloc_zeroed(layout) }
-        }
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            note(new_size);
-            unsafe { System.realloc(ptr, layout, new_size) }
-        }
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            unsafe { System.dealloc(ptr, layout) }
-        }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: buffer_count::Counting = buffer_count::Counting;
-
 /// The bench's training step (forward, BCE, backward, Adam) at a small shape; returns the loss and
 /// every parameter after the step.
-fn train_steps(steps: usize, threads: usize, count_buffers: bool, mut after_each: impl FnMut(usize) + Send) -> Vec<Vec<f32>> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .start_handler(move |_| buffer_count::COUNTED.with(|c| c.set(count_buffers)))
-        .build()
-        .unwrap();
+/// (tests/steady_state_allocations.rs runs the same step and counts its allocations.)
+fn train_steps(steps: usize, threads: usize) -> Vec<Vec<f32>> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     pool.install(|| {
         // Batch 37: a ragged last block of batch rows in the CPU recurrence.
         let (vocab, batch, length) = (300, 37, 9);
@@ -324,12 +274,10 @@ fn train_steps(steps: usize, threads: usize, count_buffers: bool, mut after_each
         let targets = Tensor::from_vec((0..batch).map(|i| (i % 2) as f32).collect(), &[batch], Device::Cpu).unwrap();
         let lengths = vec![length; batch];
         let mut adam = Adam::new(AdamConfig::default());
-        for step in 0..steps {
+        for _ in 0..steps {
             let logits = model.forward(&tokens, &lengths, true, DType::F32).unwrap();
             let grads = binary_cross_entropy_with_logits(&logits, &targets).unwrap().backward().unwrap();
             adam.step(&model.parameters(), &grads).unwrap();
-            drop((logits, grads));
-            after_each(step);
         }
         model.parameters().iter().map(|(_, p)| p.to_vec_f32().unwrap()).collect()
     })
@@ -339,33 +287,8 @@ fn train_steps(steps: usize, threads: usize, count_buffers: bool, mut after_each
 /// same parameters, bit for bit, on 1, 2 and 5 threads.
 #[test]
 fn cpu_training_steps_are_bit_identical_on_any_thread_count() {
-    let one = train_steps(3, 1, false, |_| {});
-    assert_eq!(one, train_steps(3, 2, false, |_| {}), "1 vs 2 threads");
-    assert_eq!(one, train_steps(3, 5, false, |_| {}), "1 vs 5 threads");
+    let one = train_steps(3, 1);
+    assert_eq!(one, train_steps(3, 2), "1 vs 2 threads");
+    assert_eq!(one, train_steps(3, 5), "1 vs 5 threads");
 }
 
-/// How many tensor-sized buffers a steady-state CPU training step allocates. The CPU backend has no
-/// buffer pool (every op's output is a new Vec), so the count is not zero; what must hold is that
-/// it is the same every step after the first (Adam's moments are made once, nothing accumulates),
-/// and the figure is printed for docs/lstm.md.
-#[test]
-fn cpu_training_step_allocations_are_steady() {
-    use std::sync::atomic::Ordering;
-    let mut per_step = Vec::new();
-    let mut last = (0, 0);
-    train_steps(4, 2, true, |_| {
-        let now = (buffer_count::BUFFERS.load(Ordering::Relaxed), buffer_count::BYTES.load(Ordering::Relaxed));
-        per_step.push((now.0 - last.0, now.1 - last.1));
-        last = now;
-    });
-    eprintln!("buffers of ≥ {} bytes allocated per training step (count, bytes): {per_step:?}", buffer_count::BUFFER_BYTES);
-    assert!(per_step[1].0 > 0, "the counting hook sees the step's buffers");
-    assert!(per_step[0].0 > per_step[1].0, "the first step also makes Adam's moments: {per_step:?}");
-    assert_eq!(per_step[1], per_step[2], "steady state: {per_step:?}");
-    assert_eq!(per_step[2], per_step[3], "steady state: {per_step:?}");
-    // The CPU buffer pool (backend/cpu/buffer_pool.rs) serves the recurring outputs: 166 buffers a
-    // step before it, 45 with it. What is left is not memefuse's own tensors: matrixmultiply's
-    // packing buffers (one per GEMM call), the tape's and the gradient map's growth, and the
-    // embedding gradient's index arrays.
-    assert!(per_step[1].0 <= 48, "steady state allocates more buffers than with the pool: {per_step:?}");
-}

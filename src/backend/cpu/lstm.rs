@@ -29,11 +29,15 @@ fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.3, 88.3);
     // Round x·log2(e) to the nearest integer by the 1.5·2^23 trick (`round` is a libm call on SSE2).
     const SHIFTER: f32 = 12_582_912.0;
-    let n = (x * std::f32::consts::LOG2_E + SHIFTER) - SHIFTER;
+    let shifted = x * std::f32::consts::LOG2_E + SHIFTER;
+    let n = shifted - SHIFTER;
     let r = (x - n * 0.693_359_4) - n * -2.121_944_4e-4;
     let z = r * r;
     let p = (((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r + 0.5) * z + r + 1.0;
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // n as an integer, read from the low mantissa bits of `shifted` (1.5·2^23 + n): the same value
+    // as `n as i32`, but integer arithmetic that vectorises (the saturating cast was scalar code).
+    let n_integer = shifted.to_bits() as i32 - SHIFTER.to_bits() as i32;
+    p * f32::from_bits(((n_integer + 127) as u32) << 23)
 }
 
 #[inline(always)]
@@ -185,20 +189,21 @@ fn cell_forward_body(a: &mut [f32], c_previous: Option<&[f32]>, c_now: &mut [f32
     o.iter_mut().for_each(|v| *v = sigmoid(*v));
     g.iter_mut().for_each(|v| *v = tanh(*v));
     let (i, f) = if_.split_at(hidden);
+    // Zipped iterators, not indices: no bounds checks, so these loops vectorise too.
     match c_previous {
         Some(c_previous) => {
-            for j in 0..hidden {
-                c_now[j] = f[j] * c_previous[j] + i[j] * g[j];
+            for (((c, &f), &c_previous), (&i, &g)) in c_now.iter_mut().zip(f).zip(c_previous).zip(i.iter().zip(g.iter())) {
+                *c = f * c_previous + i * g;
             }
         }
         None => {
-            for j in 0..hidden {
-                c_now[j] = f[j] * 0.0 + i[j] * g[j];
+            for ((c, &f), (&i, &g)) in c_now.iter_mut().zip(f).zip(i.iter().zip(g.iter())) {
+                *c = f * 0.0 + i * g;
             }
         }
     }
-    for j in 0..hidden {
-        h_now[j] = o[j] * tanh(c_now[j]);
+    for ((h, &o), &c) in h_now.iter_mut().zip(o.iter()).zip(c_now.iter()) {
+        *h = o * tanh(c);
     }
 }
 

@@ -31,11 +31,44 @@ pub fn matmul(a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layo
     if out.is_empty() {
         return CpuStorage::from_f32(out, a.dtype());
     }
+    // The crate packs a small b into a buffer it allocates on every call (no workspace can be passed
+    // in) when b is a transposed view (x·Wᵀ) or the output's width is not a multiple of its register
+    // width. Then b is copied row-major into a pooled buffer, its width padded with zero columns to
+    // the next multiple of CRATE_LANES, and the product runs at that width into a pooled buffer,
+    // whose first n columns are the result: no allocation in a steady training step. A large b
+    // (VGG16's fc1, 100 M values) is packed by the crate block by block in its per-thread slab
+    // instead, and a copy of it would only cost a pass over its memory.
+    let padded_n = n.next_multiple_of(CRATE_LANES);
+    let small_b = k * padded_n <= MAX_COPIED_B;
+    if n > 1 && small_b && (b_dims.col_stride != 1 || padded_n != n) {
+        let (b_copy, b_copy_dims) = row_major_copy(&b_values, &b_dims, dims.batch, padded_n);
+        let mut padded_out = super::buffer_pool::for_overwrite(dims.batch * m * padded_n);
+        multiply_into(&mut padded_out, &a_values, &a_dims, &b_copy, &b_copy_dims, dims.batch, m, padded_n, k);
+        for (row, padded_row) in out.chunks_mut(n).zip(padded_out.chunks(padded_n)) {
+            row.copy_from_slice(&padded_row[..n]);
+        }
+        super::buffer_pool::give(b_copy);
+        super::buffer_pool::give(padded_out);
+    } else {
+        multiply_into(&mut out, &a_values, &a_dims, &b_values, &b_dims, dims.batch, m, n, k);
+    }
+    CpuStorage::from_f32(out, a.dtype())
+}
+
+/// f32 lanes of the crate's widest register (AVX-512; AVX2's 8 divide it).
+const CRATE_LANES: usize = 16;
+
+/// The largest b (in values, per batch) copied row-major and padded: 4 MB.
+const MAX_COPIED_B: usize = 1 << 20;
+
+/// out [batches, m, n] = a·b for each batch.
+#[allow(clippy::too_many_arguments)]
+fn multiply_into(out: &mut [f32], a_values: &[f32], a_dims: &MatrixStrides, b_values: &[f32], b_dims: &MatrixStrides, batches: usize, m: usize, n: usize, k: usize) {
     // Products big enough are cut into blocks of whole rows of C, or of whole columns when C is much
     // wider than tall (64×4096 at batch 64: row blocks would each repack all of B), enough blocks to
     // keep every thread busy. Each output element is still one sgemm's sum over k in the same order,
     // and the split depends on the shape alone, so the result does not depend on the thread count.
-    let blocks_wanted = if m * n * k < PARALLEL_WORK { 1 } else { PARALLEL_BLOCKS.div_ceil(dims.batch) };
+    let blocks_wanted = if m * n * k < PARALLEL_WORK { 1 } else { PARALLEL_BLOCKS.div_ceil(batches) };
     out.par_chunks_mut(m * n).enumerate().for_each(|(batch, batch_out)| {
         let a_at = Strided { offset: a_dims.offset + batch * a_dims.batch_stride, row_stride: a_dims.row_stride, col_stride: a_dims.col_stride };
         let b_at = Strided { offset: b_dims.offset + batch * b_dims.batch_stride, row_stride: b_dims.row_stride, col_stride: b_dims.col_stride };
@@ -68,7 +101,24 @@ pub fn matmul(a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layo
             });
         }
     });
-    CpuStorage::from_f32(out, a.dtype())
+}
+
+/// b's elements in row-major [batch, rows, cols] order in a pooled buffer, each row padded with zeros
+/// to `padded_cols`.
+fn row_major_copy(values: &[f32], strides: &MatrixStrides, batches: usize, padded_cols: usize) -> (Vec<f32>, MatrixStrides) {
+    let batches = if strides.batch_stride == 0 { 1 } else { batches };
+    let (rows, cols) = (strides.rows, strides.cols);
+    let mut copy = super::buffer_pool::for_overwrite(batches * rows * padded_cols);
+    for (batch, matrix) in copy.chunks_mut((rows * padded_cols).max(1)).enumerate() {
+        for (i, row) in matrix.chunks_mut(padded_cols).enumerate() {
+            let start = strides.offset + batch * strides.batch_stride + i * strides.row_stride;
+            let (values_part, padding) = row.split_at_mut(cols);
+            values_part.iter_mut().enumerate().for_each(|(j, value)| *value = values[start + j * strides.col_stride]);
+            padding.fill(0.0);
+        }
+    }
+    let batch_stride = if strides.batch_stride == 0 { 0 } else { rows * padded_cols };
+    (copy, MatrixStrides { offset: 0, batch_stride, row_stride: padded_cols, col_stride: 1, rows, cols: padded_cols })
 }
 
 fn widen<'a>(storage: &'a CpuStorage, layout: &Layout, strides: &MatrixStrides) -> (Cow<'a, [f32]>, MatrixStrides) {
