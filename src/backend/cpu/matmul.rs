@@ -12,6 +12,7 @@ use std::borrow::Cow;
 
 use rayon::prelude::*;
 
+use super::small_batch_product;
 use crate::backend::params::{MatmulDims, MatrixStrides};
 use crate::tensor::{CpuStorage, Layout};
 
@@ -35,6 +36,9 @@ pub fn matmul(a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layo
     // wider than tall (64×4096 at batch 64: row blocks would each repack all of B), enough blocks to
     // keep every thread busy. Each output element is still one sgemm's sum over k in the same order,
     // and the split depends on the shape alone, so the result does not depend on the thread count.
+    if dims.batch == 1 && small_batch(m, k, n, &a_values, &a_dims, &b_values, &b_dims, &mut out) {
+        return CpuStorage::from_f32(out, a.dtype());
+    }
     let blocks_wanted = if m * n * k < PARALLEL_WORK { 1 } else { PARALLEL_BLOCKS.div_ceil(dims.batch) };
     out.par_chunks_mut(m * n).enumerate().for_each(|(batch, batch_out)| {
         let a_at = Strided { offset: a_dims.offset + batch * a_dims.batch_stride, row_stride: a_dims.row_stride, col_stride: a_dims.col_stride };
@@ -69,6 +73,25 @@ pub fn matmul(a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layo
         }
     });
     CpuStorage::from_f32(out, a.dtype())
+}
+
+/// The linear layer's products at small batches (x·Wᵀ, g·W, gᵀ·x with few rows or a short batch
+/// axis) without packing, when their operands' strides allow (small_batch_product.rs).
+#[allow(clippy::too_many_arguments)]
+fn small_batch(m: usize, k: usize, n: usize, a: &[f32], a_dims: &MatrixStrides, b: &[f32], b_dims: &MatrixStrides, out: &mut [f32]) -> bool {
+    let a_at = Strided { offset: a_dims.offset, row_stride: a_dims.row_stride, col_stride: a_dims.col_stride };
+    let b_at = Strided { offset: b_dims.offset, row_stride: b_dims.row_stride, col_stride: b_dims.col_stride };
+    if m == 0 || k == 0 {
+        return false;
+    }
+    if small_batch_product::takes_dot_form(m, k, &a_at, &b_at) {
+        small_batch_product::dot_form(m, k, n, a, a_at, b, b_at, out);
+    } else if small_batch_product::takes_axpy_form(m, k, n, &b_at) {
+        small_batch_product::axpy_form(m, k, n, a, a_at, b, b_at, out);
+    } else {
+        return false;
+    }
+    true
 }
 
 fn widen<'a>(storage: &'a CpuStorage, layout: &Layout, strides: &MatrixStrides) -> (Cow<'a, [f32]>, MatrixStrides) {
