@@ -15,7 +15,7 @@ print("|---|---|---:|---:|---:|")
 for name in torch[0]:
     if "/" not in name:
         continue
-    unit = "GFLOP/s" if "conv3x3" in name or "linear" in name else "GB/s" if any(op in name for op in ("elementwise", "softmax", "layer_norm")) else "samples/s"
+    unit = "images/s" if "vgg16" in name else "GFLOP/s" if "conv3x3" in name or "linear" in name else "GB/s" if any(op in name for op in ("elementwise", "softmax", "layer_norm")) else "samples/s"
     mine = [o.get(name) for o in ours]
     theirs = [t[name] for t in torch]
     if None in mine:

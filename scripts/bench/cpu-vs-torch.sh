@@ -2,7 +2,7 @@
 # memefuse's CPU benches and PyTorch on the CPU at the same shapes and thread count, in one run,
 # with the ratios (memefuse / PyTorch; above 1 = memefuse faster).
 #
-#   scripts/bench/cpu-vs-torch.sh [THREADS=2] [ROUNDS=2] [BENCHES=lstm,conv,linear,elementwise,softmax,layer_norm]
+#   scripts/bench/cpu-vs-torch.sh [THREADS=2] [ROUNDS=2] [BENCHES=lstm,conv,linear,elementwise,softmax,layer_norm,vgg16]
 #
 # Each round runs the criterion benches (RAYON_NUM_THREADS=THREADS), then the PyTorch script
 # (torch.set_num_threads(THREADS)), so both see the same machine load; the table shows every round
@@ -13,7 +13,7 @@
 set -euo pipefail
 threads=${1:-2}
 rounds=${2:-2}
-benches=${3:-lstm,conv,linear,elementwise,softmax,layer_norm}
+benches=${3:-lstm,conv,linear,elementwise,softmax,layer_norm,vgg16}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 venv=${MEMEFUSE_PY:-$HOME/.cache/memefuse-py}

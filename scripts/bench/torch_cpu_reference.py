@@ -12,7 +12,13 @@ Same work as the criterion benches, same thread count (torch.set_num_threads(THR
   4M f32, softmax and log-softmax over 2048x4096 and the backward of sum(softmax(x) * g), layer
   norm over 2048x512 and 2048x768 and the backward of sum(layer_norm(x) * g), in GB/s of the
   nominal traffic the criterion bench counts (so the ratio is the time ratio);
-- benches/linear.rs: F.linear at the shapes our models run, forward and forward + backward, GFLOP/s.
+- benches/linear.rs: F.linear at the shapes our models run, forward and forward + backward, GFLOP/s;
+- benches/vgg16.rs: torchvision's VGG16 layout (features / avgpool 7x7 / classifier, kaiming fan-out
+  convs, N(0, 0.01) linears, zero biases) with a 2-class head, and vgg16-small (the same with
+  widths [4, 8, 16, 32, 32] and a 256-wide classifier, src/models/vgg16.rs), 64 px, batch 16,
+  channels_last: inference under no_grad in eval mode, and one training step in train mode
+  (dropout 0.5, cross-entropy, backward, Adam 1e-3; the full VGG16's body at 1e-4 as memefuse's
+  from-scratch default `--image-lr-scale 0.1`), in images/s.
 Timing: median of REPEATS runs after a warm-up, time.perf_counter; with MEMEFUSE_BENCH_STAT=min the
 fastest run instead (steadier on a machine shared with other jobs: the run that had the cores; then
 collect_criterion.py takes criterion's fastest sample too).
@@ -153,6 +159,63 @@ def linear(results, repeats):
         results[f"cpu_linear_f32/train_{name}"] = 3 * flops / median_seconds(train, repeats) / 1e9
 
 
+VGG16_BLOCKS = [2, 2, 3, 3, 3]
+
+
+def vgg16_network(widths, hidden, classes=2):
+    """torchvision.models.vgg16's layout (same module indices) built by hand: torchvision is not installed."""
+    layers, channels = [], 3
+    for width, convs in zip(widths, VGG16_BLOCKS):
+        for _ in range(convs):
+            layers += [torch.nn.Conv2d(channels, width, 3, padding=1), torch.nn.ReLU(inplace=True)]
+            channels = width
+        layers.append(torch.nn.MaxPool2d(2, 2))
+    model = torch.nn.Module()
+    model.features = torch.nn.Sequential(*layers)
+    model.avgpool = torch.nn.AdaptiveAvgPool2d((7, 7))
+    model.classifier = torch.nn.Sequential(
+        torch.nn.Linear(channels * 49, hidden), torch.nn.ReLU(True), torch.nn.Dropout(0.5),
+        torch.nn.Linear(hidden, hidden), torch.nn.ReLU(True), torch.nn.Dropout(0.5),
+        torch.nn.Linear(hidden, classes))
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            torch.nn.init.zeros_(module.bias)
+        elif isinstance(module, torch.nn.Linear):
+            torch.nn.init.normal_(module.weight, 0, 0.01)
+            torch.nn.init.zeros_(module.bias)
+    model.forward = lambda x: model.classifier(torch.flatten(model.avgpool(model.features(x)), 1))
+    return model
+
+
+def vgg16(results, repeats):
+    batch, side = 16, 64
+    for group, widths, hidden, body_lr_scale in [("cpu_vgg16_small_f32", [4, 8, 16, 32, 32], 256, 1.0), ("cpu_vgg16_f32", [64, 128, 256, 512, 512], 4096, 0.1)]:
+        torch.manual_seed(1)
+        model = vgg16_network(widths, hidden).to(memory_format=torch.channels_last)
+        head = list(model.classifier[6].parameters())
+        body = [p for p in model.parameters() if all(p is not h for h in head)]
+        optimizer = torch.optim.Adam([{"params": body, "lr": 1e-3 * body_lr_scale}, {"params": head}], lr=1e-3)
+        images = torch.randn(batch, 3, side, side).to(memory_format=torch.channels_last)
+        targets = torch.arange(batch) % 2
+
+        def forward():
+            model.eval()
+            with torch.no_grad():
+                model(images)
+
+        def train_step():
+            model.train()
+            optimizer.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(model(images), targets).backward()
+            optimizer.step()
+
+        # The full network's step takes about a second: fewer runs (criterion takes 10 samples).
+        runs = repeats if hidden < 1024 else max(3, repeats // 2)
+        results[f"{group}/forward_{side}px_b{batch}"] = batch / median_seconds(forward, runs)
+        results[f"{group}/train_step_{side}px_b{batch}"] = batch / median_seconds(train_step, runs, warmup=2)
+
+
 def main():
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     which = sys.argv[2].split(",") if len(sys.argv) > 2 else ["lstm", "conv"]
@@ -166,6 +229,8 @@ def main():
     bandwidth(results, repeats, which)
     if "linear" in which:
         linear(results, repeats)
+    if "vgg16" in which:
+        vgg16(results, repeats)
     json.dump(results, sys.stdout, indent=1)
 
 

@@ -12,6 +12,7 @@ use std::borrow::Cow;
 
 use rayon::prelude::*;
 
+use super::small_batch_product;
 use crate::backend::params::{MatmulDims, MatrixStrides};
 use crate::tensor::{CpuStorage, Layout};
 
@@ -28,7 +29,7 @@ pub fn matmul(a: &CpuStorage, a_layout: &Layout, b: &CpuStorage, b_layout: &Layo
     let (b_values, b_dims) = widen(b, b_layout, &dims.b);
     let (m, n, k) = (dims.m, dims.n, dims.k);
     let mut out = super::buffer_pool::for_overwrite(dims.batch * m * n);
-    if out.is_empty() {
+    if out.is_empty() || (dims.batch == 1 && small_batch(m, k, n, &a_values, &a_dims, &b_values, &b_dims, &mut out)) {
         return CpuStorage::from_f32(out, a.dtype());
     }
     // The crate packs a small b into a buffer it allocates on every call (no workspace can be passed
@@ -119,6 +120,25 @@ fn row_major_copy(values: &[f32], strides: &MatrixStrides, batches: usize, padde
     }
     let batch_stride = if strides.batch_stride == 0 { 0 } else { rows * padded_cols };
     (copy, MatrixStrides { offset: 0, batch_stride, row_stride: padded_cols, col_stride: 1, rows, cols: padded_cols })
+}
+
+/// The linear layer's products at small batches (x·Wᵀ, g·W, gᵀ·x with few rows or a short batch
+/// axis) without packing, when their operands' strides allow (small_batch_product.rs).
+#[allow(clippy::too_many_arguments)]
+fn small_batch(m: usize, k: usize, n: usize, a: &[f32], a_dims: &MatrixStrides, b: &[f32], b_dims: &MatrixStrides, out: &mut [f32]) -> bool {
+    let a_at = Strided { offset: a_dims.offset, row_stride: a_dims.row_stride, col_stride: a_dims.col_stride };
+    let b_at = Strided { offset: b_dims.offset, row_stride: b_dims.row_stride, col_stride: b_dims.col_stride };
+    if m == 0 || k == 0 {
+        return false;
+    }
+    if small_batch_product::takes_dot_form(m, k, &a_at, &b_at) {
+        small_batch_product::dot_form(m, k, n, a, a_at, b, b_at, out);
+    } else if small_batch_product::takes_axpy_form(m, k, n, &b_at) {
+        small_batch_product::axpy_form(m, k, n, a, a_at, b, b_at, out);
+    } else {
+        return false;
+    }
+    true
 }
 
 fn widen<'a>(storage: &'a CpuStorage, layout: &Layout, strides: &MatrixStrides) -> (Cow<'a, [f32]>, MatrixStrides) {
