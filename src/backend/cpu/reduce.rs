@@ -17,7 +17,8 @@ pub fn reduce(op: ReduceOp, x: &CpuStorage, layout: &Layout, axis: usize) -> Cpu
         let (o, i) = (output_index / inner, output_index % inner);
         let at = |r: usize| values[(o * reduced + r) * inner + i];
         match op {
-            ReduceOp::Sum => unreachable!("sums take sum_rows or sum_contiguous_rows"),
+            // Only reached with no outputs (inner = 0); other sums take sum_rows or sum_contiguous_rows.
+        ReduceOp::Sum => unreachable!("a sum with inner = {inner}"),
             ReduceOp::Max => (0..reduced).map(at).fold(f32::NEG_INFINITY, f32::max),
             ReduceOp::ArgMax => {
                 let mut best = 0;
@@ -36,7 +37,7 @@ pub fn reduce(op: ReduceOp, x: &CpuStorage, layout: &Layout, axis: usize) -> Cpu
     if op == ReduceOp::Sum && inner > 1 {
         return CpuStorage::from_f32(sum_rows(&values, outer, reduced, inner), float_dtype);
     }
-    if op == ReduceOp::Sum {
+    if op == ReduceOp::Sum && inner == 1 {
         return CpuStorage::from_f32(sum_contiguous_rows(&values, outer, reduced), float_dtype);
     }
     let out: Vec<f32> = if count * reduced >= PARALLEL_THRESHOLD {
