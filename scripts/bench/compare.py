@@ -6,6 +6,11 @@ import pathlib
 import statistics
 import sys
 
+def figure(v):
+    """Three significant figures at least (GB/s figures of a loaded machine are often below 10)."""
+    return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+
+
 folder, rounds = pathlib.Path(sys.argv[1]), int(sys.argv[2])
 ours = [json.loads((folder / f"ours-{r}.json").read_text()) for r in range(1, rounds + 1)]
 torch = [json.loads((folder / f"torch-{r}.json").read_text()) for r in range(1, rounds + 1)]
@@ -19,7 +24,7 @@ for name in torch[0]:
     mine = [o.get(name) for o in ours]
     theirs = [t[name] for t in torch]
     if None in mine:
-        print(f"| {name} | {unit} | (not run) | {' · '.join(f'{v:,.0f}' for v in theirs)} | |")
+        print(f"| {name} | {unit} | (not run) | {' · '.join(figure(v) for v in theirs)} | |")
         continue
     ratio = statistics.median(m / t for m, t in zip(mine, theirs))
-    print(f"| {name} | {unit} | {' · '.join(f'{v:,.0f}' for v in mine)} | {' · '.join(f'{v:,.0f}' for v in theirs)} | {ratio:.2f}× |")
+    print(f"| {name} | {unit} | {' · '.join(figure(v) for v in mine)} | {' · '.join(figure(v) for v in theirs)} | {ratio:.2f}× |")

@@ -1,9 +1,13 @@
 //! Layer norm over the last axis, with the statistics in f32 whatever the storage dtype:
 //! y = (x − mean) · rstd · weight + bias, rstd = 1/√(var + eps), var the biased variance (PyTorch's).
 //! The forward can first add a residual (s = x + r, then y = norm(s)), one pass instead of two.
+//!
+//! Row sums are `simd_math`'s f64 lane sums (a fixed order per row), rows run in tasks of whole rows
+//! and the weight/bias gradients sum fixed blocks of rows in order, so nothing depends on the
+//! thread count; the loops are compiled for the widest vectors the CPU has.
 use rayon::prelude::*;
 
-use super::read_f32;
+use super::{buffer_pool, read_f32, simd_math};
 use crate::tensor::{CpuStorage, DType, Layout};
 
 /// What the forward computes: the sum (when a residual was added), the output, and the per-row
@@ -32,16 +36,11 @@ pub fn forward(x: &CpuStorage, x_layout: &Layout, residual: Option<(&CpuStorage,
     });
     let (weight, bias) = (read_f32(weight, weight_layout), read_f32(bias, bias_layout));
     let rows = values.len() / columns;
-    let mut output = vec![0.0f32; values.len()];
+    let mut output = buffer_pool::for_overwrite(values.len());
     let (mut mean, mut rstd) = (vec![0.0f32; rows], vec![0.0f32; rows]);
-    output.par_chunks_mut(columns).zip(values.par_chunks(columns)).zip(mean.par_iter_mut().zip(rstd.par_iter_mut())).for_each(|((out, row), (mean, rstd))| {
-        let row_mean = row.iter().map(|&v| v as f64).sum::<f64>() / columns as f64;
-        let variance = row.iter().map(|&v| (v as f64 - row_mean).powi(2)).sum::<f64>() / columns as f64;
-        let row_rstd = 1.0 / (variance + eps as f64).sqrt();
-        for (j, (o, &v)) in out.iter_mut().zip(row).enumerate() {
-            *o = ((v as f64 - row_mean) * row_rstd) as f32 * weight[j] + bias[j];
-        }
-        (*mean, *rstd) = (row_mean as f32, row_rstd as f32);
+    let task_rows = rows_per_task(columns);
+    output.par_chunks_mut(task_rows * columns).zip(values.par_chunks(task_rows * columns)).zip(mean.par_chunks_mut(task_rows).zip(rstd.par_chunks_mut(task_rows))).for_each(|((out, x), (mean, rstd))| {
+        forward_rows(x, out, mean, rstd, &weight, &bias, eps)
     });
     LayerNormForward { sum, output: CpuStorage::from_f32(output, dtype), mean, rstd }
 }
@@ -54,19 +53,11 @@ pub fn backward(x: &CpuStorage, x_layout: &Layout, weight: &CpuStorage, weight_l
     let dtype = x.dtype();
     let columns = (*x_layout.shape().last().unwrap_or(&1)).max(1);
     let (x_values, dy_values, weight) = (read_f32(x, x_layout), read_f32(dy, dy_layout), read_f32(weight, weight_layout));
-    let mut dx = vec![0.0f32; x_values.len()];
-    dx.par_chunks_mut(columns).zip(x_values.par_chunks(columns).zip(dy_values.par_chunks(columns))).zip(mean.par_iter().zip(rstd.par_iter())).for_each(|((dx, (x, dy)), (&mean, &rstd))| {
-        let x_hat = |j: usize| (x[j] - mean) * rstd;
-        let (mut mean_d, mut mean_d_xhat) = (0.0f64, 0.0f64);
-        for j in 0..columns {
-            let d = dy[j] * weight[j];
-            mean_d += d as f64;
-            mean_d_xhat += (d * x_hat(j)) as f64;
-        }
-        let (mean_d, mean_d_xhat) = ((mean_d / columns as f64) as f32, (mean_d_xhat / columns as f64) as f32);
-        for j in 0..columns {
-            dx[j] = rstd * (dy[j] * weight[j] - mean_d - x_hat(j) * mean_d_xhat);
-        }
+    let mut dx = buffer_pool::for_overwrite(x_values.len());
+    let task_rows = rows_per_task(columns);
+    let task = task_rows * columns;
+    dx.par_chunks_mut(task).zip(x_values.par_chunks(task).zip(dy_values.par_chunks(task))).zip(mean.par_chunks(task_rows).zip(rstd.par_chunks(task_rows))).for_each(|((dx, (x, dy)), (mean, rstd))| {
+        input_gradient_rows(x, dy, dx, mean, rstd, &weight)
     });
     // Column sums over rows in f64: fixed blocks of rows in parallel, then the blocks in order, so
     // the result does not depend on how rayon splits the work.
@@ -74,16 +65,10 @@ pub fn backward(x: &CpuStorage, x_layout: &Layout, weight: &CpuStorage, weight_l
     let partials: Vec<(Vec<f64>, Vec<f64>)> = x_values
         .par_chunks(ROWS_PER_BLOCK * columns)
         .zip(dy_values.par_chunks(ROWS_PER_BLOCK * columns))
-        .enumerate()
-        .map(|(block, (x, dy))| {
+        .zip(mean.par_chunks(ROWS_PER_BLOCK).zip(rstd.par_chunks(ROWS_PER_BLOCK)))
+        .map(|((x, dy), (mean, rstd))| {
             let (mut dw, mut db) = (vec![0.0f64; columns], vec![0.0f64; columns]);
-            for (r, (x, dy)) in x.chunks(columns).zip(dy.chunks(columns)).enumerate() {
-                let row = block * ROWS_PER_BLOCK + r;
-                for j in 0..columns {
-                    dw[j] += (dy[j] * (x[j] - mean[row]) * rstd[row]) as f64;
-                    db[j] += dy[j] as f64;
-                }
-            }
+            column_sums(x, dy, mean, rstd, &mut dw, &mut db);
             (dw, db)
         })
         .collect();
@@ -95,3 +80,64 @@ pub fn backward(x: &CpuStorage, x_layout: &Layout, weight: &CpuStorage, weight_l
     let to_storage = |v: Vec<f64>| CpuStorage::from_f32(v.into_iter().map(|x| x as f32).collect(), dtype);
     (CpuStorage::from_f32(dx, dtype), to_storage(d_weight), to_storage(d_bias))
 }
+
+simd_math::widest_fn!(fn forward_rows(x: &[f32], out: &mut [f32], mean: &mut [f32], rstd: &mut [f32], weight: &[f32], bias: &[f32], eps: f32) => forward_rows_body);
+
+/// The rows of one task: their mean and rstd (in f64, stored as f32) and the normalised output.
+/// (Index loops: iterator adapters are not always inlined into the vector-compiled wrapper.)
+#[inline(always)]
+fn forward_rows_body(x: &[f32], out: &mut [f32], mean: &mut [f32], rstd: &mut [f32], weight: &[f32], bias: &[f32], eps: f32) {
+    let columns = weight.len();
+    let bias = &bias[..columns];
+    for r in 0..mean.len() {
+        let (row, out) = (&x[r * columns..][..columns], &mut out[r * columns..][..columns]);
+        let row_mean = simd_math::lane_sum(row, #[inline(always)] |v| v as f64) / columns as f64;
+        let variance = simd_math::lane_sum(row, #[inline(always)] |v| (v as f64 - row_mean) * (v as f64 - row_mean)) / columns as f64;
+        let row_rstd = 1.0 / (variance + eps as f64).sqrt();
+        for j in 0..columns {
+            out[j] = ((row[j] as f64 - row_mean) * row_rstd) as f32 * weight[j] + bias[j];
+        }
+        (mean[r], rstd[r]) = (row_mean as f32, row_rstd as f32);
+    }
+}
+
+simd_math::widest_fn!(fn input_gradient_rows(x: &[f32], dy: &[f32], dx: &mut [f32], mean: &[f32], rstd: &[f32], weight: &[f32]) => input_gradient_rows_body);
+
+/// dx for the rows of one task.
+#[inline(always)]
+fn input_gradient_rows_body(x: &[f32], dy: &[f32], dx: &mut [f32], mean: &[f32], rstd: &[f32], weight: &[f32]) {
+    let columns = weight.len();
+    for r in 0..dx.len() / columns {
+        let (x, dy, dx) = (&x[r * columns..][..columns], &dy[r * columns..][..columns], &mut dx[r * columns..][..columns]);
+        let (mean, rstd) = (mean[r], rstd[r]);
+        let mean_d = (simd_math::lane_sum2(dy, weight, #[inline(always)] |dy, w| (dy * w) as f64) / columns as f64) as f32;
+        let mean_d_xhat = (simd_math::lane_sum_indexed(columns, #[inline(always)] |j| ((dy[j] * weight[j]) * ((x[j] - mean) * rstd)) as f64) / columns as f64) as f32;
+        for j in 0..columns {
+            let x_hat = (x[j] - mean) * rstd;
+            dx[j] = rstd * (dy[j] * weight[j] - mean_d - x_hat * mean_d_xhat);
+        }
+    }
+}
+
+simd_math::widest_fn!(fn column_sums(x: &[f32], dy: &[f32], mean: &[f32], rstd: &[f32], dw: &mut [f64], db: &mut [f64]) => column_sums_body);
+
+/// Adds one block's rows of dy·x̂ and dy to the per-column sums, row after row.
+#[inline(always)]
+fn column_sums_body(x: &[f32], dy: &[f32], mean: &[f32], rstd: &[f32], dw: &mut [f64], db: &mut [f64]) {
+    let columns = dw.len();
+    let db = &mut db[..columns];
+    for r in 0..x.len() / columns {
+        let (x, dy) = (&x[r * columns..][..columns], &dy[r * columns..][..columns]);
+        let (mean, rstd) = (mean[r], rstd[r]);
+        for j in 0..columns {
+            dw[j] += (dy[j] * (x[j] - mean) * rstd) as f64;
+            db[j] += dy[j] as f64;
+        }
+    }
+}
+
+/// Rows per rayon task: about 16K elements.
+fn rows_per_task(columns: usize) -> usize {
+    ((1 << 14) / columns).max(1)
+}
+

@@ -14,6 +14,7 @@ pub mod matmul;
 pub mod pool;
 pub mod optim;
 pub mod reduce;
+pub mod simd_math;
 pub mod small_batch_product;
 pub mod softmax;
 
