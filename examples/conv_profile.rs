@@ -5,6 +5,8 @@
 //!     valgrind --tool=callgrind target/release/examples/conv_profile forward c64_56_n1
 //!
 //! Passes: forward, backward_data, backward_weight. Shapes: c64_56_n1, c128_28_n2, c256_14_n2.
+//! A third argument REPS times the pass REPS more times and prints the fastest (a quick check of a
+//! kernel change; the recorded figures come from the criterion bench).
 use memefuse::autograd::no_grad;
 use memefuse::ops::{conv2d_input_gradient, conv2d_weight_gradient, Conv2dOptions, ConvGeometry};
 use memefuse::util::Rng;
@@ -26,12 +28,26 @@ fn main() {
     let options = Conv2dOptions::new(1, 1);
     let geometry = ConvGeometry::new(x.shape(), w.shape(), &options).unwrap();
     let dy = Tensor::randn(&geometry.output_shape(), 1.0, &mut rng, Device::Cpu).unwrap();
-    let out = match pass {
-        "forward" => x.conv2d_krsc(&w, None, options),
-        "backward_data" => conv2d_input_gradient(&dy, &w, &geometry),
-        "backward_weight" => conv2d_weight_gradient(&x, &dy, &geometry),
-        other => panic!("unknown pass {other}"),
+    let run = || {
+        match pass {
+            "forward" => x.conv2d_krsc(&w, None, options),
+            "backward_data" => conv2d_input_gradient(&dy, &w, &geometry),
+            "backward_weight" => conv2d_weight_gradient(&x, &dy, &geometry),
+            other => panic!("unknown pass {other}"),
+        }
+        .unwrap()
+    };
+    let out = run();
+    let reps: usize = args.get(3).map_or(0, |s| s.parse().expect("REPS is a count"));
+    if reps > 0 {
+        let fastest = (0..reps)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                drop(run());
+                start.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min);
+        println!("{pass} {shape}: fastest of {reps} {:.3} ms, {:.0} GFLOP/s", fastest * 1e3, geometry.flops() as f64 / fastest / 1e9);
     }
-    .unwrap();
     println!("{pass} {shape}: {} GFLOP, sum {}", geometry.flops() as f64 / 1e9, out.sum_all().unwrap().to_vec_f32().unwrap()[0]);
 }

@@ -1,4 +1,7 @@
-//! Convolution on the CPU: im2col over a block of output pixels at a time, then the CPU GEMM
+//! Convolution on the CPU. On AVX-512 CPUs the direct convolution (conv_direct.rs: hand-written
+//! micro-kernels, no im2col) does every pass it fits: stride 1 for the forward and backward-data,
+//! any stride for backward-weight, at least MIN_DIRECT_CHANNELS vector channels. Everything else is
+//! this file's im2col over a block of output pixels at a time, then the CPU GEMM
 //! (backend/cpu/matmul.rs: the gemm crate's single-threaded kernels). Blocks are independent, so
 //! rayon spreads them over cores, and the im2col buffer stays small whatever the image size.
 //!
@@ -18,10 +21,15 @@
 //! Inputs are contiguous NHWC, weights contiguous KRSC (see ops/conv.rs), all read as f32.
 use rayon::prelude::*;
 
+use super::conv_direct;
 use super::matmul::{gemm, Strided};
 use super::read_f32;
 use crate::ops::ConvGeometry;
 use crate::tensor::{CpuStorage, Layout};
+
+/// Channels along the direct kernels' vectors (the forward's K, the backward passes' C) below
+/// which im2col + GEMM is kept: with fewer, most lanes would be masked off (an RGB input layer).
+const MIN_DIRECT_CHANNELS: usize = 16;
 
 /// Output pixels per forward block, roughly: large enough that the GEMM's packing of the weight
 /// pays off, small enough that an image splits into several blocks for the cores to share.
@@ -142,6 +150,9 @@ pub fn conv2d_forward(x: &CpuStorage, x_layout: &Layout, w: &CpuStorage, w_layou
     let dtype = x.dtype();
     let (x, w) = (read_f32(x, x_layout), read_f32(w, w_layout));
     let bias = bias.map(|(b, layout)| read_f32(b, layout));
+    if conv_direct::available() && conv_direct::strips_fit(g) && g.out_c >= MIN_DIRECT_CHANNELS {
+        return CpuStorage::from_f32(conv_direct::forward(&x, &w, bias.as_deref(), g, relu), dtype);
+    }
     CpuStorage::from_f32(forward_f32(&x, &w, bias.as_deref(), g, relu), dtype)
 }
 
@@ -176,6 +187,11 @@ fn flipped_transposed_weight(w: &[f32], g: &ConvGeometry) -> Vec<f32> {
 pub fn conv2d_backward_data(dy: &CpuStorage, dy_layout: &Layout, w: &CpuStorage, w_layout: &Layout, g: &ConvGeometry) -> CpuStorage {
     let dtype = dy.dtype();
     let (dy, w) = (read_f32(dy, dy_layout), read_f32(w, w_layout));
+    if conv_direct::available() && g.in_c >= MIN_DIRECT_CHANNELS {
+        if let Some(dx) = conv_direct::backward_data(&dy, &w, g) {
+            return CpuStorage::from_f32(dx, dtype);
+        }
+    }
     if let Some(flipped) = g.data_gradient_as_forward() {
         // dx = conv(dy, w′) with padding R−1−pad: every dx pixel is one GEMM row, no scatter.
         return CpuStorage::from_f32(forward_f32(&dy, &flipped_transposed_weight(&w, g), None, &flipped, false), dtype);
@@ -211,6 +227,9 @@ fn weight_gradient_groups(total_pixels: usize) -> usize {
 pub fn conv2d_backward_weight(x: &CpuStorage, x_layout: &Layout, dy: &CpuStorage, dy_layout: &Layout, g: &ConvGeometry) -> CpuStorage {
     let dtype = x.dtype();
     let (x, dy) = (read_f32(x, x_layout), read_f32(dy, dy_layout));
+    if conv_direct::available() && g.in_c >= MIN_DIRECT_CHANNELS {
+        return CpuStorage::from_f32(conv_direct::backward_weight(&x, &dy, g), dtype);
+    }
     let (taps, k, image_len, pixels) = (g.filter_len(), g.out_c, g.in_h * g.in_w * g.in_c, g.out_h * g.out_w);
     let total = g.batch * pixels;
     let filter_row = g.kernel_w * g.in_c;

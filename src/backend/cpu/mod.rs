@@ -3,6 +3,9 @@
 pub mod attention;
 pub mod buffer_pool;
 pub mod conv;
+#[cfg(target_arch = "x86_64")]
+pub mod conv_avx512;
+pub mod conv_direct;
 pub mod copy;
 pub mod elementwise;
 pub mod embedding;
