@@ -190,7 +190,7 @@ unsafe fn dot_strip_body(a_rows: &[&[f32]], b_rows: &[&[f32]], first_col: usize,
     // A tile past the last row or column repeats the last one (computed, not stored): each
     // output's sum depends on its own two rows only, so the repeats change nothing.
     let tile_rows: Vec<[usize; DOT_ROWS]> = (0..row_tiles).map(|tile| std::array::from_fn(|r| (tile * DOT_ROWS + r).min(m - 1))).collect();
-    let mut sums: Vec<DotTile> = Vec::new();
+    let mut sums = DOT_SUMS.with(|kept| std::mem::take(&mut *kept.borrow_mut()));
     for group in (0..b_rows.len()).step_by(DOT_GROUP) {
         let group_rows = &b_rows[group..(group + DOT_GROUP).min(b_rows.len())];
         let col_tiles = group_rows.len().div_ceil(DOT_COLS);
@@ -224,6 +224,13 @@ unsafe fn dot_strip_body(a_rows: &[&[f32]], b_rows: &[&[f32]], first_col: usize,
             }
         }
     }
+    DOT_SUMS.with(|kept| *kept.borrow_mut() = sums);
+}
+
+thread_local! {
+    /// Each thread's tile accumulators, kept between calls: a steady training step allocates no
+    /// buffers (tests/steady_state_allocations.rs).
+    static DOT_SUMS: std::cell::RefCell<Vec<DotTile>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// sum[r][t][l] += Σ a[r][p]·b[t][p] over p ≡ l (mod 16), p increasing; a short last chunk is

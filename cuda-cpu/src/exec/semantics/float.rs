@@ -493,8 +493,6 @@ fn canonical_f64(r: f64) -> f64 {
     }
 }
 
-/// The exact value hi + lo (see [`rounding::round_pair`]) rounded to f32.
-#[inline]
 /// a·b + c rounded once to nearest by the host's fused multiply-add, the same IEEE operation as
 /// the error-free path of [`fma_f32`] and several times faster (fma is most of what our kernels
 /// run); None on a host without one. The host runs with its default floating-point state (no
@@ -525,6 +523,8 @@ unsafe fn fma_x86(a: f32, b: f32, c: f32) -> f32 {
     a.mul_add(b, c) // vfmadd with the feature enabled
 }
 
+/// The exact value hi + lo (see [`rounding::round_pair`]) rounded to f32.
+#[inline]
 fn pair_to_f32(hi: f64, lo: f64, mode: Rounding) -> f32 {
     f32::from_bits(rounding::round_pair(hi, lo, rounding::F32, mode) as u32)
 }
