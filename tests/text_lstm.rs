@@ -11,6 +11,7 @@ use memefuse::models::text_lstm::{lengths_of, SequenceReadout, TextLstm, TextLst
 use memefuse::io::embeddings::Embeddings;
 use memefuse::train::commands::{run_predict, PredictArgs};
 use memefuse::train::embed::{run_embed, EmbedArgs};
+use memefuse::train::model_source::ModelSource;
 use memefuse::nn::loss::binary_cross_entropy_with_logits;
 use memefuse::optim::{Adam, AdamConfig, Optimizer};
 use memefuse::util::Rng;
@@ -136,6 +137,19 @@ fn data_of_fixture_texts(expected: &Expected) -> tempfile::TempDir {
     data
 }
 
+/// `--model lstm --weights` of the fixture over `data`, read at `readout`, on the CPU.
+fn fixture_weights_source(expected: &Expected, data: &Path, readout: SequenceReadout) -> ModelSource {
+    let mut source = ModelSource::run_on_cpu(Path::new("unused"));
+    source.run = None;
+    source.model = Some("lstm".into());
+    source.weights = Some(fixture("weights.safetensors"));
+    source.data = Some(data.to_path_buf());
+    source.vocab = Some(fixture("vocab.txt"));
+    source.max_len = Some(expected.max_len);
+    source.readout = Some(readout);
+    source
+}
+
 #[test]
 fn predict_command_writes_pytorch_probabilities() {
     let expected = expected();
@@ -143,13 +157,7 @@ fn predict_command_writes_pytorch_probabilities() {
     let out = tempfile::tempdir().unwrap();
     let output = out.path().join("predictions.jsonl");
     let mut args = PredictArgs::for_run(Path::new("unused"), "test", &output);
-    args.source.run = None;
-    args.source.model = Some("lstm".into());
-    args.source.weights = Some(fixture("weights.safetensors"));
-    args.source.data = Some(data.path().to_path_buf());
-    args.source.vocab = Some(fixture("vocab.txt"));
-    args.source.max_len = Some(expected.max_len);
-    args.source.readout = Some(SequenceReadout::LastStep);
+    args.source = fixture_weights_source(&expected, data.path(), SequenceReadout::LastStep);
     args.batch_size = Some(4);
     run_predict(args).unwrap();
     let predictions: Vec<serde_json::Value> = std::fs::read_to_string(&output).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
@@ -172,13 +180,7 @@ fn embed_reads_the_hidden_state_at_the_readout_it_is_given() {
     let embed_with = |readout: SequenceReadout| {
         let output = out.path().join(format!("{readout:?}.safetensors"));
         let mut args = EmbedArgs::for_run(Path::new("unused"), "test", &output);
-        args.source.run = None;
-        args.source.model = Some("lstm".into());
-        args.source.weights = Some(fixture("weights.safetensors"));
-        args.source.data = Some(data.path().to_path_buf());
-        args.source.vocab = Some(fixture("vocab.txt"));
-        args.source.max_len = Some(expected.max_len);
-        args.source.readout = Some(readout);
+        args.source = fixture_weights_source(&expected, data.path(), readout);
         run_embed(args).unwrap();
         Embeddings::read(&output).unwrap()
     };
