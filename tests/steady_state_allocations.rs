@@ -64,9 +64,11 @@ fn buffers_per_step(steps: usize, mut step: impl FnMut() + Send) -> Vec<(usize, 
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     // The gemm crate gives each thread a workspace the size of its L2 cache (1 MiB here) on the
     // thread's first GEMM: made once per thread, but on whichever step a thread first multiplies.
-    // Each worker makes it before counting starts.
+    // Each worker makes it before counting starts, with a product too tall for the small-batch
+    // path (small_batch_product.rs takes up to 64 rows without the gemm crate): a 64-row warm-up
+    // left one worker's workspace to whichever step first sent it a tall product.
     pool.broadcast(|_| {
-        let a = Tensor::full(&[64, 64], 1.0, DType::F32, Device::Cpu).unwrap();
+        let a = Tensor::full(&[256, 256], 1.0, DType::F32, Device::Cpu).unwrap();
         drop(a.matmul(&a).unwrap());
         buffer_count::COUNTED.with(|c| c.set(true));
     });
