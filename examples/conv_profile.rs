@@ -4,7 +4,8 @@
 //!     cargo build --release --example conv_profile
 //!     valgrind --tool=callgrind target/release/examples/conv_profile forward c64_56_n1
 //!
-//! Passes: forward, backward_data, backward_weight. Shapes: c64_56_n1, c128_28_n2, c256_14_n2.
+//! Passes: forward, backward_data, backward_weight. Shapes cC_SIDE_nN[_kK] (C in, K out channels,
+//! K = C by default): the bench's c64_56_n1, c128_28_n2, c256_14_n2, or any other (VGG16's layers).
 //! A third argument REPS times the pass REPS more times and prints the fastest (a quick check of a
 //! kernel change; the recorded figures come from the criterion bench).
 use memefuse::autograd::no_grad;
@@ -15,16 +16,14 @@ use memefuse::{Device, Tensor};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (pass, shape) = (args.get(1).map_or("forward", |s| s.as_str()), args.get(2).map_or("c64_56_n1", |s| s.as_str()));
-    let (batch, side, channels) = match shape {
-        "c64_56_n1" => (1, 56, 64),
-        "c128_28_n2" => (2, 28, 128),
-        "c256_14_n2" => (2, 14, 256),
-        other => panic!("unknown shape {other}"),
-    };
+    // cC_SIDE_nN[_kK]: C input channels, SIDE × SIDE, batch N, K output channels (default C).
+    let numbers: Vec<usize> = shape.split('_').map(|part| part.trim_start_matches(char::is_alphabetic).parse().unwrap_or_else(|_| panic!("shape cC_SIDE_nN[_kK], got {shape}"))).collect();
+    let (channels, side, batch) = (numbers[0], numbers[1], numbers[2]);
+    let out_channels = numbers.get(3).copied().unwrap_or(channels);
     let _no_grad = no_grad();
     let mut rng = Rng::new(1);
     let x = Tensor::randn(&[batch, side, side, channels], 1.0, &mut rng, Device::Cpu).unwrap();
-    let w = Tensor::randn(&[channels, 3, 3, channels], 0.05, &mut rng, Device::Cpu).unwrap();
+    let w = Tensor::randn(&[out_channels, 3, 3, channels], 0.05, &mut rng, Device::Cpu).unwrap();
     let options = Conv2dOptions::new(1, 1);
     let geometry = ConvGeometry::new(x.shape(), w.shape(), &options).unwrap();
     let dy = Tensor::randn(&geometry.output_shape(), 1.0, &mut rng, Device::Cpu).unwrap();

@@ -27,6 +27,28 @@ use super::read_f32;
 use crate::ops::ConvGeometry;
 use crate::tensor::{CpuStorage, Layout};
 
+thread_local! {
+    /// Set by `with_im2col` on the calling thread.
+    static IM2COL_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every convolution this thread starts on the im2col + GEMM path, even where the
+/// direct convolution would serve, so that tests reach that path on AVX-512 hosts too.
+/// `MEMEFUSE_CONV_IM2COL=1` in the environment does the same for the whole process.
+pub fn with_im2col<R>(f: impl FnOnce() -> R) -> R {
+    let before = IM2COL_ONLY.replace(true);
+    let result = f();
+    IM2COL_ONLY.set(before);
+    result
+}
+
+/// Whether the direct convolution may serve this call (AVX-512, and neither switch above).
+fn direct_allowed() -> bool {
+    static FROM_ENV: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let im2col_forced = *FROM_ENV.get_or_init(|| std::env::var("MEMEFUSE_CONV_IM2COL").is_ok_and(|v| v == "1"));
+    conv_direct::available() && !im2col_forced && !IM2COL_ONLY.get()
+}
+
 /// Channels along the direct kernels' vectors (the forward's K, the backward passes' C) below
 /// which im2col + GEMM is kept: with fewer, most lanes would be masked off (an RGB input layer).
 const MIN_DIRECT_CHANNELS: usize = 16;
@@ -150,7 +172,7 @@ pub fn conv2d_forward(x: &CpuStorage, x_layout: &Layout, w: &CpuStorage, w_layou
     let dtype = x.dtype();
     let (x, w) = (read_f32(x, x_layout), read_f32(w, w_layout));
     let bias = bias.map(|(b, layout)| read_f32(b, layout));
-    if conv_direct::available() && conv_direct::strips_fit(g) && g.out_c >= MIN_DIRECT_CHANNELS {
+    if direct_allowed() && conv_direct::strips_fit(g) && g.out_c >= MIN_DIRECT_CHANNELS {
         return CpuStorage::from_f32(conv_direct::forward(&x, &w, bias.as_deref(), g, relu), dtype);
     }
     CpuStorage::from_f32(forward_f32(&x, &w, bias.as_deref(), g, relu), dtype)
@@ -187,7 +209,7 @@ fn flipped_transposed_weight(w: &[f32], g: &ConvGeometry) -> Vec<f32> {
 pub fn conv2d_backward_data(dy: &CpuStorage, dy_layout: &Layout, w: &CpuStorage, w_layout: &Layout, g: &ConvGeometry) -> CpuStorage {
     let dtype = dy.dtype();
     let (dy, w) = (read_f32(dy, dy_layout), read_f32(w, w_layout));
-    if conv_direct::available() && g.in_c >= MIN_DIRECT_CHANNELS {
+    if direct_allowed() && g.in_c >= MIN_DIRECT_CHANNELS {
         if let Some(dx) = conv_direct::backward_data(&dy, &w, g) {
             return CpuStorage::from_f32(dx, dtype);
         }
@@ -227,7 +249,7 @@ fn weight_gradient_groups(total_pixels: usize) -> usize {
 pub fn conv2d_backward_weight(x: &CpuStorage, x_layout: &Layout, dy: &CpuStorage, dy_layout: &Layout, g: &ConvGeometry) -> CpuStorage {
     let dtype = x.dtype();
     let (x, dy) = (read_f32(x, x_layout), read_f32(dy, dy_layout));
-    if conv_direct::available() && g.in_c >= MIN_DIRECT_CHANNELS {
+    if direct_allowed() && g.in_c >= MIN_DIRECT_CHANNELS {
         return CpuStorage::from_f32(conv_direct::backward_weight(&x, &dy, g), dtype);
     }
     let (taps, k, image_len, pixels) = (g.filter_len(), g.out_c, g.in_h * g.in_w * g.in_c, g.out_h * g.out_w);
@@ -267,4 +289,71 @@ pub fn conv2d_backward_weight(x: &CpuStorage, x_layout: &Layout, dy: &CpuStorage
         }
     }
     CpuStorage::from_f32(dw, dtype)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::Conv2dOptions;
+    use crate::tensor::DType;
+    use crate::util::Rng;
+
+    fn random(len: usize, seed: u64) -> Vec<f32> {
+        let mut rng = Rng::new(seed);
+        (0..len).map(|_| rng.normal() as f32).collect()
+    }
+
+    fn values(storage: CpuStorage) -> Vec<f32> {
+        match storage {
+            CpuStorage::F32(values) => values,
+            _ => unreachable!("f32 in, f32 out"),
+        }
+    }
+
+    /// Forward (bias, ReLU), backward-data and backward-weight of `g` on seeded inputs, by whichever
+    /// path the dispatch picks on this thread.
+    fn passes(g: &ConvGeometry, seed: u64) -> [Vec<f32>; 3] {
+        let (x, w, bias) = (random(g.batch * g.in_h * g.in_w * g.in_c, seed), random(g.out_c * g.filter_len(), seed + 1), random(g.out_c, seed + 2));
+        let dy = random(g.output_pixels() * g.out_c, seed + 3);
+        let store = |v: &[f32]| (CpuStorage::from_f32(v.to_vec(), DType::F32), Layout::contiguous(&[v.len()]));
+        let ((x, xl), (w, wl), (b, bl), (dy, dyl)) = (store(&x), store(&w), store(&bias), store(&dy));
+        [
+            values(conv2d_forward(&x, &xl, &w, &wl, Some((&b, &bl)), g, true)),
+            values(conv2d_backward_data(&dy, &dyl, &w, &wl, g)),
+            values(conv2d_backward_weight(&x, &xl, &dy, &dyl, g)),
+        ]
+    }
+
+    fn shapes() -> Vec<ConvGeometry> {
+        let geometry = |batch, h, w, c, k, kernel: [usize; 2], stride, pad| {
+            ConvGeometry::new(&[batch, h, w, c], &[k, kernel[0], kernel[1], c], &Conv2dOptions::new(stride, pad)).unwrap()
+        };
+        vec![
+            geometry(2, 7, 19, 19, 37, [3, 3], 1, 1),
+            geometry(1, 9, 30, 70, 33, [5, 3], 1, 2),
+            geometry(3, 4, 4, 20, 40, [3, 3], 1, 1),
+            geometry(2, 6, 16, 48, 20, [3, 3], 1, 1),
+            geometry(2, 9, 12, 3, 16, [3, 3], 1, 1),
+            geometry(1, 9, 11, 20, 13, [3, 3], 2, 1),
+        ]
+    }
+
+    /// The im2col + GEMM path (forced) agrees with the direct convolution to f32 rounding, and
+    /// gives the same bits on 1 and 3 threads; on a CPU without AVX-512 both runs take im2col.
+    #[test]
+    fn im2col_path_matches_the_direct_path_and_is_reproducible() {
+        let on = |threads: usize, f: &(dyn Fn() -> [Vec<f32>; 3] + Sync)| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f);
+        for (index, g) in shapes().iter().enumerate() {
+            let seed = 100 + 10 * index as u64;
+            let direct = passes(g, seed);
+            let im2col = on(1, &|| with_im2col(|| passes(g, seed)));
+            assert_eq!(im2col, on(3, &|| with_im2col(|| passes(g, seed))), "im2col path differs between 1 and 3 threads, {g:?}");
+            for (pass, (a, b)) in ["forward", "backward-data", "backward-weight"].iter().zip(direct.iter().zip(&im2col)) {
+                assert_eq!(a.len(), b.len());
+                let scale = a.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+                let worst = a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                assert!(worst <= 1e-5 * scale, "{pass} {g:?}: direct and im2col differ by {worst} (scale {scale})");
+            }
+        }
+    }
 }

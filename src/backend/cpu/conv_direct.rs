@@ -4,8 +4,11 @@
 //! here: the gemm crate's kernel ran at about 60 % of the cores' FMA peak on these shapes, and
 //! im2col, packing and zero-filling took much of the rest).
 //!
-//! - forward: strips of STRIP output pixels × LANES output channels; the weight is repacked once
-//!   per call as [channel block][tap][c][LANES] so that each step reads two whole vectors;
+//! - forward: strips of up to STRIP output pixels × LANES output channels (strip_plan: near-equal
+//!   strips along a row, or whole rows of a narrow map per strip), read from a zero-padded copy of
+//!   the input made once per call (every strip then reads its taps at fixed offsets); the weight
+//!   is repacked once per call as [channel block][tap][c][LANES] so that each step reads two whole
+//!   vectors;
 //! - backward-data (stride 1): the forward convolution of dy with the flipped weight (as in
 //!   conv.rs), the same strip kernel, the flipped weight packed the same way (a copy of
 //!   contiguous runs of C, no transpose);
@@ -31,8 +34,8 @@ use crate::ops::ConvGeometry;
 #[cfg(target_arch = "x86_64")]
 use super::conv_avx512::{self as kernel, Segment};
 
-/// Output pixels (along a row) per strip call: 14 × 2 accumulators + 2 weights + 1 broadcast
-/// fill the 32 zmm registers, and 14 divides the widths of the bench shapes (56, 28, 14).
+/// Output pixels per strip call, at most: 14 × 2 accumulators + 2 weights + 1 broadcast fill the
+/// 32 zmm registers, and 14 divides the widths of the bench shapes (56, 28, 14).
 pub(super) const STRIP: usize = 14;
 /// Output channels per strip call (two zmm).
 pub(super) const LANES: usize = 32;
@@ -43,7 +46,7 @@ pub(super) const WEIGHT_C: usize = 64;
 
 /// Tasks a pass is cut into, at least: enough for the cores to share, a function of the shape only
 /// (the results would not change with it, but the work split is then the same on every run).
-const TASKS: usize = 8;
+const TASKS: usize = 32;
 
 /// Tasks of the weight gradient.
 #[cfg(target_arch = "x86_64")]
@@ -75,37 +78,45 @@ struct StripWeights<'a> {
     step: usize,
 }
 
-impl StripWeights<'_> {
-    #[cfg(test)]
-    fn at(&self, output: usize, tap: usize, reduced: usize) -> f32 {
-        self.base[(output / LANES) * self.block_stride + self.tap_offsets[tap] + reduced * self.step + output % LANES]
-    }
-}
-
 /// The forward weight repacked: [block of LANES output channels][tap][c][lane], lanes past K zero
-/// (the kernel's two vectors per step are then one contiguous 128-byte run).
+/// (the kernel's two vectors per step are then one contiguous 128-byte run). Per block it is a
+/// LANES × filter → filter × LANES transpose: with AVX-512 one gather per 16 lanes of a line (the
+/// scalar transpose took 19 % of the forward at C256@14 N2, perf), else element by element.
 fn packed_forward_weight(w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let (k, filter) = (g.out_c, g.filter_len());
     let block_len = filter * LANES;
     let mut packed = buffer_pool::for_overwrite(k.div_ceil(LANES) * block_len);
-    packed.par_chunks_mut(block_len).enumerate().for_each(|(block, target)| {
+    packed.par_chunks_mut(block_len.max(1)).enumerate().for_each(|(block, target)| {
         let lanes = LANES.min(k - block * LANES);
-        if lanes < LANES {
-            target.fill(0.0);
+        let rows = &w[block * LANES * filter..][..lanes * filter];
+        #[cfg(target_arch = "x86_64")]
+        if available() && lanes * filter < i32::MAX as usize {
+            // SAFETY: AVX-512F was detected; `rows` holds lanes rows of `filter`, `target`
+            // filter lines of LANES, and the offsets fit the gather's i32 indices.
+            unsafe { kernel::lines_from_rows(rows.as_ptr(), lanes, filter, target.as_mut_ptr()) };
+            return;
         }
-        // In tiles of the filter so that the 32 rows read and the lines written stay in L1.
-        const TILE: usize = 64;
-        for first in (0..filter).step_by(TILE) {
-            let len = TILE.min(filter - first);
-            for lane in 0..lanes {
-                let row = &w[(block * LANES + lane) * filter + first..][..len];
-                for (t, &value) in row.iter().enumerate() {
-                    target[(first + t) * LANES + lane] = value;
-                }
-            }
-        }
+        lines_from_rows(rows, lanes, filter, target);
     });
     packed
+}
+
+/// out[f·LANES + lane] = rows[lane·len + f] for lane < lanes, 0 for the lanes past them: the
+/// portable twin of `kernel::lines_from_rows`, in tiles of the filter so that the rows read and
+/// the lines written stay in L1.
+fn lines_from_rows(rows: &[f32], lanes: usize, len: usize, out: &mut [f32]) {
+    if lanes < LANES {
+        out.fill(0.0);
+    }
+    const TILE: usize = 64;
+    for first in (0..len).step_by(TILE) {
+        let tile = TILE.min(len - first);
+        for lane in 0..lanes {
+            for (t, &value) in rows[lane * len + first..][..tile].iter().enumerate() {
+                out[(first + t) * LANES + lane] = value;
+            }
+        }
+    }
 }
 
 /// Where the strip kernel finds a weight packed as [block][tap][reduced channel][lane], for the
@@ -124,13 +135,26 @@ fn packed_data_gradient_weight(w: &[f32], flipped: &ConvGeometry) -> Vec<f32> {
     let (kh, kw, c, k) = (flipped.kernel_h, flipped.kernel_w, flipped.out_c, flipped.in_c);
     let block_len = kh * kw * k * LANES;
     let mut packed = buffer_pool::for_overwrite(c.div_ceil(LANES) * block_len);
-    packed.par_chunks_mut(block_len).enumerate().for_each(|(block, target)| {
+    packed.par_chunks_mut(block_len.max(1)).enumerate().for_each(|(block, target)| {
         let lanes = LANES.min(c - block * LANES);
-        for (run, out) in target.chunks_mut(LANES).enumerate() {
-            let (tap, out_k) = (run / k, run % k);
-            let source_tap = (kh - 1 - tap / kw) * kw + (kw - 1 - tap % kw);
-            out[..lanes].copy_from_slice(&w[(out_k * kh * kw + source_tap) * c + block * LANES..][..lanes]);
-            out[lanes..].fill(0.0);
+        let taps = kh * kw;
+        // In the source's order (k, then its taps: runs C apart, ascending), so that the reads
+        // stream; in the target's order they were R·S·C apart, a page or more at C ≥ 128, and
+        // every run missed (the copy was 10 % of the backward-data at C256@14 N2, perf).
+        for out_k in 0..k {
+            for source_tap in 0..taps {
+                let tap = taps - 1 - source_tap;
+                let source = &w[(out_k * taps + source_tap) * c + block * LANES..];
+                let out = &mut target[(tap * k + out_k) * LANES..][..LANES];
+                if lanes == LANES {
+                    // A fixed-length copy, inlined (not a memmove call per 128 bytes).
+                    let out: &mut [f32; LANES] = out.try_into().unwrap();
+                    *out = source[..LANES].try_into().unwrap();
+                } else {
+                    out[..lanes].copy_from_slice(&source[..lanes]);
+                    out[lanes..].fill(0.0);
+                }
+            }
         }
     });
     packed
@@ -165,33 +189,136 @@ struct SharedOut(*mut f32);
 unsafe impl Send for SharedOut {}
 unsafe impl Sync for SharedOut {}
 
+/// How a stride-1 pass cuts its output into strips of `pixels` (the kernel's PIX) output pixels:
+/// each strip a run along one row (`span == 0`; `per_row` near-equal strips per row, so that a
+/// 16-wide map takes two strips of 8, not 14 + 2), or, on maps at most half a strip wide, `rows`
+/// whole rows of `span` = out_w pixels (a 4×4 map: two strips of 8, not four of 4 padded to 14).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct StripPlan {
+    pixels: usize,
+    span: usize,
+    per_row: usize,
+    rows: usize,
+}
+
+/// The kernel for one reduction depth and strip shape: `strip::<DEPTH, PIX, ROW>`, None where no
+/// such instance exists (strip_plan then keeps the plain 14-pixel strip).
+#[cfg(target_arch = "x86_64")]
+type StripKernel = unsafe fn(*const f32, usize, usize, &[(isize, isize)], *const f32, usize, &[f32; LANES], usize, *mut f32, usize, usize, bool);
+
+#[cfg(target_arch = "x86_64")]
+fn strip_kernel(depth: usize, pixels: usize, span: usize) -> Option<StripKernel> {
+    macro_rules! by_depth {
+        ($pix:literal, $row:literal) => {
+            match depth {
+                64 => kernel::strip::<64, $pix, $row> as StripKernel,
+                128 => kernel::strip::<128, $pix, $row>,
+                256 => kernel::strip::<256, $pix, $row>,
+                512 => kernel::strip::<512, $pix, $row>,
+                _ => kernel::strip::<0, $pix, $row>,
+            }
+        };
+    }
+    // Under 8 pixels per strip the few broadcast addresses fit in registers without a constant
+    // depth: one instance each.
+    Some(match (pixels, span) {
+        (14, 0) => by_depth!(14, 0),
+        (13, 0) => by_depth!(13, 0),
+        (12, 0) => by_depth!(12, 0),
+        (11, 0) => by_depth!(11, 0),
+        (10, 0) => by_depth!(10, 0),
+        (9, 0) => by_depth!(9, 0),
+        (8, 0) => by_depth!(8, 0),
+        (7, 0) => kernel::strip::<0, 7, 0>,
+        (6, 0) => kernel::strip::<0, 6, 0>,
+        (5, 0) => kernel::strip::<0, 5, 0>,
+        (4, 0) => kernel::strip::<0, 4, 0>,
+        (3, 0) => kernel::strip::<0, 3, 0>,
+        (2, 0) => kernel::strip::<0, 2, 0>,
+        (1, 0) => kernel::strip::<0, 1, 0>,
+        (8, 4) => by_depth!(8, 4),
+        (12, 4) => by_depth!(12, 4),
+        (14, 7) => by_depth!(14, 7),
+        _ => return None,
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn strip_kernel(_: usize, _: usize, _: usize) -> Option<()> {
+    None
+}
+
+/// The strips of an out_h × out_w output (a function of the shape only).
+fn strip_plan(g: &ConvGeometry) -> StripPlan {
+    let (out_h, out_w) = (g.out_h.max(1), g.out_w.max(1));
+    if out_w <= STRIP / 2 && out_h > 1 {
+        let strips = out_h.div_ceil(STRIP / out_w);
+        let rows = out_h.div_ceil(strips);
+        let plan = StripPlan { pixels: rows * out_w, span: out_w, per_row: 1, rows };
+        if strip_kernel(g.in_c, plan.pixels, plan.span).is_some() {
+            return plan;
+        }
+    }
+    let per_row = out_w.div_ceil(STRIP);
+    StripPlan { pixels: out_w.div_ceil(per_row), span: 0, per_row, rows: 1 }
+}
+
+/// The input of a strip pass with its padding made real, so that every strip reads its taps at
+/// fixed offsets (no border cases, no per-strip copy): `batch` images of `rows` × `width` pixels,
+/// the input at (pad_h, pad_w), zeros around it and in the `slack` rows after the last image that
+/// a spanning strip's unstored pixels read. `width` covers every strip's computed pixels plus the
+/// filter's reach.
+struct PaddedInput {
+    data: Vec<f32>,
+    width: usize,
+    rows: usize,
+}
+
+fn padded_input(input: &[f32], g: &ConvGeometry, plan: &StripPlan) -> PaddedInput {
+    let depth = g.in_c;
+    let strip_columns = if plan.span > 0 { g.out_w } else { plan.per_row * plan.pixels };
+    let (width, rows) = (strip_columns + g.kernel_w - 1, g.out_h + g.kernel_h - 1);
+    let slack = plan.rows;
+    let mut data = buffer_pool::for_overwrite((g.batch * rows + slack) * width * depth);
+    data.par_chunks_mut((width * depth).max(1)).enumerate().for_each(|(row, target)| {
+        let (n, ih) = (row / rows, (row % rows) as isize - g.pad_h as isize);
+        if n >= g.batch || ih < 0 || ih as usize >= g.in_h {
+            target.fill(0.0);
+            return;
+        }
+        let (left, len) = (g.pad_w * depth, g.in_w * depth);
+        target[..left].fill(0.0);
+        target[left..left + len].copy_from_slice(&input[((n * g.in_h + ih as usize) * g.in_w) * depth..][..len]);
+        target[left + len..].fill(0.0);
+    });
+    PaddedInput { data, width, rows }
+}
+
 #[cfg(target_arch = "x86_64")]
 fn run_strips(input: &[f32], g: &ConvGeometry, weights: &StripWeights, bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
     assert!(available() && strips_fit(g));
     let (depth, out_c, kh, kw) = (g.in_c, g.out_c, g.kernel_h, g.kernel_w);
     let mut out = buffer_pool::for_overwrite(g.output_pixels() * out_c);
-    let strips: Vec<(usize, usize, usize)> =
-        (0..g.batch).flat_map(|n| (0..g.out_h).flat_map(move |p| (0..g.out_w).step_by(STRIP).map(move |q| (n, p, q)))).collect();
+    let plan = strip_plan(g);
+    let strips: Vec<(usize, usize, usize)> = if plan.span > 0 {
+        (0..g.batch).flat_map(|n| (0..g.out_h).step_by(plan.rows).map(move |p| (n, p, 0))).collect()
+    } else {
+        (0..g.batch).flat_map(|n| (0..g.out_h).flat_map(move |p| (0..g.out_w).step_by(plan.pixels).map(move |q| (n, p, q)))).collect()
+    };
     if out.is_empty() || strips.is_empty() {
         return out;
     }
+    let kernel = strip_kernel(depth, plan.pixels, plan.span).expect("strip_plan picks an existing kernel");
+    let padded = padded_input(input, g, &plan);
     let blocks = out_c.div_ceil(LANES);
     let groups = TASKS.div_ceil(blocks).min(strips.len());
-    // Each tap's input offset from the strip's first input pixel, and its weight offset; in the
-    // image itself and in a zero-padded copy of the strip's input (at the borders).
-    let patch_w = STRIP + kw - 1;
-    let tap_table = |row_len: usize| -> Vec<(isize, isize)> {
-        (0..kh * kw).map(|t| (((t / kw * row_len + t % kw) * depth) as isize, weights.tap_offsets[t] as isize)).collect()
-    };
-    let (image_taps, patch_taps) = (tap_table(g.in_w), tap_table(patch_w));
+    let row_stride = padded.width * depth;
+    // Each tap's input offset from the strip's first input pixel, and its weight offset.
+    let taps: Vec<(isize, isize)> = (0..kh * kw).map(|t| (((t / kw * padded.width + t % kw) * depth) as isize, weights.tap_offsets[t] as isize)).collect();
+    // The last input element a strip reads past its first pixel, and the last weight.
+    let last_pixel = if plan.span > 0 { (plan.pixels - 1) % plan.span * depth + (plan.pixels - 1) / plan.span * row_stride } else { (plan.pixels - 1) * depth };
+    let reach = taps.iter().map(|&(x, _)| x as usize).max().unwrap_or(0) + last_pixel + depth;
     let shared = SharedOut(out.as_mut_ptr());
-    let kernel_for_depth = match depth {
-        64 => kernel::strip::<64>,
-        128 => kernel::strip::<128>,
-        256 => kernel::strip::<256>,
-        512 => kernel::strip::<512>,
-        _ => kernel::strip::<0>,
-    };
     (0..blocks * groups).into_par_iter().for_each(|task| {
         let shared = shared;
         let (block, group) = (task / groups, task % groups);
@@ -201,56 +328,30 @@ fn run_strips(input: &[f32], g: &ConvGeometry, weights: &StripWeights, bias: Opt
             init[..lanes].copy_from_slice(&bias[block * LANES..][..lanes]);
         }
         let block_weights = &weights.base[block * weights.block_stride..];
-        let mut patch = Vec::new();
+        let weight_reach = weights.tap_offsets.iter().max().unwrap_or(&0) + depth.saturating_sub(1) * weights.step + lanes;
+        assert!(depth == 0 || weight_reach <= block_weights.len());
         for &(n, p, q) in &strips[group * strips.len() / groups..(group + 1) * strips.len() / groups] {
-            let (ih0, iw0) = (p as isize - g.pad_h as isize, q as isize - g.pad_w as isize);
-            let interior = ih0 >= 0 && ih0 as usize + kh <= g.in_h && iw0 >= 0 && iw0 as usize + patch_w <= g.in_w;
-            let (origin, taps) = if interior {
-                (&input[((n * g.in_h + ih0 as usize) * g.in_w + iw0 as usize) * depth..], &image_taps)
-            } else {
-                fill_patch(&mut patch, &input[n * g.in_h * g.in_w * depth..][..g.in_h * g.in_w * depth], g, ih0, iw0, patch_w);
-                (&patch[..], &patch_taps)
-            };
-            // The last input element a strip reads, against the slice it reads from.
-            let reach = taps.iter().map(|&(x, _)| x as usize).max().unwrap_or(0) + STRIP * depth;
+            // Output (p, q)'s first tap is padded pixel (p, q) of image n.
+            let origin = &padded.data[((n * padded.rows + p) * padded.width + q) * depth..];
             assert!(reach <= origin.len());
-            let weight_reach = weights.tap_offsets.iter().max().unwrap_or(&0) + depth.saturating_sub(1) * weights.step + lanes;
-            assert!(depth == 0 || weight_reach <= block_weights.len());
-            let pixels = STRIP.min(g.out_w - q);
+            let pixels = if plan.span > 0 { plan.rows.min(g.out_h - p) * g.out_w } else { plan.pixels.min(g.out_w - q) };
             // SAFETY: AVX-512F was detected (run_strips asserts it); the asserts above bound every
-            // input and weight read, and the strip's outputs (pixels × lanes at pixel stride out_c)
-            // are in the buffer and written by this task alone (its channel block, its strips).
+            // input and weight read, and the strip's outputs (pixels × lanes at pixel stride out_c;
+            // a spanning strip's rows are whole, so its pixels are consecutive in NHWC too) are in
+            // the buffer and written by this task alone (its channel block, its strips).
             unsafe {
                 let target = shared.0.add(((n * g.out_h + p) * g.out_w + q) * out_c + block * LANES);
-                kernel_for_depth(origin.as_ptr(), depth, taps, block_weights.as_ptr(), weights.step, &init, lanes, target, pixels, out_c, relu);
+                kernel(origin.as_ptr(), depth, row_stride, &taps, block_weights.as_ptr(), weights.step, &init, lanes, target, pixels, out_c, relu);
             }
         }
     });
+    buffer_pool::give(padded.data);
     out
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 fn run_strips(_: &[f32], _: &ConvGeometry, _: &StripWeights, _: Option<&[f32]>, _: bool) -> Vec<f32> {
     unreachable!("the direct convolution runs only where `available()`")
-}
-
-/// The strip's input rows ih0.. (kernel_h of them) and columns iw0.. (patch_w), zero outside the
-/// image: NHWC rows patch_w pixels long.
-fn fill_patch(patch: &mut Vec<f32>, image: &[f32], g: &ConvGeometry, ih0: isize, iw0: isize, patch_w: usize) {
-    let depth = g.in_c;
-    patch.clear();
-    patch.resize(g.kernel_h * patch_w * depth, 0.0);
-    for r in 0..g.kernel_h {
-        let ih = ih0 + r as isize;
-        if ih < 0 || ih as usize >= g.in_h {
-            continue;
-        }
-        let (first, last) = ((-iw0).max(0) as usize, (g.in_w as isize - iw0).clamp(0, patch_w as isize) as usize);
-        if first < last {
-            let source = &image[(ih as usize * g.in_w + (iw0 + first as isize) as usize) * depth..][..(last - first) * depth];
-            patch[(r * patch_w + first) * depth..][..source.len()].copy_from_slice(source);
-        }
-    }
 }
 
 /// dw = Σ_pixels dyᵀ · (x at each tap): x NHWC, dy NHWC, dw KRSC; any stride and padding.
@@ -351,7 +452,9 @@ fn weight_segments(segments: &mut Vec<Segment>, g: &ConvGeometry, n: usize, rows
 mod reference {
     use super::*;
 
-    fn strips(input: &[f32], g: &ConvGeometry, weights: &StripWeights, bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
+    /// `weight(o, t, i)`: the weight of output channel o, tap t, reduced channel i, read from the
+    /// unpacked KRSC weight (so that the packers are checked too).
+    fn strips(input: &[f32], g: &ConvGeometry, weight: impl Fn(usize, usize, usize) -> f32, bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
         let (depth, kw) = (g.in_c, g.kernel_w);
         let mut out = vec![0.0f32; g.output_pixels() * g.out_c];
         for (index, value) in out.iter_mut().enumerate() {
@@ -363,7 +466,7 @@ mod reference {
                 let inside = ih >= 0 && (ih as usize) < g.in_h && iw >= 0 && (iw as usize) < g.in_w;
                 for i in 0..depth {
                     let x = if inside { input[((n * g.in_h + ih as usize) * g.in_w + iw as usize) * depth + i] } else { 0.0 };
-                    acc = x.mul_add(weights.at(o, t, i), acc);
+                    acc = x.mul_add(weight(o, t, i), acc);
                 }
             }
             *value = if relu { acc.max(0.0) } else { acc };
@@ -372,12 +475,14 @@ mod reference {
     }
 
     pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, relu: bool) -> Vec<f32> {
-        strips(x, g, &packed_weights(&packed_forward_weight(w, g), g), bias, relu)
+        strips(x, g, |o, t, i| w[o * g.filter_len() + t * g.in_c + i], bias, relu)
     }
 
     pub fn backward_data(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
         let flipped = g.data_gradient_as_forward().unwrap();
-        strips(dy, &flipped, &packed_weights(&packed_data_gradient_weight(w, &flipped), &flipped), None, false)
+        // w′[c, t, k] = w[k, R·S−1−t, c]: the tap flipped in both directions.
+        let taps = g.kernel_h * g.kernel_w;
+        strips(dy, &flipped, |o, t, i| w[(i * taps + taps - 1 - t) * g.in_c + o], None, false)
     }
 
     pub fn backward_weight(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
@@ -428,6 +533,18 @@ mod tests {
             geometry(1, 16, 16, 64, 64, [3, 3], 1, 1),
             geometry(2, 5, 17, 16, 20, [3, 3], 1, 0),
             geometry(1, 1, 1, 24, 17, [3, 3], 1, 1),
+            // Strips that span rows: 4-wide maps in strips of 2 rows (8 pixels) and of 3 rows with
+            // a partial last one (5 rows), a 7×7 map in strips of 2 rows.
+            geometry(3, 4, 4, 20, 40, [3, 3], 1, 1),
+            geometry(2, 5, 4, 17, 33, [3, 3], 1, 1),
+            geometry(1, 7, 7, 32, 32, [3, 3], 1, 1),
+            // Near-equal strips along a row: 2 × 8 on a 16-wide map, 3 × 11 (the last one 10) on
+            // 32, and a 5-wide map in 5-pixel strips (no spanning kernel for 2 × 5).
+            geometry(2, 6, 16, 48, 20, [3, 3], 1, 1),
+            geometry(1, 3, 32, 19, 16, [3, 3], 1, 1),
+            geometry(1, 5, 5, 16, 16, [3, 3], 1, 1),
+            // An RGB input layer (3 channels in, the forward's depth).
+            geometry(2, 9, 12, 3, 16, [3, 3], 1, 1),
         ]
     }
 
@@ -447,6 +564,15 @@ mod tests {
             assert_eq!(forward(&x, &w, None, &g, false), reference::forward(&x, &w, None, &g, false), "forward {g:?}");
             assert_eq!(backward_data(&dy, &w, &g).unwrap(), reference::backward_data(&dy, &w, &g), "backward-data {g:?}");
             assert_eq!(backward_weight(&x, &dy, &g), reference::backward_weight(&x, &dy, &g), "backward-weight {g:?}");
+        }
+        // The gathering packer against its portable twin, partial blocks of lanes included.
+        #[cfg(target_arch = "x86_64")]
+        for (lanes, len) in [(32, 27), (17, 5), (1, 576), (16, 33)] {
+            let rows = random(lanes * len, 9);
+            let (mut fast, mut portable) = (vec![f32::NAN; len * LANES], vec![f32::NAN; len * LANES]);
+            unsafe { kernel::lines_from_rows(rows.as_ptr(), lanes, len, fast.as_mut_ptr()) };
+            lines_from_rows(&rows, lanes, len, &mut portable);
+            assert_eq!(fast, portable, "lines_from_rows, {lanes} lanes × {len}");
         }
         // The weight gradient at other strides.
         for g in [geometry(1, 9, 11, 20, 13, [3, 3], 2, 1), geometry(2, 8, 8, 16, 7, [1, 1], 2, 0)] {
