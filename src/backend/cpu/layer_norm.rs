@@ -95,11 +95,12 @@ fn forward_rows_body(x: &[f32], out: &mut [f32], mean: &mut [f32], rstd: &mut [f
         let (row, out) = (&x[r * columns..][..columns], &mut out[r * columns..][..columns]);
         let row_mean = simd_math::sum(row) / columns as f64;
         let variance = simd_math::sum_squared_deviations(row, row_mean) / columns as f64;
-        let row_rstd = 1.0 / (variance + eps as f64).sqrt();
+        let (row_mean, row_rstd) = (row_mean as f32, (1.0 / (variance + eps as f64).sqrt()) as f32);
+        // x̂ in f32 from the stored statistics: the x̂ the backward recomputes, bit for bit.
         for j in 0..columns {
-            out[j] = ((row[j] as f64 - row_mean) * row_rstd) as f32 * weight[j] + bias[j];
+            out[j] = ((row[j] - row_mean) * row_rstd) * weight[j] + bias[j];
         }
-        (mean[r], rstd[r]) = (row_mean as f32, row_rstd as f32);
+        (mean[r], rstd[r]) = (row_mean, row_rstd);
     }
 }
 

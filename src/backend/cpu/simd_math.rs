@@ -1,5 +1,5 @@
 //! Math for the memory-bound CPU ops written so that it runs on the widest vectors the CPU has:
-//! exp and erf as branch-free f32 arithmetic (FMA, selects, no libm calls), sums in f64 over 8
+//! exp and erf as branch-free f32 arithmetic (FMA, selects, no libm calls), sums in f64 over 16
 //! interleaved lanes in a fixed order, and dispatchers that compile a loop for AVX-512 or AVX2+FMA
 //! when the CPU has them.
 //!
@@ -260,12 +260,15 @@ pub fn erf_f32(x: f32) -> f32 {
 }
 
 /// Lanes of the sums: element i goes to lane i mod LANES, the lanes are added in a fixed tree at
-/// the end, so the order depends on the length alone (never on threads or vector width).
-const LANES: usize = 8;
+/// the end, so the order depends on the length alone (never on threads or vector width). 16 lanes
+/// are two AVX-512 registers of f64: two independent chains of adds, so a row's sum is not bound
+/// by one add's latency per 8 values.
+const LANES: usize = 16;
 
 #[inline(always)]
 fn combine(lanes: [f64; LANES], tail: f64) -> f64 {
-    (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))) + tail
+    let half = |l: &[f64]| ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+    (half(&lanes[..8]) + half(&lanes[8..])) + tail
 }
 
 /// The terms of a lane sum, element by element and 8 consecutive elements at a time (the same f64
@@ -409,14 +412,14 @@ fn finish_sum(terms: &impl Terms, lanes: [f64; LANES], full: usize) -> f64 {
 #[target_feature(enable = "avx512f")]
 fn lane_sum_avx512(terms: &impl Terms) -> f64 {
     let full = terms.len() - terms.len() % LANES;
-    let mut sums = _mm512_set1_pd(-0.0);
+    let (mut low, mut high) = (_mm512_set1_pd(-0.0), _mm512_set1_pd(-0.0));
     for start in (0..full).step_by(LANES) {
-        // SAFETY: start + 8 ≤ len.
-        sums = _mm512_add_pd(sums, unsafe { terms.avx512(start) });
+        // SAFETY: start + 16 ≤ len.
+        unsafe { (low, high) = (_mm512_add_pd(low, terms.avx512(start)), _mm512_add_pd(high, terms.avx512(start + 8))) };
     }
     let mut lanes = [0.0; LANES];
-    // SAFETY: lanes holds 8 f64.
-    unsafe { _mm512_storeu_pd(lanes.as_mut_ptr(), sums) };
+    // SAFETY: lanes holds 16 f64.
+    unsafe { (_mm512_storeu_pd(lanes.as_mut_ptr(), low), _mm512_storeu_pd(lanes[8..].as_mut_ptr(), high)) };
     finish_sum(terms, lanes, full)
 }
 
@@ -424,15 +427,17 @@ fn lane_sum_avx512(terms: &impl Terms) -> f64 {
 #[target_feature(enable = "avx2")]
 fn lane_sum_avx2(terms: &impl Terms) -> f64 {
     let full = terms.len() - terms.len() % LANES;
-    let (mut low, mut high) = (_mm256_set1_pd(-0.0), _mm256_set1_pd(-0.0));
+    let mut sums = [_mm256_set1_pd(-0.0); 4];
     for start in (0..full).step_by(LANES) {
-        // SAFETY: start + 8 ≤ len.
-        let [l, h] = unsafe { terms.avx2(start) };
-        (low, high) = (_mm256_add_pd(low, l), _mm256_add_pd(high, h));
+        // SAFETY: start + 16 ≤ len.
+        let ([a, b], [c, d]) = unsafe { (terms.avx2(start), terms.avx2(start + 8)) };
+        sums = [_mm256_add_pd(sums[0], a), _mm256_add_pd(sums[1], b), _mm256_add_pd(sums[2], c), _mm256_add_pd(sums[3], d)];
     }
     let mut lanes = [0.0; LANES];
-    // SAFETY: lanes holds 8 f64.
-    unsafe { (_mm256_storeu_pd(lanes.as_mut_ptr(), low), _mm256_storeu_pd(lanes[4..].as_mut_ptr(), high)) };
+    for (k, sum) in sums.into_iter().enumerate() {
+        // SAFETY: lanes holds 16 f64.
+        unsafe { _mm256_storeu_pd(lanes[4 * k..].as_mut_ptr(), sum) };
+    }
     finish_sum(terms, lanes, full)
 }
 
@@ -595,7 +600,7 @@ mod tests {
         assert_eq!(erf_f32(-0.0).to_bits(), (-0.0f32).to_bits());
     }
 
-    /// The lane order written out plainly: element i into lane i mod 8, the tail after the last
+    /// The lane order written out plainly: element i into lane i mod 16, the tail after the last
     /// full group separately.
     fn lane_order_sum(len: usize, term: impl Fn(usize) -> f64) -> f64 {
         let mut lanes = [-0.0f64; LANES];
@@ -609,7 +614,7 @@ mod tests {
 
     #[test]
     fn vector_lane_sums_and_maximum_match_the_plain_lane_order_on_odd_lengths() {
-        for len in [0, 1, 7, 8, 9, 15, 16, 17, 100, 1037] {
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 1037] {
             let x: Vec<f32> = (0..len).map(|i| ((i * 7919) % 1000) as f32 * 0.001 - 0.5).collect();
             let y: Vec<f32> = (0..len).map(|i| ((i * 31) % 97) as f32 * 0.01 - 0.3).collect();
             assert_eq!(sum(&x).to_bits(), lane_order_sum(len, |i| x[i] as f64).to_bits(), "length {len}");
