@@ -388,6 +388,11 @@ fn lane_sum(terms: &impl Terms) -> f64 {
             return unsafe { lane_sum_avx2(terms) };
         }
     }
+    lane_sum_portable(terms)
+}
+
+#[inline(always)]
+fn lane_sum_portable(terms: &impl Terms) -> f64 {
     let mut lanes = [-0.0f64; LANES];
     let full = terms.len() - terms.len() % LANES;
     for start in (0..full).step_by(LANES) {
@@ -622,6 +627,15 @@ mod tests {
             let deviation = |i: usize| (x[i] as f64 - 0.1) * (x[i] as f64 - 0.1);
             assert_eq!(sum_squared_deviations(&x, 0.1).to_bits(), lane_order_sum(len, deviation).to_bits());
             assert_eq!(max(&x), x.iter().copied().fold(f32::NEG_INFINITY, f32::max));
+            // Every body, not only the one this CPU dispatches to.
+            assert_eq!(lane_sum_portable(&Products(&x, &y)).to_bits(), lane_order_sum(len, |i| x[i] as f64 * y[i] as f64).to_bits());
+            #[cfg(target_arch = "x86_64")]
+            if has_avx2() {
+                // SAFETY: the CPU has AVX2.
+                let (sum, max_lanes) = unsafe { (lane_sum_avx2(&SquaredDeviations(&x, 0.1)), max_lanes_avx2(&x[..len - len % MAX_LANES])) };
+                assert_eq!(sum.to_bits(), lane_order_sum(len, deviation).to_bits());
+                assert_eq!(max_lanes.iter().copied().fold(f32::NEG_INFINITY, f32::max), x[..len - len % MAX_LANES].iter().copied().fold(f32::NEG_INFINITY, f32::max));
+            }
         }
         let x: Vec<f32> = (0..1037).map(|i| ((i * 7919) % 1000) as f32 * 0.001).collect();
         let plain: f64 = x.iter().map(|&v| v as f64).sum();
