@@ -106,15 +106,31 @@ impl Tensor {
         let (a, b) = (self.clone(), rhs.clone());
         let y = if op == BinaryOp::Div { Some(output.clone()) } else { None };
         Ok(Tensor::from_op_output(output, &[self, rhs], move |g| {
-            let (grad_a, grad_b) = match op {
-                BinaryOp::Add => (g.clone(), g.clone()),
-                BinaryOp::Sub => (g.clone(), g.neg()?),
-                BinaryOp::Mul => (g.mul(&b)?, g.mul(&a)?),
-                BinaryOp::Div => (g.div(&b)?, g.mul(y.as_ref().unwrap())?.div(&b)?.neg()?),
-                _ => return Err(Error::Autograd(format!("{op:?} is not differentiable"))),
+            if !matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div) {
+                return Err(Error::Autograd(format!("{op:?} is not differentiable")));
+            }
+            // Only the gradients an operand needs are computed (a full-size product each).
+            let grad_a = if a.requires_grad() {
+                let grad = match op {
+                    BinaryOp::Mul => g.mul(&b)?,
+                    BinaryOp::Div => g.div(&b)?,
+                    _ => g.clone(),
+                };
+                Some(sum_to_shape(&grad, a.shape())?)
+            } else {
+                None
             };
-            let grad_a = if a.requires_grad() { Some(sum_to_shape(&grad_a, a.shape())?) } else { None };
-            let grad_b = if b.requires_grad() { Some(sum_to_shape(&grad_b, b.shape())?) } else { None };
+            let grad_b = if b.requires_grad() {
+                let grad = match op {
+                    BinaryOp::Add => g.clone(),
+                    BinaryOp::Sub => g.neg()?,
+                    BinaryOp::Mul => g.mul(&a)?,
+                    _ => g.mul(y.as_ref().unwrap())?.div(&b)?.neg()?,
+                };
+                Some(sum_to_shape(&grad, b.shape())?)
+            } else {
+                None
+            };
             Ok(vec![grad_a, grad_b])
         }))
     }

@@ -43,6 +43,9 @@ pub(crate) fn gather_f32(values: &[f32], layout: &Layout) -> Vec<f32> {
 fn gather_into<T: Copy>(values: &[T], layout: &Layout, mut out: Vec<T>) -> Vec<T> {
     if layout.is_contiguous() {
         out.extend_from_slice(&values[layout.offset()..layout.offset() + layout.elem_count()]);
+    } else if layout.elem_count() > 0 && layout.strides().iter().all(|&stride| stride == 0) {
+        // One value broadcast (a sum's gradient, say): a fill, not a walk over the indices.
+        out.resize(layout.elem_count(), values[layout.offset()]);
     } else if let Some((run, outer)) = inner_runs(layout) {
         // A narrowed or sliced view: whole rows at a time (the per-element index walk cost as much
         // as a small GEMM in the LSTM's backward).

@@ -1,6 +1,6 @@
 //! Element-wise unary and binary ops. The scalar functions here are the definitions the CUDA kernels
-//! (kernels/elementwise.cu) must match; exp and erf are `simd_math`'s (the correctly rounded value
-//! but for rare boundary cases; see there), so the loops vectorise.
+//! (kernels/elementwise.cu) must match; exp and erf are `simd_math`'s f32 polynomials (within 1 ulp
+//! of the correctly rounded value; see there), so the loops vectorise.
 //!
 //! Each op runs as its own loop (the op is matched once per block, not per element), over blocks of
 //! at most `BLOCK` elements, in rayon tasks of `TASK` elements. Broadcast operands are read in place:

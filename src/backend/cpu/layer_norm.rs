@@ -5,6 +5,8 @@
 //! Row sums are `simd_math`'s f64 lane sums (a fixed order per row), rows run in tasks of whole rows
 //! and the weight/bias gradients sum fixed blocks of rows in order, so nothing depends on the
 //! thread count; the loops are compiled for the widest vectors the CPU has.
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 
 use super::{buffer_pool, read_f32, simd_math};
@@ -23,15 +25,15 @@ pub struct LayerNormForward {
 pub fn forward(x: &CpuStorage, x_layout: &Layout, residual: Option<(&CpuStorage, &Layout)>, weight: &CpuStorage, weight_layout: &Layout, bias: &CpuStorage, bias_layout: &Layout, eps: f32) -> LayerNormForward {
     let dtype = x.dtype();
     let columns = (*x_layout.shape().last().unwrap_or(&1)).max(1);
-    let mut values = read_f32(x, x_layout).into_owned();
+    // The input is read in place; only a residual makes a new array (the sum).
+    let mut values = read_f32(x, x_layout);
     let sum = residual.map(|(r, r_layout)| {
         let r = read_f32(r, r_layout);
-        values.iter_mut().zip(r.iter()).for_each(|(v, &r)| *v += r);
+        let mut summed = buffer_pool::for_overwrite(values.len());
+        summed.iter_mut().zip(values.iter().zip(r.iter())).for_each(|(s, (&v, &r))| *s = v + r);
         // The sum is stored in the storage dtype; the norm reads the rounded values, as a second pass would.
-        let stored = CpuStorage::from_f32(values.clone(), dtype);
-        if dtype != DType::F32 {
-            values = read_f32(&stored, &Layout::contiguous(x_layout.shape())).into_owned();
-        }
+        let stored = CpuStorage::from_f32(summed.clone(), dtype);
+        values = if dtype == DType::F32 { Cow::Owned(summed) } else { Cow::Owned(read_f32(&stored, &Layout::contiguous(x_layout.shape())).into_owned()) };
         stored
     });
     let (weight, bias) = (read_f32(weight, weight_layout), read_f32(bias, bias_layout));
@@ -91,30 +93,36 @@ fn forward_rows_body(x: &[f32], out: &mut [f32], mean: &mut [f32], rstd: &mut [f
     let bias = &bias[..columns];
     for r in 0..mean.len() {
         let (row, out) = (&x[r * columns..][..columns], &mut out[r * columns..][..columns]);
-        let row_mean = simd_math::lane_sum(row, #[inline(always)] |v| v as f64) / columns as f64;
-        let variance = simd_math::lane_sum(row, #[inline(always)] |v| (v as f64 - row_mean) * (v as f64 - row_mean)) / columns as f64;
-        let row_rstd = 1.0 / (variance + eps as f64).sqrt();
+        let row_mean = simd_math::sum(row) / columns as f64;
+        let variance = simd_math::sum_squared_deviations(row, row_mean) / columns as f64;
+        let (row_mean, row_rstd) = (row_mean as f32, (1.0 / (variance + eps as f64).sqrt()) as f32);
+        // x̂ in f32 from the stored statistics: the x̂ the backward recomputes, bit for bit.
         for j in 0..columns {
-            out[j] = ((row[j] as f64 - row_mean) * row_rstd) as f32 * weight[j] + bias[j];
+            out[j] = ((row[j] - row_mean) * row_rstd) * weight[j] + bias[j];
         }
-        (mean[r], rstd[r]) = (row_mean as f32, row_rstd as f32);
+        (mean[r], rstd[r]) = (row_mean, row_rstd);
     }
 }
 
 simd_math::widest_fn!(fn input_gradient_rows(x: &[f32], dy: &[f32], dx: &mut [f32], mean: &[f32], rstd: &[f32], weight: &[f32]) => input_gradient_rows_body);
 
-/// dx for the rows of one task.
+/// dx for the rows of one task. d = dy·weight and x̂ go through two row buffers first, so that the
+/// two means are plain lane sums (f64, exact products) and the last loop reads them back.
 #[inline(always)]
 fn input_gradient_rows_body(x: &[f32], dy: &[f32], dx: &mut [f32], mean: &[f32], rstd: &[f32], weight: &[f32]) {
     let columns = weight.len();
+    let (mut d, mut x_hat) = (vec![0.0f32; columns], vec![0.0f32; columns]);
     for r in 0..dx.len() / columns {
         let (x, dy, dx) = (&x[r * columns..][..columns], &dy[r * columns..][..columns], &mut dx[r * columns..][..columns]);
         let (mean, rstd) = (mean[r], rstd[r]);
-        let mean_d = (simd_math::lane_sum2(dy, weight, #[inline(always)] |dy, w| (dy * w) as f64) / columns as f64) as f32;
-        let mean_d_xhat = (simd_math::lane_sum_indexed(columns, #[inline(always)] |j| ((dy[j] * weight[j]) * ((x[j] - mean) * rstd)) as f64) / columns as f64) as f32;
         for j in 0..columns {
-            let x_hat = (x[j] - mean) * rstd;
-            dx[j] = rstd * (dy[j] * weight[j] - mean_d - x_hat * mean_d_xhat);
+            d[j] = dy[j] * weight[j];
+            x_hat[j] = (x[j] - mean) * rstd;
+        }
+        let mean_d = (simd_math::sum(&d) / columns as f64) as f32;
+        let mean_d_xhat = (simd_math::sum_products(&d, &x_hat) / columns as f64) as f32;
+        for j in 0..columns {
+            dx[j] = rstd * (d[j] - mean_d - x_hat[j] * mean_d_xhat);
         }
     }
 }

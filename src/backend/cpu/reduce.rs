@@ -64,18 +64,11 @@ fn sum_contiguous_rows(values: &[f32], outer: usize, reduced: usize) -> Vec<f32>
         let (row, block) = (index / blocks_per_row, index % blocks_per_row);
         let start = row * reduced + block * SUM_BLOCK;
         let end = (start + SUM_BLOCK).min((row + 1) * reduced);
-        block_sum_f64(&values[start..end])
+        simd_math::sum(&values[start..end])
     };
     let blocks = outer * blocks_per_row;
     let sums: Vec<f64> = if values.len() >= PARALLEL_THRESHOLD { (0..blocks).into_par_iter().map(block_sum).collect() } else { (0..blocks).map(block_sum).collect() };
     sums.chunks(blocks_per_row).map(|row| row.iter().fold(-0.0f64, |total, &s| total + s) as f32).collect()
-}
-
-simd_math::widest_fn!(fn block_sum_f64(values: &[f32]) -> f64 => block_sum_body);
-
-#[inline(always)]
-fn block_sum_body(values: &[f32]) -> f64 {
-    simd_math::lane_sum(values, #[inline(always)] |v| v as f64)
 }
 
 /// Columns of `inner` per task in `sum_rows`.

@@ -1,6 +1,6 @@
 //! Softmax and log-softmax over the last axis, numerically stable (the row maximum is subtracted).
-//! Exponentials and the row sums are in f64 (`simd_math`'s exp, lane sums in a fixed order), so
-//! every row's result depends on that row alone, whatever the thread count.
+//! Exponentials are `simd_math`'s f32 exp (within 1 ulp), the row sums f64 lane sums in a fixed
+//! order, so every row's result depends on that row alone, whatever the thread count.
 use rayon::prelude::*;
 
 use super::{buffer_pool, read_f32, simd_math};
@@ -33,26 +33,28 @@ pub fn softmax(x: &CpuStorage, layout: &Layout, log: bool) -> CpuStorage {
 
 simd_math::widest_fn!(fn softmax_row(row: &[f32], out: &mut [f32], log: bool) => softmax_row_body);
 
+/// One row: the maximum, the exponentials of x − max into `out` (one f32 exp each, kept for the
+/// normalisation instead of computed twice), their f64 lane sum, then exp / sum as exp · (1/sum)
+/// (within 1 ulp of the division; the CUDA kernel multiplies by the inverse too), or x − max − ln sum.
 #[inline(always)]
 fn softmax_row_body(row: &[f32], out: &mut [f32], log: bool) {
-    let max = simd_math::lane_max(row);
-    let sum = simd_math::lane_sum(row, #[inline(always)] |v| shifted_exp(v, max));
     let out = &mut out[..row.len()];
+    let max = simd_math::max(row);
+    for i in 0..out.len() {
+        out[i] = simd_math::exp_f32(row[i] - max);
+    }
+    let sum = simd_math::sum(out);
     if log {
         let log_sum = sum.ln() as f32;
         for i in 0..out.len() {
             out[i] = row[i] - max - log_sum;
         }
     } else {
+        let inverse = (1.0 / sum) as f32;
         for i in 0..out.len() {
-            out[i] = (shifted_exp(row[i], max) / sum) as f32;
+            out[i] *= inverse;
         }
     }
-}
-
-#[inline(always)]
-fn shifted_exp(v: f32, max: f32) -> f64 {
-    simd_math::exp((v - max) as f64)
 }
 
 /// Given the forward output y and the gradient g of a row:
@@ -70,12 +72,12 @@ simd_math::widest_fn!(fn backward_row(y: &[f32], g: &[f32], out: &mut [f32], log
 fn backward_row_body(y: &[f32], g: &[f32], out: &mut [f32], log: bool) {
     let (out, g) = (&mut out[..y.len()], &g[..y.len()]);
     if log {
-        let total = simd_math::lane_sum(g, #[inline(always)] |v| v as f64) as f32;
+        let total = simd_math::sum(g) as f32;
         for i in 0..out.len() {
             out[i] = g[i] - simd_math::exp_f32(y[i]) * total;
         }
     } else {
-        let dot = simd_math::lane_sum2(g, y, #[inline(always)] |a, b| a as f64 * b as f64) as f32;
+        let dot = simd_math::sum_products(g, y) as f32;
         for i in 0..out.len() {
             out[i] = y[i] * (g[i] - dot);
         }
