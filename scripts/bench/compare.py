@@ -11,6 +11,18 @@ def figure(v):
     return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
 
 
+def unit_of(group):
+    """By the criterion group alone: bench names mention models (cpu_linear_f32/forward_vgg16_fc1_b16
+    is a linear layer in GFLOP/s, not VGG16 images/s)."""
+    if group.startswith("cpu_vgg16"):
+        return "images/s"
+    if group.startswith(("cpu_conv3x3", "cpu_linear")):
+        return "GFLOP/s"
+    if group.startswith(("cpu_elementwise", "cpu_softmax", "cpu_layer_norm")):
+        return "GB/s"
+    return "samples/s"
+
+
 folder, rounds = pathlib.Path(sys.argv[1]), int(sys.argv[2])
 ours = [json.loads((folder / f"ours-{r}.json").read_text()) for r in range(1, rounds + 1)]
 torch = [json.loads((folder / f"torch-{r}.json").read_text()) for r in range(1, rounds + 1)]
@@ -20,7 +32,7 @@ print("|---|---|---:|---:|---:|")
 for name in torch[0]:
     if "/" not in name:
         continue
-    unit = "images/s" if "vgg16" in name else "GFLOP/s" if "conv3x3" in name or "linear" in name else "GB/s" if any(op in name for op in ("elementwise", "softmax", "layer_norm")) else "samples/s"
+    unit = unit_of(name.split("/")[0])
     mine = [o.get(name) for o in ours]
     theirs = [t[name] for t in torch]
     if None in mine:

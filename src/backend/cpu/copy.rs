@@ -28,6 +28,35 @@ fn inner_runs(layout: &Layout) -> Option<(usize, Layout)> {
     Some((layout.shape()[rank - 1], outer))
 }
 
+/// A layout whose last two axes, once adjacent axes that run on in storage are merged, are a
+/// transpose: the second-to-last has stride 1 and the last a larger one (conv2d's KCRS → KRSC
+/// weight view is [K, R·S, C] with strides [C·R·S, 1, R·S], and its gradient's way back
+/// [K, C, R·S] with strides [C·R·S, 1, C]). Returns (rows, columns, column stride, the layout of
+/// the axes before them): each position of the outer layout starts one rows × columns block.
+fn transposed_tail(layout: &Layout) -> Option<(usize, usize, usize, Layout)> {
+    let mut shape: Vec<usize> = Vec::with_capacity(layout.rank());
+    let mut strides: Vec<usize> = Vec::with_capacity(layout.rank());
+    for (&len, &stride) in layout.shape().iter().zip(layout.strides()) {
+        match (shape.last_mut(), strides.last_mut()) {
+            _ if len == 1 => {}
+            (Some(last_len), Some(last_stride)) if *last_stride == len * stride => {
+                *last_len *= len;
+                *last_stride = stride;
+            }
+            _ => {
+                shape.push(len);
+                strides.push(stride);
+            }
+        }
+    }
+    let rank = shape.len();
+    if rank < 2 || strides[rank - 2] != 1 || strides[rank - 1] <= 1 || shape[rank - 2] < 2 {
+        return None;
+    }
+    let outer = Layout::new(shape[..rank - 2].to_vec(), strides[..rank - 2].to_vec(), layout.offset());
+    Some((shape[rank - 2], shape[rank - 1], strides[rank - 1], outer))
+}
+
 pub(crate) fn gather<T: Copy>(values: &[T], layout: &Layout) -> Vec<T> {
     gather_into(values, layout, Vec::with_capacity(layout.elem_count()))
 }
@@ -51,6 +80,23 @@ fn gather_into<T: Copy>(values: &[T], layout: &Layout, mut out: Vec<T>) -> Vec<T
         // as a small GEMM in the LSTM's backward).
         for start in outer.storage_indices() {
             out.extend_from_slice(&values[start..start + run]);
+        }
+    } else if let Some((rows, cols, col_stride, outer)) = transposed_tail(layout) {
+        // Each block is read along its unit-stride axis in 8-row bands: one pass down the
+        // columns touches 8 consecutive values (a cache line or two) per column, not one.
+        const BAND: usize = 8;
+        for start in outer.storage_indices() {
+            let block = out.len();
+            out.resize(block + rows * cols, values[start]);
+            let block = &mut out[block..];
+            for band in (0..rows).step_by(BAND) {
+                for col in 0..cols {
+                    let source = &values[start + col * col_stride + band..][..BAND.min(rows - band)];
+                    for (row, &value) in source.iter().enumerate() {
+                        block[(band + row) * cols + col] = value;
+                    }
+                }
+            }
         }
     } else {
         out.extend(layout.storage_indices().map(|i| values[i]));
@@ -125,6 +171,34 @@ pub fn axpby(y: &mut CpuStorage, alpha: f32, x: Option<&CpuStorage>, beta: f32) 
         (y, x) => {
             let out: Vec<f32> = (0..y.len()).map(|i| beta * y.get_f32(i) + x.map_or(0.0, |x| alpha * x.get_f32(i))).collect();
             *y = CpuStorage::from_f32(out, y.dtype());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The element-by-element walk every fast path of `gather` must agree with.
+    fn walked(values: &[f32], layout: &Layout) -> Vec<f32> {
+        layout.storage_indices().map(|i| values[i]).collect()
+    }
+
+    #[test]
+    fn transposing_gather_equals_the_element_walk_at_odd_shapes() {
+        let values: Vec<f32> = (0..5000).map(|i| i as f32).collect();
+        let cases: [(&[usize], &[usize], usize); 6] = [
+            (&[5, 3, 3, 7], &[0, 2, 3, 1], 0),  // conv2d's KCRS → KRSC weight copy
+            (&[5, 3, 3, 7], &[0, 3, 1, 2], 3),  // its gradient's way back, at an offset
+            (&[2, 9, 1, 13], &[0, 2, 3, 1], 1), // a 1-long axis among them
+            (&[17, 33], &[1, 0], 0),            // a plain transpose, rows not a multiple of the band
+            (&[3, 1, 40], &[2, 1, 0], 7),       // rows longer than one band
+            (&[4, 6, 2], &[1, 0, 2], 0),        // no transposed tail: the element walk
+        ];
+        for (shape, dims, offset) in cases {
+            let layout = Layout::new(shape.to_vec(), crate::tensor::layout::contiguous_strides(shape), offset).permute(dims).unwrap();
+            assert_eq!(gather(&values, &layout), walked(&values, &layout), "{shape:?} permuted by {dims:?} at offset {offset}");
+            assert_eq!(gather_f32(&values, &layout), walked(&values, &layout), "pooled: {shape:?} by {dims:?}");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Pooling on the CPU over contiguous NHWC data: 2×2/2 max pooling with argmax, adaptive average
 //! pooling with PyTorch's bins. Each output (or input, for the backward passes) is computed
-//! independently, one image per rayon task.
+//! independently, one image per rayon task; outputs come from the buffer pool (a steady training
+//! step allocates none).
 use rayon::prelude::*;
 
 use super::read_f32;
@@ -14,22 +15,28 @@ pub fn max_pool2d_2x2(x: &CpuStorage, layout: &Layout) -> (CpuStorage, CpuStorag
     let [n, h, w, c] = [layout.shape()[0], layout.shape()[1], layout.shape()[2], layout.shape()[3]];
     let (p, q) = (h / 2, w / 2);
     let image_out = p * q * c;
-    let mut out = vec![0.0f32; n * image_out];
+    let mut out = super::buffer_pool::for_overwrite(n * image_out);
+    // (i32: the pool keeps f32 buffers only, and the argmax tensor's storage is not returned to it.)
     let mut argmax = vec![0i32; n * image_out];
     out.par_chunks_mut(image_out.max(1)).zip(argmax.par_chunks_mut(image_out.max(1))).enumerate().for_each(|(image, (out, argmax))| {
-        for (o, (value, index)) in out.iter_mut().zip(argmax.iter_mut()).enumerate() {
-            let (pq, channel) = (o / c, o % c);
-            let (row, col) = (pq / q, pq % q);
-            let mut best = (f32::NEG_INFINITY, usize::MAX);
-            for (dh, dw) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                let i = ((image * h + 2 * row + dh) * w + 2 * col + dw) * c + channel;
-                // `>` keeps the first of equal maxima; a NaN wins, as in PyTorch.
-                if best.1 == usize::MAX || values[i] > best.0 || values[i].is_nan() && !best.0.is_nan() {
-                    best = (values[i], i);
+        // One output pixel at a time, its c channels a contiguous run in all four window pixels
+        // (a loop over channels with no index arithmetic per element).
+        for (pixel, (out, argmax)) in out.chunks_exact_mut(c).zip(argmax.chunks_exact_mut(c)).enumerate() {
+            let (row, col) = (pixel / q, pixel % q);
+            let window: [usize; 4] = [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(dh, dw)| ((image * h + 2 * row + dh) * w + 2 * col + dw) * c);
+            let runs = window.map(|start| &values[start..start + c]);
+            for channel in 0..c {
+                let (mut best, mut at) = (runs[0][channel], 0);
+                for (k, run) in runs.iter().enumerate().skip(1) {
+                    let v = run[channel];
+                    // `>` keeps the first of equal maxima; a NaN wins, as in PyTorch.
+                    if v > best || v.is_nan() && !best.is_nan() {
+                        (best, at) = (v, k);
+                    }
                 }
+                out[channel] = best;
+                argmax[channel] = (window[at] + channel) as i32;
             }
-            *value = best.0;
-            *index = best.1 as i32;
         }
     });
     (CpuStorage::from_f32(out, dtype), CpuStorage::I32(argmax))
@@ -40,10 +47,18 @@ pub fn max_pool2d_2x2_backward(dy: &CpuStorage, dy_layout: &Layout, argmax: &Cpu
     let dtype = dy.dtype();
     let dy = read_f32(dy, dy_layout);
     let CpuStorage::I32(argmax) = argmax else { unreachable!("max-pool argmax is i32") };
-    let mut dx = vec![0.0f32; input_shape.iter().product()];
-    for (&g, &i) in dy.iter().zip(argmax) {
-        dx[i as usize] = g;
+    let mut dx = super::buffer_pool::zeros(input_shape.iter().product());
+    let (image_in, image_out) = (input_shape[1..].iter().product::<usize>(), dy.len() / input_shape[0].max(1));
+    if image_in == 0 || image_out == 0 {
+        return CpuStorage::from_f32(dx, dtype);
     }
+    // One image per task: an image's maxima lie in its own input.
+    dx.par_chunks_mut(image_in).zip(dy.par_chunks(image_out).zip(argmax.par_chunks(image_out))).enumerate().for_each(|(image, (dx, (dy, argmax)))| {
+        let first = image * image_in;
+        for (&g, &i) in dy.iter().zip(argmax) {
+            dx[i as usize - first] = g;
+        }
+    });
     CpuStorage::from_f32(dx, dtype)
 }
 
@@ -52,7 +67,7 @@ pub fn adaptive_avg_pool2d(x: &CpuStorage, layout: &Layout, out_h: usize, out_w:
     let values = read_f32(x, layout);
     let [n, h, w, c] = [layout.shape()[0], layout.shape()[1], layout.shape()[2], layout.shape()[3]];
     let image_out = out_h * out_w * c;
-    let mut out = vec![0.0f32; n * image_out];
+    let mut out = super::buffer_pool::for_overwrite(n * image_out);
     out.par_chunks_mut(image_out.max(1)).enumerate().for_each(|(image, out)| {
         for i in 0..out_h {
             let (h0, h1) = adaptive_bin(i, out_h, h);
@@ -81,7 +96,7 @@ pub fn adaptive_avg_pool2d_backward(dy: &CpuStorage, dy_layout: &Layout, input_s
     let [n, h, w, c] = [input_shape[0], input_shape[1], input_shape[2], input_shape[3]];
     let (out_h, out_w) = (dy_layout.shape()[1], dy_layout.shape()[2]);
     let image_in = h * w * c;
-    let mut dx = vec![0.0f32; n * image_in];
+    let mut dx = super::buffer_pool::zeros(n * image_in);
     dx.par_chunks_mut(image_in.max(1)).enumerate().for_each(|(image, dx)| {
         for i in 0..out_h {
             let (h0, h1) = adaptive_bin(i, out_h, h);

@@ -65,16 +65,41 @@ pub fn dot_form(m: usize, k: usize, n: usize, a: &[f32], a_at: Strided, b: &[f32
     assert!(c.len() >= m * n);
     check(a, a_at, m, k, "a");
     check(b, b_at, k, n, "b");
-    let a_rows: Vec<&[f32]> = (0..m).map(|i| &a[a_at.offset + i * a_at.row_stride..][..k]).collect();
-    let b_rows: Vec<&[f32]> = (0..n).map(|j| &b[b_at.offset + j * b_at.col_stride..][..k]).collect();
+    // The rows of a and of bᵀ (b's columns), read in place: no per-call list of row slices.
+    let a_rows = Rows { values: a, first: a_at.offset, stride: a_at.row_stride, count: m, len: k };
+    let b_rows = Rows { values: b, first: b_at.offset, stride: b_at.col_stride, count: n, len: k };
     let output = Output(c.as_mut_ptr());
     let strips = strips(m * k * n, n, DOT_COLS);
     (0..n.div_ceil(strips)).into_par_iter().for_each(|strip| {
         let columns = strip * strips..((strip + 1) * strips).min(n);
         let _ = &output;
         // SAFETY: see `Output`; the strip's elements (i, j) lie inside c (checked above).
-        unsafe { dot_strip(&a_rows, &b_rows[columns.clone()], columns.start, n, output.0) };
+        unsafe { dot_strip(a_rows, b_rows.range(columns.clone()), columns.start, n, output.0) };
     });
+}
+
+/// `count` rows of `len` values, row i starting at `first + i·stride` of `values` (rows of a, or
+/// columns of b read as rows of bᵀ).
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    values: &'a [f32],
+    first: usize,
+    stride: usize,
+    count: usize,
+    len: usize,
+}
+
+impl<'a> Rows<'a> {
+    fn row(&self, i: usize) -> &'a [f32] {
+        debug_assert!(i < self.count);
+        &self.values[self.first + i * self.stride..][..self.len]
+    }
+
+    /// Rows `range` of these, renumbered from 0.
+    fn range(&self, range: std::ops::Range<usize>) -> Rows<'a> {
+        assert!(range.end <= self.count);
+        Rows { first: self.first + range.start * self.stride, count: range.len(), ..*self }
+    }
 }
 
 /// c (m×n, row-major, contiguous) = a·b, axpy form (see the module docs).
@@ -108,9 +133,9 @@ fn check(values: &[f32], at: Strided, rows: usize, cols: usize, operand: &str) {
 }
 
 /// # Safety
-/// c must hold m·n elements (m = a_rows.len()), and no other thread may touch columns
-/// first_col..first_col + b_rows.len() of it.
-unsafe fn dot_strip(a_rows: &[&[f32]], b_rows: &[&[f32]], first_col: usize, n: usize, c: *mut f32) {
+/// c must hold m·n elements (m = a_rows.count), and no other thread may touch columns
+/// first_col..first_col + b_rows.count of it.
+unsafe fn dot_strip(a_rows: Rows, b_rows: Rows, first_col: usize, n: usize, c: *mut f32) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
@@ -125,13 +150,13 @@ unsafe fn dot_strip(a_rows: &[&[f32]], b_rows: &[&[f32]], first_col: usize, n: u
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn dot_strip_avx512(a_rows: &[&[f32]], b_rows: &[&[f32]], first_col: usize, n: usize, c: *mut f32) {
+unsafe fn dot_strip_avx512(a_rows: Rows, b_rows: Rows, first_col: usize, n: usize, c: *mut f32) {
     unsafe { dot_strip_body(a_rows, b_rows, first_col, n, c, dot_tile_avx512) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dot_strip_avx2(a_rows: &[&[f32]], b_rows: &[&[f32]], first_col: usize, n: usize, c: *mut f32) {
+unsafe fn dot_strip_avx2(a_rows: Rows, b_rows: Rows, first_col: usize, n: usize, c: *mut f32) {
     unsafe { dot_strip_body(a_rows, b_rows, first_col, n, c, dot_tile_portable) }
 }
 
@@ -184,16 +209,16 @@ unsafe fn dot_tile_avx512(a: [&[f32]; DOT_ROWS], b: [&[f32]; DOT_COLS], sum: &mu
 }
 
 #[inline(always)]
-unsafe fn dot_strip_body(a_rows: &[&[f32]], b_rows: &[&[f32]], first_col: usize, n: usize, c: *mut f32, tile: DotTileKernel) {
-    let (m, k) = (a_rows.len(), a_rows[0].len());
+unsafe fn dot_strip_body(a_rows: Rows, b_rows: Rows, first_col: usize, n: usize, c: *mut f32, tile: DotTileKernel) {
+    let (m, k) = (a_rows.count, a_rows.len);
     let row_tiles = m.div_ceil(DOT_ROWS);
     // A tile past the last row or column repeats the last one (computed, not stored): each
     // output's sum depends on its own two rows only, so the repeats change nothing.
-    let tile_rows: Vec<[usize; DOT_ROWS]> = (0..row_tiles).map(|tile| std::array::from_fn(|r| (tile * DOT_ROWS + r).min(m - 1))).collect();
+    let tile_rows = |tile: usize| -> [usize; DOT_ROWS] { std::array::from_fn(|r| (tile * DOT_ROWS + r).min(m - 1)) };
     let mut sums = DOT_SUMS.with(|kept| std::mem::take(&mut *kept.borrow_mut()));
-    for group in (0..b_rows.len()).step_by(DOT_GROUP) {
-        let group_rows = &b_rows[group..(group + DOT_GROUP).min(b_rows.len())];
-        let col_tiles = group_rows.len().div_ceil(DOT_COLS);
+    for group in (0..b_rows.count).step_by(DOT_GROUP) {
+        let group_rows = b_rows.range(group..(group + DOT_GROUP).min(b_rows.count));
+        let col_tiles = group_rows.count.div_ceil(DOT_COLS);
         sums.clear();
         sums.resize(col_tiles * row_tiles, [[[0.0; LANES]; DOT_COLS]; DOT_ROWS]);
         // Depth outermost: a's chunk (all its rows) stays in cache while the group's rows of b
@@ -201,9 +226,10 @@ unsafe fn dot_strip_body(a_rows: &[&[f32]], b_rows: &[&[f32]], first_col: usize,
         for depth in (0..k).step_by(DOT_DEPTH) {
             let end = (depth + DOT_DEPTH).min(k);
             for col_tile in 0..col_tiles {
-                let b: [&[f32]; DOT_COLS] = std::array::from_fn(|t| &group_rows[(col_tile * DOT_COLS + t).min(group_rows.len() - 1)][depth..end]);
-                for (row_tile, rows) in tile_rows.iter().enumerate() {
-                    let a: [&[f32]; DOT_ROWS] = std::array::from_fn(|r| &a_rows[rows[r]][depth..end]);
+                let b: [&[f32]; DOT_COLS] = std::array::from_fn(|t| &group_rows.row((col_tile * DOT_COLS + t).min(group_rows.count - 1))[depth..end]);
+                for row_tile in 0..row_tiles {
+                    let rows = tile_rows(row_tile);
+                    let a: [&[f32]; DOT_ROWS] = std::array::from_fn(|r| &a_rows.row(rows[r])[depth..end]);
                     unsafe { tile(a, b, &mut sums[col_tile * row_tiles + row_tile]) };
                 }
             }
@@ -215,7 +241,7 @@ unsafe fn dot_strip_body(a_rows: &[&[f32]], b_rows: &[&[f32]], first_col: usize,
                     let i = row_tile * DOT_ROWS + r;
                     for t in 0..DOT_COLS {
                         let j = first_col + group + col_tile * DOT_COLS + t;
-                        if i < m && j < first_col + b_rows.len() {
+                        if i < m && j < first_col + b_rows.count {
                             // SAFETY: i < m, j < n, and column j is this strip's.
                             unsafe { *c.add(i * n + j) = add_lanes(&sum[r][t]) };
                         }
