@@ -56,21 +56,18 @@ pub fn backward(x: &CpuStorage, x_layout: &Layout, weight: &CpuStorage, weight_l
     let columns = (*x_layout.shape().last().unwrap_or(&1)).max(1);
     let (x_values, dy_values, weight) = (read_f32(x, x_layout), read_f32(dy, dy_layout), read_f32(weight, weight_layout));
     let mut dx = buffer_pool::for_overwrite(x_values.len());
-    let task_rows = rows_per_task(columns);
-    let task = task_rows * columns;
-    dx.par_chunks_mut(task).zip(x_values.par_chunks(task).zip(dy_values.par_chunks(task))).zip(mean.par_chunks(task_rows).zip(rstd.par_chunks(task_rows))).for_each(|((dx, (x, dy)), (mean, rstd))| {
-        input_gradient_rows(x, dy, dx, mean, rstd, &weight)
-    });
-    // Column sums over rows in f64: fixed blocks of rows in parallel, then the blocks in order, so
-    // the result does not depend on how rayon splits the work.
+    // One pass over x and dy: fixed blocks of rows, in parallel, each writing its rows of dx and its
+    // own column sums (f64) of dy·x̂ and dy; then the blocks' sums are added in order, so the result
+    // does not depend on how rayon splits the work.
     const ROWS_PER_BLOCK: usize = 64;
-    let partials: Vec<(Vec<f64>, Vec<f64>)> = x_values
-        .par_chunks(ROWS_PER_BLOCK * columns)
-        .zip(dy_values.par_chunks(ROWS_PER_BLOCK * columns))
+    let block = ROWS_PER_BLOCK * columns;
+    let partials: Vec<(Vec<f64>, Vec<f64>)> = dx
+        .par_chunks_mut(block)
+        .zip(x_values.par_chunks(block).zip(dy_values.par_chunks(block)))
         .zip(mean.par_chunks(ROWS_PER_BLOCK).zip(rstd.par_chunks(ROWS_PER_BLOCK)))
-        .map(|((x, dy), (mean, rstd))| {
+        .map(|((dx, (x, dy)), (mean, rstd))| {
             let (mut dw, mut db) = (vec![0.0f64; columns], vec![0.0f64; columns]);
-            column_sums(x, dy, mean, rstd, &mut dw, &mut db);
+            gradient_rows(x, dy, dx, mean, rstd, &weight, &mut dw, &mut db);
             (dw, db)
         })
         .collect();
@@ -93,8 +90,12 @@ fn forward_rows_body(x: &[f32], out: &mut [f32], mean: &mut [f32], rstd: &mut [f
     let bias = &bias[..columns];
     for r in 0..mean.len() {
         let (row, out) = (&x[r * columns..][..columns], &mut out[r * columns..][..columns]);
-        let row_mean = simd_math::sum(row) / columns as f64;
-        let variance = simd_math::sum_squared_deviations(row, row_mean) / columns as f64;
+        // One pass for both moments: Σx and Σx² in f64 (exact squares), var = E[x²] − mean². The
+        // cancellation costs f64's 1e−16 times (mean² + var)/var, harmless in the f32 result
+        // unless |mean| exceeds the spread by ~10⁴.
+        let (sum, sum_of_squares) = simd_math::sum_and_sum_products(row, row);
+        let row_mean = sum / columns as f64;
+        let variance = (sum_of_squares / columns as f64 - row_mean * row_mean).max(0.0);
         let (row_mean, row_rstd) = (row_mean as f32, (1.0 / (variance + eps as f64).sqrt()) as f32);
         // x̂ in f32 from the stored statistics: the x̂ the backward recomputes, bit for bit.
         for j in 0..columns {
@@ -104,42 +105,31 @@ fn forward_rows_body(x: &[f32], out: &mut [f32], mean: &mut [f32], rstd: &mut [f
     }
 }
 
-simd_math::widest_fn!(fn input_gradient_rows(x: &[f32], dy: &[f32], dx: &mut [f32], mean: &[f32], rstd: &[f32], weight: &[f32]) => input_gradient_rows_body);
+simd_math::widest_fn!(fn gradient_rows(x: &[f32], dy: &[f32], dx: &mut [f32], mean: &[f32], rstd: &[f32], weight: &[f32], dw: &mut [f64], db: &mut [f64]) => gradient_rows_body);
 
-/// dx for the rows of one task. d = dy·weight and x̂ go through two row buffers first, so that the
-/// two means are plain lane sums (f64, exact products) and the last loop reads them back.
+/// dx for the rows of one block, and the block's column sums of dy·x̂ and dy added to dw and db row
+/// after row. d = dy·weight and x̂ go through two row buffers, so that the two row means are plain
+/// lane sums (f64, exact products) and the last loop reads them back.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn input_gradient_rows_body(x: &[f32], dy: &[f32], dx: &mut [f32], mean: &[f32], rstd: &[f32], weight: &[f32]) {
+fn gradient_rows_body(x: &[f32], dy: &[f32], dx: &mut [f32], mean: &[f32], rstd: &[f32], weight: &[f32], dw: &mut [f64], db: &mut [f64]) {
     let columns = weight.len();
+    let (dw, db) = (&mut dw[..columns], &mut db[..columns]);
     let (mut d, mut x_hat) = (vec![0.0f32; columns], vec![0.0f32; columns]);
     for r in 0..dx.len() / columns {
         let (x, dy, dx) = (&x[r * columns..][..columns], &dy[r * columns..][..columns], &mut dx[r * columns..][..columns]);
         let (mean, rstd) = (mean[r], rstd[r]);
         for j in 0..columns {
+            let centred = x[j] - mean;
             d[j] = dy[j] * weight[j];
-            x_hat[j] = (x[j] - mean) * rstd;
+            x_hat[j] = centred * rstd;
+            dw[j] += (dy[j] * centred * rstd) as f64;
+            db[j] += dy[j] as f64;
         }
-        let mean_d = (simd_math::sum(&d) / columns as f64) as f32;
-        let mean_d_xhat = (simd_math::sum_products(&d, &x_hat) / columns as f64) as f32;
+        let (sum_d, sum_d_xhat) = simd_math::sum_and_sum_products(&d, &x_hat);
+        let (mean_d, mean_d_xhat) = ((sum_d / columns as f64) as f32, (sum_d_xhat / columns as f64) as f32);
         for j in 0..columns {
             dx[j] = rstd * (d[j] - mean_d - x_hat[j] * mean_d_xhat);
-        }
-    }
-}
-
-simd_math::widest_fn!(fn column_sums(x: &[f32], dy: &[f32], mean: &[f32], rstd: &[f32], dw: &mut [f64], db: &mut [f64]) => column_sums_body);
-
-/// Adds one block's rows of dy·x̂ and dy to the per-column sums, row after row.
-#[inline(always)]
-fn column_sums_body(x: &[f32], dy: &[f32], mean: &[f32], rstd: &[f32], dw: &mut [f64], db: &mut [f64]) {
-    let columns = dw.len();
-    let db = &mut db[..columns];
-    for r in 0..x.len() / columns {
-        let (x, dy) = (&x[r * columns..][..columns], &dy[r * columns..][..columns]);
-        let (mean, rstd) = (mean[r], rstd[r]);
-        for j in 0..columns {
-            dw[j] += (dy[j] * (x[j] - mean) * rstd) as f64;
-            db[j] += dy[j] as f64;
         }
     }
 }

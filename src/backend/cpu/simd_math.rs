@@ -219,6 +219,18 @@ pub fn exp_f32(x: f32) -> f32 {
     p * power_of_two(half) * power_of_two(n - half)
 }
 
+/// `exp_f32` for x in [−87, 0], where e^x is a normal f32: without the clamps, and with 2^n applied
+/// as one factor (exact there), so the same bits as `exp_f32` for fewer operations. NaN stays NaN.
+#[inline(always)]
+fn exp_f32_normal_result(x: f32) -> f32 {
+    let shifted = x.mul_add(std::f32::consts::LOG2_E, ROUND_MAGIC_F32);
+    let n = shifted - ROUND_MAGIC_F32;
+    let r = n.mul_add(-LN2_LO_F32, n.mul_add(-LN2_HI_F32, x));
+    let p = polynomial_f32(&EXP_TAYLOR_F32, r);
+    let n = shifted.to_bits().wrapping_sub(ROUND_MAGIC_F32.to_bits()) as i32;
+    p * f32::from_bits((n.wrapping_add(127) as u32) << 23)
+}
+
 /// erf(x) = x + x·R(x²) on |x| ≤ 1 (Chebyshev fit of erf(x)/x − 1 in x², mpmath; error 1.2e−9).
 const ERF_SMALL: [f32; 7] = [
     0.128_379_165_848_350_9,
@@ -251,7 +263,8 @@ pub fn erf_f32(x: f32) -> f32 {
     let magnitude = x.abs();
     let small = x.mul_add(polynomial_f32(&ERF_SMALL, x * x), x);
     let t = if magnitude > 3.92 { 3.92 } else { magnitude };
-    let large = 1.0 - exp_f32(polynomial_f32(&ERFC_LOG, t));
+    // L(t) lies in [−17, −1.8] there: e^L is a normal f32.
+    let large = 1.0 - exp_f32_normal_result(polynomial_f32(&ERFC_LOG, t));
     if magnitude <= 1.0 {
         small
     } else {
@@ -462,6 +475,68 @@ pub fn sum_squared_deviations(x: &[f32], c: f64) -> f64 {
     lane_sum(&SquaredDeviations(x, c))
 }
 
+/// (Σ x[i], Σ x[i]·y[i]) in one pass: the same bits as (`sum(x)`, `sum_products(x, y)`), with four
+/// independent add chains instead of two (a row's two sums are bound by the adds' latency).
+pub fn sum_and_sum_products(x: &[f32], y: &[f32]) -> (f64, f64) {
+    assert_eq!(x.len(), y.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            // SAFETY: the CPU has the instructions the function is compiled for.
+            return unsafe { sum_and_sum_products_avx512(x, y) };
+        }
+        if has_avx2() {
+            // SAFETY: as above.
+            return unsafe { sum_and_sum_products_avx2(x, y) };
+        }
+    }
+    (lane_sum_portable(&Values(x)), lane_sum_portable(&Products(x, y)))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn sum_and_sum_products_avx512(x: &[f32], y: &[f32]) -> (f64, f64) {
+    let full = x.len() - x.len() % LANES;
+    let zero = _mm512_set1_pd(-0.0);
+    let (mut sums, mut products) = ([zero; 2], [zero; 2]);
+    for start in (0..full).step_by(LANES) {
+        for half in 0..2 {
+            let (xs, ys) = (widen8(&x[start + 8 * half..]), widen8(&y[start + 8 * half..]));
+            sums[half] = _mm512_add_pd(sums[half], xs);
+            products[half] = _mm512_add_pd(products[half], _mm512_mul_pd(xs, ys));
+        }
+    }
+    let (mut sum_lanes, mut product_lanes) = ([0.0; LANES], [0.0; LANES]);
+    for half in 0..2 {
+        // SAFETY: each array holds 16 f64.
+        unsafe { (_mm512_storeu_pd(sum_lanes[8 * half..].as_mut_ptr(), sums[half]), _mm512_storeu_pd(product_lanes[8 * half..].as_mut_ptr(), products[half])) };
+    }
+    (finish_sum(&Values(x), sum_lanes, full), finish_sum(&Products(x, y), product_lanes, full))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sum_and_sum_products_avx2(x: &[f32], y: &[f32]) -> (f64, f64) {
+    let full = x.len() - x.len() % LANES;
+    let zero = _mm256_set1_pd(-0.0);
+    let (mut sums, mut products) = ([zero; 4], [zero; 4]);
+    for start in (0..full).step_by(LANES) {
+        for half in 0..2 {
+            let (xs, ys) = (widen4x2(&x[start + 8 * half..]), widen4x2(&y[start + 8 * half..]));
+            for k in 0..2 {
+                sums[2 * half + k] = _mm256_add_pd(sums[2 * half + k], xs[k]);
+                products[2 * half + k] = _mm256_add_pd(products[2 * half + k], _mm256_mul_pd(xs[k], ys[k]));
+            }
+        }
+    }
+    let (mut sum_lanes, mut product_lanes) = ([0.0; LANES], [0.0; LANES]);
+    for k in 0..4 {
+        // SAFETY: each array holds 16 f64.
+        unsafe { (_mm256_storeu_pd(sum_lanes[4 * k..].as_mut_ptr(), sums[k]), _mm256_storeu_pd(product_lanes[4 * k..].as_mut_ptr(), products[k])) };
+    }
+    (finish_sum(&Values(x), sum_lanes, full), finish_sum(&Products(x, y), product_lanes, full))
+}
+
 /// Lanes of the maximum (one AVX-512 register of f32).
 const MAX_LANES: usize = 16;
 
@@ -580,6 +655,14 @@ mod tests {
     }
 
     #[test]
+    fn exp_f32_normal_result_is_exp_f32_bit_for_bit_on_its_range() {
+        for x in sample_f32().filter(|v| (-87.0..=0.0).contains(v)) {
+            assert_eq!(exp_f32_normal_result(x).to_bits(), exp_f32(x).to_bits(), "at {x}");
+        }
+        assert!(exp_f32_normal_result(f32::NAN).is_nan());
+    }
+
+    #[test]
     fn exp_f32_saturates_and_keeps_nan() {
         assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
         assert_eq!(exp_f32(100.0), f32::INFINITY);
@@ -627,6 +710,9 @@ mod tests {
             let deviation = |i: usize| (x[i] as f64 - 0.1) * (x[i] as f64 - 0.1);
             assert_eq!(sum_squared_deviations(&x, 0.1).to_bits(), lane_order_sum(len, deviation).to_bits());
             assert_eq!(max(&x), x.iter().copied().fold(f32::NEG_INFINITY, f32::max));
+            let both = (sum(&x).to_bits(), sum_products(&x, &y).to_bits());
+            let (s, p) = sum_and_sum_products(&x, &y);
+            assert_eq!((s.to_bits(), p.to_bits()), both, "length {len}");
             // Every body, not only the one this CPU dispatches to.
             assert_eq!(lane_sum_portable(&Products(&x, &y)).to_bits(), lane_order_sum(len, |i| x[i] as f64 * y[i] as f64).to_bits());
             #[cfg(target_arch = "x86_64")]
@@ -634,6 +720,9 @@ mod tests {
                 // SAFETY: the CPU has AVX2.
                 let (sum, max_lanes) = unsafe { (lane_sum_avx2(&SquaredDeviations(&x, 0.1)), max_lanes_avx2(&x[..len - len % MAX_LANES])) };
                 assert_eq!(sum.to_bits(), lane_order_sum(len, deviation).to_bits());
+                // SAFETY: the CPU has AVX2.
+                let (s, p) = unsafe { sum_and_sum_products_avx2(&x, &y) };
+                assert_eq!((s.to_bits(), p.to_bits()), both);
                 assert_eq!(max_lanes.iter().copied().fold(f32::NEG_INFINITY, f32::max), x[..len - len % MAX_LANES].iter().copied().fold(f32::NEG_INFINITY, f32::max));
             }
         }
