@@ -67,7 +67,7 @@ pub fn backward(x: &CpuStorage, x_layout: &Layout, weight: &CpuStorage, weight_l
         .zip(mean.par_chunks(ROWS_PER_BLOCK).zip(rstd.par_chunks(ROWS_PER_BLOCK)))
         .map(|((dx, (x, dy)), (mean, rstd))| {
             let (mut dw, mut db) = (vec![0.0f64; columns], vec![0.0f64; columns]);
-            gradient_rows(x, dy, dx, mean, rstd, &weight, &mut dw, &mut db);
+            gradient_rows(x, dy, dx, mean, rstd, &weight, (&mut dw, &mut db));
             (dw, db)
         })
         .collect();
@@ -105,15 +105,15 @@ fn forward_rows_body(x: &[f32], out: &mut [f32], mean: &mut [f32], rstd: &mut [f
     }
 }
 
-simd_math::widest_fn!(fn gradient_rows(x: &[f32], dy: &[f32], dx: &mut [f32], mean: &[f32], rstd: &[f32], weight: &[f32], dw: &mut [f64], db: &mut [f64]) => gradient_rows_body);
+simd_math::widest_fn!(fn gradient_rows(x: &[f32], dy: &[f32], dx: &mut [f32], mean: &[f32], rstd: &[f32], weight: &[f32], column_sums: (&mut [f64], &mut [f64])) => gradient_rows_body);
 
-/// dx for the rows of one block, and the block's column sums of dy·x̂ and dy added to dw and db row
+/// dx for the rows of one block, and the block's column sums of dy·x̂ and dy (dw, db) added row
 /// after row. d = dy·weight and x̂ go through two row buffers, so that the two row means are plain
 /// lane sums (f64, exact products) and the last loop reads them back.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn gradient_rows_body(x: &[f32], dy: &[f32], dx: &mut [f32], mean: &[f32], rstd: &[f32], weight: &[f32], dw: &mut [f64], db: &mut [f64]) {
+fn gradient_rows_body(x: &[f32], dy: &[f32], dx: &mut [f32], mean: &[f32], rstd: &[f32], weight: &[f32], column_sums: (&mut [f64], &mut [f64])) {
     let columns = weight.len();
+    let (dw, db) = column_sums;
     let (dw, db) = (&mut dw[..columns], &mut db[..columns]);
     let (mut d, mut x_hat) = (vec![0.0f32; columns], vec![0.0f32; columns]);
     for r in 0..dx.len() / columns {
