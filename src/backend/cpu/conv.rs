@@ -21,7 +21,7 @@
 //! Inputs are contiguous NHWC, weights contiguous KRSC (see ops/conv.rs), all read as f32.
 use rayon::prelude::*;
 
-use super::conv_direct;
+use super::{buffer_pool, conv_direct};
 use super::matmul::{gemm, Strided};
 use super::read_f32;
 use crate::ops::ConvGeometry;
@@ -137,7 +137,8 @@ fn pixel_blocks(g: &ConvGeometry) -> Vec<(usize, usize, usize)> {
 /// y[n, p, q, k] = relu?(Σ x·w + bias[k]) on f32 slices: x NHWC, w KRSC.
 fn forward_f32(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, relu: bool) -> Vec<f32> {
     let (taps, k, image_len) = (g.filter_len(), g.out_c, g.in_h * g.in_w * g.in_c);
-    let mut out = vec![0.0f32; g.output_pixels() * k];
+    // Every element is written: the bias copy or the GEMM (beta 0 ignores what the buffer held).
+    let mut out = buffer_pool::for_overwrite(g.output_pixels() * k);
     let blocks = pixel_blocks(g);
     // Split the output into the same blocks as the work, so each task owns its rows.
     let mut chunks: Vec<&mut [f32]> = Vec::with_capacity(blocks.len());
@@ -148,7 +149,8 @@ fn forward_f32(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, rel
         rest = tail;
     }
     blocks.into_par_iter().zip(chunks).for_each(|((n, first, rows), y)| {
-        let mut col = vec![0.0f32; rows * taps];
+        // im2col writes every entry (the padding's as zeros).
+        let mut col = buffer_pool::for_overwrite(rows * taps);
         im2col(&x[n * image_len..][..image_len], g, first, rows, 0..g.kernel_h, &mut col);
         // y (rows×k) = col (rows×taps) · wᵀ (taps×k) + bias; w is [k, taps] row-major. The bias
         // goes in first and the GEMM adds onto it: no separate pass over y.
@@ -163,6 +165,7 @@ fn forward_f32(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, rel
         if relu {
             y.iter_mut().for_each(|v| *v = v.max(0.0));
         }
+        buffer_pool::give(col);
     });
     out
 }
@@ -186,7 +189,8 @@ fn flipped_transposed_weight(w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     const TILE: usize = 16;
     let (k, c, kh, kw) = (g.out_c, g.in_c, g.kernel_h, g.kernel_w);
     let (source_row, target_row) = (kh * kw * c, kh * kw * k);
-    let mut flipped = vec![0.0f32; w.len()];
+    // A permutation of w: every element is written.
+    let mut flipped = buffer_pool::for_overwrite(w.len());
     for r in 0..kh {
         for s in 0..kw {
             let source = (r * kw + s) * c;
@@ -216,19 +220,24 @@ pub fn conv2d_backward_data(dy: &CpuStorage, dy_layout: &Layout, w: &CpuStorage,
     }
     if let Some(flipped) = g.data_gradient_as_forward() {
         // dx = conv(dy, w′) with padding R−1−pad: every dx pixel is one GEMM row, no scatter.
-        return CpuStorage::from_f32(forward_f32(&dy, &flipped_transposed_weight(&w, g), None, &flipped, false), dtype);
+        let weight = flipped_transposed_weight(&w, g);
+        let dx = forward_f32(&dy, &weight, None, &flipped, false);
+        buffer_pool::give(weight);
+        return CpuStorage::from_f32(dx, dtype);
     }
     let (taps, k, image_len, pixels) = (g.filter_len(), g.out_c, g.in_h * g.in_w * g.in_c, g.out_h * g.out_w);
-    let mut dx = vec![0.0f32; g.batch * image_len];
+    let mut dx = buffer_pool::zeros(g.batch * image_len);
     dx.par_chunks_mut(image_len.max(1)).enumerate().for_each(|(n, image)| {
         let block = BLOCK_PIXELS.min(pixels);
-        let mut col = vec![0.0f32; block * taps];
+        // Each block's rows are overwritten by the GEMM (beta 0) before col2im reads them.
+        let mut col = buffer_pool::for_overwrite(block * taps);
         for first in (0..pixels).step_by(block.max(1)) {
             let rows = block.min(pixels - first);
             // col (rows×taps) = dy (rows×k) · w (k×taps).
             gemm(rows, k, taps, &dy, Strided::rows((n * pixels + first) * k, k), &w, Strided::rows(0, taps), 0.0, &mut col, Strided::rows(0, taps));
             col2im_add(&col, g, first, rows, image);
         }
+        buffer_pool::give(col);
     });
     CpuStorage::from_f32(dx, dtype)
 }
@@ -262,31 +271,33 @@ pub fn conv2d_backward_weight(x: &CpuStorage, x_layout: &Layout, dy: &CpuStorage
         .into_par_iter()
         .map(|(group, r)| {
             let (start, end) = (group * total / groups, (group + 1) * total / groups);
-            let mut dw = vec![0.0f32; k * filter_row];
-            let mut col = Vec::new();
+            let mut dw = buffer_pool::zeros(k * filter_row);
+            // Room for the longest chunk; each chunk's rows are written by im2col before the GEMM.
+            let mut col = buffer_pool::for_overwrite(WEIGHT_GRADIENT_CHUNK.min(end - start).min(pixels) * filter_row);
             let mut at = start;
             let mut beta = 0.0;
             while at < end {
                 // A chunk stays inside one image.
                 let (n, first) = (at / pixels, at % pixels);
                 let rows = WEIGHT_GRADIENT_CHUNK.min(end - at).min(pixels - first);
-                col.resize(rows * filter_row, 0.0);
-                im2col(&x[n * image_len..][..image_len], g, first, rows, r..r + 1, &mut col);
+                im2col(&x[n * image_len..][..image_len], g, first, rows, r..r + 1, &mut col[..rows * filter_row]);
                 // dw_r (k×S·C) += dyᵀ (k×rows) · col (rows×S·C).
                 gemm(k, rows, filter_row, &dy, Strided::transposed_rows(at * k, k), &col, Strided::rows(0, filter_row), beta, &mut dw, Strided::rows(0, filter_row));
                 beta = 1.0;
                 at += rows;
             }
+            buffer_pool::give(col);
             dw
         })
         .collect();
     // Summed in group order, each filter row's slice into its columns of the KRSC gradient.
-    let mut dw = vec![0.0f32; k * taps];
-    for (task, partial) in partials.iter().enumerate() {
+    let mut dw = buffer_pool::zeros(k * taps);
+    for (task, partial) in partials.into_iter().enumerate() {
         let r = task % g.kernel_h;
         for (out_k, row) in partial.chunks(filter_row.max(1)).enumerate() {
             dw[out_k * taps + r * filter_row..][..filter_row].iter_mut().zip(row).for_each(|(a, b)| *a += b);
         }
+        buffer_pool::give(partial);
     }
     CpuStorage::from_f32(dw, dtype)
 }
