@@ -52,6 +52,8 @@ impl CpuStorage {
     }
 
     /// Converts f32 values to a storage of `dtype` (round to nearest even for f16/bf16, truncation for i32).
+    /// A converted `values` goes back to the CPU buffer pool (ops take their f32 outputs from it,
+    /// and the pool's limit counts what is out until it comes back).
     pub fn from_f32(values: Vec<f32>, dtype: DType) -> Self {
         match dtype {
             DType::F32 => CpuStorage::F32(values),
@@ -59,14 +61,20 @@ impl CpuStorage {
             DType::F16 => {
                 let mut out = vec![f16::ZERO; values.len()];
                 out.convert_from_f32_slice(&values);
+                crate::backend::cpu::buffer_pool::give(values);
                 CpuStorage::F16(out)
             }
             DType::BF16 => {
                 let mut out = vec![bf16::ZERO; values.len()];
                 out.convert_from_f32_slice(&values);
+                crate::backend::cpu::buffer_pool::give(values);
                 CpuStorage::BF16(out)
             }
-            DType::I32 => CpuStorage::I32(values.iter().map(|&v| v as i32).collect()),
+            DType::I32 => {
+                let out = values.iter().map(|&v| v as i32).collect();
+                crate::backend::cpu::buffer_pool::give(values);
+                CpuStorage::I32(out)
+            }
         }
     }
 

@@ -66,11 +66,15 @@ impl Pool {
     /// Keeps `buffer` if the limit allows, evicting the longest-returned buffers to make room;
     /// returns what is to be freed (the evicted buffers, or `buffer` itself).
     fn give(&mut self, buffer: Vec<f32>) -> Vec<Vec<f32>> {
-        if buffer.len() < MIN_POOLED_LEN || buffer.len() != buffer.capacity() {
+        if buffer.len() < MIN_POOLED_LEN {
             return vec![buffer];
         }
         let bytes = buffer.len() * 4;
+        // Counted back even when not kept, or the limit would ratchet up with every such buffer.
         self.outstanding = self.outstanding.saturating_sub(bytes);
+        if buffer.len() != buffer.capacity() {
+            return vec![buffer];
+        }
         let limit = self.limit();
         if bytes > limit {
             return vec![buffer];
@@ -214,6 +218,20 @@ mod tests {
         }
         assert_eq!(misses_per_step, [3, 0, 0, 0]);
         assert_eq!(pool.bytes, 16 * PAGE * 4);
+    }
+
+    #[test]
+    fn a_buffer_the_pool_does_not_keep_still_counts_as_back() {
+        // A buffer that comes back with spare capacity is freed, not kept; were it not counted back,
+        // every such return would raise the peak (and so the limit) for good.
+        let mut pool = Pool::new(4 * PAGE * 4);
+        for _ in 0..5 {
+            let mut buffer = request(&mut pool, 2 * PAGE);
+            buffer.reserve_exact(PAGE);
+            assert_eq!(pool.give(buffer).len(), 1, "a buffer longer in capacity than in length is freed");
+        }
+        assert_eq!(pool.outstanding, 0);
+        assert_eq!(pool.peak_outstanding, 2 * PAGE * 4, "one buffer out at a time: the peak is one buffer");
     }
 
     #[test]

@@ -70,9 +70,11 @@ pub(crate) fn gather_f32(values: &[f32], layout: &Layout) -> Vec<f32> {
 
 /// Appends the elements of `layout` to `out` (empty, with room for them).
 fn gather_into<T: Copy>(values: &[T], layout: &Layout, mut out: Vec<T>) -> Vec<T> {
-    if layout.is_contiguous() {
+    if layout.elem_count() == 0 {
+        // Nothing to read (and `values` may be empty: no offset into it is valid).
+    } else if layout.is_contiguous() {
         out.extend_from_slice(&values[layout.offset()..layout.offset() + layout.elem_count()]);
-    } else if layout.elem_count() > 0 && layout.strides().iter().all(|&stride| stride == 0) {
+    } else if layout.strides().iter().all(|&stride| stride == 0) {
         // One value broadcast (a sum's gradient, say): a fill, not a walk over the indices.
         out.resize(layout.elem_count(), values[layout.offset()]);
     } else if let Some((run, outer)) = inner_runs(layout) {
@@ -199,6 +201,17 @@ mod tests {
             let layout = Layout::new(shape.to_vec(), crate::tensor::layout::contiguous_strides(shape), offset).permute(dims).unwrap();
             assert_eq!(gather(&values, &layout), walked(&values, &layout), "{shape:?} permuted by {dims:?} at offset {offset}");
             assert_eq!(gather_f32(&values, &layout), walked(&values, &layout), "pooled: {shape:?} by {dims:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_view_gathers_to_nothing_whatever_its_strides() {
+        // A transposed [0, 5] tensor is [5, 0] with strides [1, 5]: a "transposed tail" of 0 columns
+        // over an empty storage (the transposing copy once read values[offset] of it).
+        for (shape, dims) in [(&[0usize, 5][..], &[1usize, 0][..]), (&[3, 0, 4], &[2, 1, 0]), (&[0], &[0])] {
+            let layout = Layout::new(shape.to_vec(), crate::tensor::layout::contiguous_strides(shape), 0).permute(dims).unwrap();
+            assert!(gather::<f32>(&[], &layout).is_empty(), "{shape:?} permuted by {dims:?}");
+            assert!(gather_f32(&[], &layout).is_empty(), "pooled: {shape:?} permuted by {dims:?}");
         }
     }
 }

@@ -33,7 +33,12 @@ pub fn forward(x: &CpuStorage, x_layout: &Layout, residual: Option<(&CpuStorage,
         summed.iter_mut().zip(values.iter().zip(r.iter())).for_each(|(s, (&v, &r))| *s = v + r);
         // The sum is stored in the storage dtype; the norm reads the rounded values, as a second pass would.
         let stored = CpuStorage::from_f32(summed.clone(), dtype);
-        values = if dtype == DType::F32 { Cow::Owned(summed) } else { Cow::Owned(read_f32(&stored, &Layout::contiguous(x_layout.shape())).into_owned()) };
+        values = if dtype == DType::F32 {
+            Cow::Owned(summed)
+        } else {
+            buffer_pool::give(summed);
+            Cow::Owned(read_f32(&stored, &Layout::contiguous(x_layout.shape())).into_owned())
+        };
         stored
     });
     let (weight, bias) = (read_f32(weight, weight_layout), read_f32(bias, bias_layout));
