@@ -80,8 +80,9 @@ struct StripWeights<'a> {
 
 /// The forward weight repacked: [block of LANES output channels][tap][c][lane], lanes past K zero
 /// (the kernel's two vectors per step are then one contiguous 128-byte run). Per block it is a
-/// LANES × filter → filter × LANES transpose: with AVX-512 one gather per 16 lanes of a line (the
-/// scalar transpose took 19 % of the forward at C256@14 N2, perf), else element by element.
+/// LANES × filter → filter × LANES transpose: with AVX-512 in 16 × 16 register tiles
+/// (conv_avx512.rs; the scalar transpose took 19 % of the forward at C256@14 N2, perf), else
+/// element by element.
 fn packed_forward_weight(w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let (k, filter) = (g.out_c, g.filter_len());
     let block_len = filter * LANES;
@@ -90,9 +91,9 @@ fn packed_forward_weight(w: &[f32], g: &ConvGeometry) -> Vec<f32> {
         let lanes = LANES.min(k - block * LANES);
         let rows = &w[block * LANES * filter..][..lanes * filter];
         #[cfg(target_arch = "x86_64")]
-        if available() && lanes * filter < i32::MAX as usize {
+        if available() {
             // SAFETY: AVX-512F was detected; `rows` holds lanes rows of `filter`, `target`
-            // filter lines of LANES, and the offsets fit the gather's i32 indices.
+            // filter lines of LANES.
             unsafe { kernel::lines_from_rows(rows.as_ptr(), lanes, filter, target.as_mut_ptr()) };
             return;
         }
@@ -565,7 +566,7 @@ mod tests {
             assert_eq!(backward_data(&dy, &w, &g).unwrap(), reference::backward_data(&dy, &w, &g), "backward-data {g:?}");
             assert_eq!(backward_weight(&x, &dy, &g), reference::backward_weight(&x, &dy, &g), "backward-weight {g:?}");
         }
-        // The gathering packer against its portable twin, partial blocks of lanes included.
+        // The register-tile packer against its portable twin, partial blocks of lanes included.
         #[cfg(target_arch = "x86_64")]
         for (lanes, len) in [(32, 27), (17, 5), (1, 576), (16, 33)] {
             let rows = random(lanes * len, 9);
