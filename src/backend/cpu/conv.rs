@@ -304,15 +304,9 @@ pub fn conv2d_backward_weight(x: &CpuStorage, x_layout: &Layout, dy: &CpuStorage
 
 #[cfg(test)]
 mod tests {
+    use super::conv_direct::tests::{geometry, random};
     use super::*;
-    use crate::ops::Conv2dOptions;
     use crate::tensor::DType;
-    use crate::util::Rng;
-
-    fn random(len: usize, seed: u64) -> Vec<f32> {
-        let mut rng = Rng::new(seed);
-        (0..len).map(|_| rng.normal() as f32).collect()
-    }
 
     fn values(storage: CpuStorage) -> Vec<f32> {
         match storage {
@@ -336,9 +330,6 @@ mod tests {
     }
 
     fn shapes() -> Vec<ConvGeometry> {
-        let geometry = |batch, h, w, c, k, kernel: [usize; 2], stride, pad| {
-            ConvGeometry::new(&[batch, h, w, c], &[k, kernel[0], kernel[1], c], &Conv2dOptions::new(stride, pad)).unwrap()
-        };
         vec![
             geometry(2, 7, 19, 19, 37, [3, 3], 1, 1),
             geometry(1, 9, 30, 70, 33, [5, 3], 1, 2),

@@ -510,18 +510,19 @@ mod reference {
     }
 }
 
+/// Also conv.rs's tests' inputs and shapes.
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::ops::Conv2dOptions;
     use crate::util::Rng;
 
-    fn random(len: usize, seed: u64) -> Vec<f32> {
+    pub(crate) fn random(len: usize, seed: u64) -> Vec<f32> {
         let mut rng = Rng::new(seed);
         (0..len).map(|_| rng.normal() as f32).collect()
     }
 
-    fn geometry(batch: usize, h: usize, w: usize, c: usize, k: usize, kernel: [usize; 2], stride: usize, pad: usize) -> ConvGeometry {
+    pub(crate) fn geometry(batch: usize, h: usize, w: usize, c: usize, k: usize, kernel: [usize; 2], stride: usize, pad: usize) -> ConvGeometry {
         ConvGeometry::new(&[batch, h, w, c], &[k, kernel[0], kernel[1], c], &Conv2dOptions::new(stride, pad)).unwrap()
     }
 

@@ -32,7 +32,7 @@ pub fn forward(x: &CpuStorage, x_layout: &Layout, residual: Option<(&CpuStorage,
         let mut summed = buffer_pool::for_overwrite(values.len());
         summed.iter_mut().zip(values.iter().zip(r.iter())).for_each(|(s, (&v, &r))| *s = v + r);
         // The sum is stored in the storage dtype; the norm reads the rounded values, as a second pass would.
-        let stored = CpuStorage::from_f32(summed.clone(), dtype);
+        let stored = CpuStorage::from_f32(buffer_pool::copy_of(&summed), dtype);
         values = if dtype == DType::F32 {
             Cow::Owned(summed)
         } else {
