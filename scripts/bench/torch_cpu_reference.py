@@ -30,6 +30,7 @@ import sys
 import time
 
 import torch
+from torch_conv_shapes import conv_passes
 
 VOCAB = 20_000
 
@@ -83,21 +84,10 @@ def lstm(results, repeats):
 
 def conv(results, repeats):
     for name, n, side, c in [("c64_56_n1", 1, 56, 64), ("c128_28_n2", 2, 28, 128), ("c256_14_n2", 2, 14, 256)]:
-        x = torch.randn(n, c, side, side).to(memory_format=torch.channels_last)
-        w = (torch.randn(c, c, 3, 3) * 0.05).to(memory_format=torch.channels_last)
-        dy = torch.randn(n, c, side, side).to(memory_format=torch.channels_last)
-        flops = 2.0 * n * side * side * c * c * 9
-
-        def backward(data, weight):
-            return lambda: torch.ops.aten.convolution_backward(dy, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, [data, weight, False])
-
+        flops, passes = conv_passes(n, side, c, c)
         with torch.no_grad():
-            forward = median_seconds(lambda: torch.nn.functional.conv2d(x, w, padding=1), repeats)
-            backward_data = median_seconds(backward(True, False), repeats)
-            backward_weight = median_seconds(backward(False, True), repeats)
-        results[f"cpu_conv3x3_f32/forward_{name}"] = flops / forward / 1e9
-        results[f"cpu_conv3x3_f32/backward_data_{name}"] = flops / backward_data / 1e9
-        results[f"cpu_conv3x3_f32/backward_weight_{name}"] = flops / backward_weight / 1e9
+            for pass_name, call in passes:
+                results[f"cpu_conv3x3_f32/{pass_name}_{name}"] = flops / median_seconds(call, repeats) / 1e9
 
 
 def bandwidth(results, repeats, which):
