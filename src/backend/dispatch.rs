@@ -291,6 +291,20 @@ pub fn lstm_forward(x_proj: &Tensor, w_hh: &Tensor, dims: crate::ops::LstmDims) 
     })
 }
 
+/// The forward when nothing needs a gradient: the hidden states [B, T, H] only. On the CPU it keeps
+/// no gates or cells (cpu/lstm_inference.rs); on the GPU the kernels write them anyway (they are
+/// dropped here).
+pub fn lstm_inference(x_proj: &Tensor, w_hh: &Tensor, dims: crate::ops::LstmDims) -> Result<Storage> {
+    Ok(match (&*x_proj.storage(), &*w_hh.storage()) {
+        (Storage::Cpu(sx), Storage::Cpu(sw)) => {
+            let (x, w) = (cpu::read_f32(sx, x_proj.layout()), cpu::read_f32(sw, w_hh.layout()));
+            Storage::Cpu(CpuStorage::F32(cpu::lstm_inference::forward(&x, &w, dims.batch, dims.steps, dims.hidden)))
+        }
+        (Storage::Cuda(sx), Storage::Cuda(sw)) => Storage::Cuda(cuda::lstm::forward(sx, x_proj.layout().offset(), sw, w_hh.layout().offset(), dims)?.outputs),
+        _ => return Err(device_mismatch("lstm", x_proj, w_hh)),
+    })
+}
+
 /// All operands contiguous f32: d_outputs and cells [B, T, H], gates [B, T, 4H], w_hh [4H, H]
 /// → the gradient of the gate pre-activations [B, T, 4H].
 pub fn lstm_backward(d_outputs: &Tensor, gates: &Tensor, cells: &Tensor, w_hh: &Tensor, dims: crate::ops::LstmDims) -> Result<Storage> {

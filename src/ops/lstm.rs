@@ -5,6 +5,7 @@
 //! matmul over [B·T, in] done before (see `nn::Lstm`), so only the truly sequential part is here.
 //! Gate order and weight layout are PyTorch's: W_hh is [4H, H] with rows (i, f, g, o). Initial
 //! hidden and cell states are zero. f32 only (the recurrence accumulates over time steps).
+use crate::autograd;
 use crate::backend::dispatch;
 use crate::tensor::{DType, Layout, Tensor};
 use crate::{Error, Result};
@@ -37,6 +38,12 @@ impl Tensor {
         }
         let dims = LstmDims { batch, steps, hidden };
         let (x_proj, weights) = (self.contiguous()?.detach(), w_hh.contiguous()?.detach());
+        if !(autograd::is_recording() && (self.requires_grad() || w_hh.requires_grad())) {
+            // No backward will run (the condition under which `from_op_output` records nothing),
+            // so the gates and cells BPTT needs are not kept.
+            let outputs = dispatch::lstm_inference(&x_proj, &weights, dims)?;
+            return Ok(Tensor::from_storage(outputs, Layout::contiguous(&[batch, steps, hidden]), false));
+        }
         let saved = dispatch::lstm_forward(&x_proj, &weights, dims)?;
         let outputs = Tensor::from_storage(saved.outputs, Layout::contiguous(&[batch, steps, hidden]), false);
         let gates = Tensor::from_storage(saved.gates, Layout::contiguous(&[batch, steps, 4 * hidden]), false);

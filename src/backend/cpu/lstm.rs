@@ -13,7 +13,8 @@
 //! Batch rows are cut into fixed blocks, one rayon task each, that run the whole sequence on their
 //! own: per step one product over the block's rows ([rows, H]·[H, 4H] forward, [rows, 4H]·[4H, H]
 //! backward, lstm_step_product.rs) on strided views of the [B, T, ·] buffers, then the pointwise
-//! cell update (vectorised at the CPU's widest width).
+//! cell update (vectorised at the CPU's widest width). When nothing needs a gradient the forward
+//! keeps neither gates nor cells (lstm_inference.rs, the same arithmetic on per-task scratch).
 use rayon::prelude::*;
 
 use super::buffer_pool;
@@ -56,7 +57,7 @@ fn tanh(x: f32) -> f32 {
 /// rows through every time step on its own (one small product and one pointwise pass per step, no
 /// synchronisation between steps). The count is fixed, not derived from the thread count, so the
 /// same products run whatever the pool size: results are bit-identical on any number of threads.
-const ROWS_PER_TASK: usize = 16;
+pub(super) const ROWS_PER_TASK: usize = 16;
 
 /// What the forward keeps for BPTT, all [B, T, ·] row-major.
 pub struct LstmForward {
@@ -71,25 +72,29 @@ pub struct LstmForward {
 pub fn forward(x_proj: &[f32], w_hh: &[f32], batch: usize, steps: usize, hidden: usize) -> LstmForward {
     let gate_width = 4 * hidden;
     let (gate_row, state_row) = ((steps * gate_width).max(1), (steps * hidden).max(1));
-    let mut outputs = buffer_pool::zeros(batch * steps * hidden);
-    // The pre-activations start as x_proj; each step adds h[t−1]·W_hhᵀ in place, then the pointwise
-    // update replaces them with the activations.
-    let mut gates = buffer_pool::copy_of(x_proj);
-    let mut cells = buffer_pool::zeros(batch * steps * hidden);
-    // W_hhᵀ [H, 4H] row-major, made once, so each step's product reads its rows in place.
-    let mut w_hh_t = buffer_pool::zeros(w_hh.len());
-    for (r, row) in w_hh.chunks(hidden.max(1)).enumerate() {
-        for (k, &w) in row.iter().enumerate() {
-            w_hh_t[k * gate_width + r] = w;
-        }
-    }
+    // Every element of the three is written below (each row, each step), so none is zero-filled.
+    let mut outputs = buffer_pool::for_overwrite(batch * steps * hidden);
+    let mut gates = buffer_pool::for_overwrite(batch * steps * gate_width);
+    let mut cells = buffer_pool::for_overwrite(batch * steps * hidden);
+    let w_hh_t = transposed_recurrent_weights(w_hh, hidden);
     outputs
         .par_chunks_mut(ROWS_PER_TASK * state_row)
         .zip(cells.par_chunks_mut(ROWS_PER_TASK * state_row))
-        .zip(gates.par_chunks_mut(ROWS_PER_TASK * gate_row))
-        .for_each(|((task_out, task_cells), task_gates)| {
+        .zip(gates.par_chunks_mut(ROWS_PER_TASK * gate_row).zip(x_proj.par_chunks(ROWS_PER_TASK * gate_row)))
+        .for_each(|((task_out, task_cells), (task_gates, task_x_proj))| {
             let rows = task_out.len() / state_row;
             for t in 0..steps {
+                // The pre-activations start as x_proj[:, t], copied just before the step's product
+                // adds h[t−1]·W_hhᵀ to them in place (while they are in L1; a copy of all of x_proj
+                // up front went out to memory and came back), then the pointwise update replaces
+                // them with the activations.
+                for row in 0..rows {
+                    let at = row * gate_row + t * gate_width;
+                    task_gates[at..at + gate_width].copy_from_slice(&task_x_proj[at..at + gate_width]);
+                }
+                if t + 1 < steps {
+                    prefetch_rows(task_x_proj, rows, gate_row, (t + 1) * gate_width, gate_width);
+                }
                 if t > 0 && hidden > 0 {
                     // a[:, t] += h[:, t−1] (rows×H, rows T·H apart) · W_hhᵀ (H×4H).
                     product(rows, hidden, gate_width, task_out, Rows { offset: (t - 1) * hidden, stride: steps * hidden }, &w_hh_t, task_gates, Rows { offset: t * gate_width, stride: steps * gate_width }, Output::Accumulate);
@@ -106,6 +111,41 @@ pub fn forward(x_proj: &[f32], w_hh: &[f32], batch: usize, steps: usize, hidden:
         });
     buffer_pool::give(w_hh_t);
     LstmForward { outputs, gates, cells }
+}
+
+/// Asks the CPU to bring `len` values at `offset` of each of a task's `rows` rows (`row_stride`
+/// apart) into L1: the next step's x_proj rows, fetched while this step computes. They are 1 KB runs
+/// 64 KB apart (at T = 64, 4H = 256), which the hardware prefetchers do not predict, and the copy
+/// that reads them otherwise waits on memory (9 % of the inference forward). A hint only: it changes
+/// no value.
+pub(super) fn prefetch_rows(values: &[f32], rows: usize, row_stride: usize, offset: usize, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for row in 0..rows {
+        let start = row * row_stride + offset;
+        let Some(run) = values.get(start..start + len) else { return };
+        // One request per 64-byte line (16 f32).
+        for line in run.chunks(16) {
+            // SAFETY: SSE is part of x86_64's baseline, and a prefetch never faults.
+            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr().cast()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (values, rows, row_stride, offset, len);
+}
+
+/// W_hhᵀ [H, 4H] row-major in a pooled buffer (hand it back with `buffer_pool::give`), made once
+/// per forward so each step's product reads its rows in place.
+pub(super) fn transposed_recurrent_weights(w_hh: &[f32], hidden: usize) -> Vec<f32> {
+    let gate_width = 4 * hidden;
+    let mut w_hh_t = buffer_pool::for_overwrite(w_hh.len());
+    // Written in order, read with a stride: the scatter the other way round touched a new line of
+    // the (cold, pooled) destination with every value.
+    for (k, row_t) in w_hh_t.chunks_mut(gate_width.max(1)).enumerate() {
+        for (r, w) in row_t.iter_mut().enumerate() {
+            *w = w_hh[r * hidden + k];
+        }
+    }
+    w_hh_t
 }
 
 /// The gradient with respect to the gate pre-activations, da [B, T, 4H], which is also the gradient
@@ -151,7 +191,7 @@ pub fn backward(d_outputs: &[f32], gates: &[f32], cells: &[f32], w_hh: &[f32], b
 /// activations; c_now = f⊙c_previous + i⊙g (c_previous = 0 at the first step); h_now = o⊙tanh(c_now).
 /// Runs the same arithmetic whichever vector width is picked (no FMA contraction), so the result
 /// does not depend on the CPU.
-fn cell_forward(a: &mut [f32], c_previous: Option<&[f32]>, c_now: &mut [f32], h_now: &mut [f32]) {
+pub(super) fn cell_forward(a: &mut [f32], c_previous: Option<&[f32]>, c_now: &mut [f32], h_now: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {

@@ -12,6 +12,7 @@ pub mod embedding;
 pub mod layer_norm;
 pub mod loss;
 pub mod lstm;
+pub mod lstm_inference;
 pub mod lstm_step_product;
 pub mod matmul;
 pub mod pool;
