@@ -72,6 +72,33 @@ fn two_layer_lstm_gradient_check_through_four_steps() {
 }
 
 #[test]
+fn forward_without_gradients_equals_the_taped_forward_bit_for_bit() {
+    // Under no_grad (and with nothing requiring a gradient) the recurrence keeps no gates or cells
+    // (the CPU's inference path); its hidden states must be the taped forward's exactly. Odd sizes:
+    // 37 rows (two full tasks of 16 and a short one), 9 steps, input 11, hidden 13, 2 layers.
+    let lstm = Lstm::new("lstm", 11, 13, 2, &mut Rng::new(8), Device::Cpu).unwrap();
+    let x = random(&[37, 9, 11], 9);
+    let (taped, taped_last) = lstm.forward(&x).unwrap();
+    assert!(taped.requires_grad(), "the parameters require gradients, so this forward is on the tape");
+    let bits = |t: &Tensor| t.to_vec_f32().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<u32>>();
+    let untaped = {
+        let _no_grad = memefuse::autograd::no_grad();
+        lstm.forward(&x).unwrap()
+    };
+    // Recording, but nothing needs a gradient: the bare recurrence on detached operands.
+    let w_hh = &lstm.layers()[0].weight_hh;
+    let x_proj = random(&[37, 9, 4 * 13], 10);
+    let taped_recurrence = x_proj.clone().with_grad().lstm_recurrence(w_hh).unwrap();
+    let bare_recurrence = x_proj.detach().lstm_recurrence(&w_hh.detach()).unwrap();
+    assert!(!bare_recurrence.requires_grad());
+    assert_eq!(bits(&untaped.0), bits(&taped), "last layer's hidden states");
+    for (layer, (a, b)) in untaped.1.iter().zip(&taped_last).enumerate() {
+        assert_eq!(bits(a), bits(b), "layer {layer}'s last hidden state");
+    }
+    assert_eq!(bits(&bare_recurrence), bits(&taped_recurrence), "recurrence without gradients");
+}
+
+#[test]
 fn module_has_pytorch_names_shapes_and_initialisation() {
     let lstm = Lstm::new("lstm", 3, 5, 2, &mut Rng::new(8), Device::Cpu).unwrap();
     let names: Vec<(String, Vec<usize>)> = lstm.parameters().into_iter().map(|(n, p)| (n, p.shape().to_vec())).collect();
