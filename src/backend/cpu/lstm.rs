@@ -76,7 +76,7 @@ pub fn forward(x_proj: &[f32], w_hh: &[f32], batch: usize, steps: usize, hidden:
     let mut outputs = buffer_pool::for_overwrite(batch * steps * hidden);
     let mut gates = buffer_pool::for_overwrite(batch * steps * gate_width);
     let mut cells = buffer_pool::for_overwrite(batch * steps * hidden);
-    let w_hh_t = transposed_recurrent_weights(w_hh, hidden);
+    let (w_hh_t, w_hh_t_rows) = transposed_recurrent_weights(w_hh, hidden);
     outputs
         .par_chunks_mut(ROWS_PER_TASK * state_row)
         .zip(cells.par_chunks_mut(ROWS_PER_TASK * state_row))
@@ -97,7 +97,7 @@ pub fn forward(x_proj: &[f32], w_hh: &[f32], batch: usize, steps: usize, hidden:
                 }
                 if t > 0 && hidden > 0 {
                     // a[:, t] += h[:, t−1] (rows×H, rows T·H apart) · W_hhᵀ (H×4H).
-                    product(rows, hidden, gate_width, task_out, Rows { offset: (t - 1) * hidden, stride: steps * hidden }, &w_hh_t, task_gates, Rows { offset: t * gate_width, stride: steps * gate_width }, Output::Accumulate);
+                    product(rows, hidden, gate_width, task_out, Rows { offset: (t - 1) * hidden, stride: steps * hidden }, &w_hh_t, w_hh_t_rows, task_gates, Rows { offset: t * gate_width, stride: steps * gate_width }, Output::Accumulate);
                 }
                 for row in 0..rows {
                     let a = &mut task_gates[row * gate_row + t * gate_width..][..gate_width];
@@ -133,19 +133,23 @@ pub(super) fn prefetch_rows(values: &[f32], rows: usize, row_stride: usize, offs
     let _ = (values, rows, row_stride, offset, len);
 }
 
-/// W_hhᵀ [H, 4H] row-major in a pooled buffer (hand it back with `buffer_pool::give`), made once
-/// per forward so each step's product reads its rows in place.
-pub(super) fn transposed_recurrent_weights(w_hh: &[f32], hidden: usize) -> Vec<f32> {
+/// W_hhᵀ [H, 4H] in a pooled buffer (hand it back with `buffer_pool::give`), its rows `.stride`
+/// apart, made once per forward so each step's product reads its rows in place.
+pub(super) fn transposed_recurrent_weights(w_hh: &[f32], hidden: usize) -> (Vec<f32>, Rows) {
     let gate_width = 4 * hidden;
-    let mut w_hh_t = buffer_pool::for_overwrite(w_hh.len());
+    // Rows one cache line longer than 4H: at 4H = 256 they would be 1 KB apart, so a product's
+    // column strip (H rows × 64 columns, 16 KB) would fall in 16 of L1's 64 sets, 16 lines each,
+    // more than its 12 ways, and miss on every pass; shifted by a line, the rows spread over all sets.
+    let stride = gate_width + 16;
+    let mut w_hh_t = buffer_pool::for_overwrite(hidden * stride);
     // Written in order, read with a stride: the scatter the other way round touched a new line of
-    // the (cold, pooled) destination with every value.
-    for (k, row_t) in w_hh_t.chunks_mut(gate_width.max(1)).enumerate() {
-        for (r, w) in row_t.iter_mut().enumerate() {
+    // the (cold, pooled) destination with every value. The padding is never read.
+    for (k, row_t) in w_hh_t.chunks_mut(stride).enumerate() {
+        for (r, w) in row_t[..gate_width].iter_mut().enumerate() {
             *w = w_hh[r * hidden + k];
         }
     }
-    w_hh_t
+    (w_hh_t, Rows { offset: 0, stride })
 }
 
 /// The gradient with respect to the gate pre-activations, da [B, T, 4H], which is also the gradient
@@ -180,7 +184,7 @@ pub fn backward(d_outputs: &[f32], gates: &[f32], cells: &[f32], w_hh: &[f32], b
                 }
                 if t > 0 && hidden > 0 {
                     // dh_rec (rows×H) = da[:, t] (rows×4H, rows T·4H apart) · W_hh (4H×H).
-                    product(rows, gate_width, hidden, task_da, Rows { offset: t * gate_width, stride: steps * gate_width }, w_hh, &mut dh_recurrent, Rows { offset: 0, stride: hidden }, Output::Replace);
+                    product(rows, gate_width, hidden, task_da, Rows { offset: t * gate_width, stride: steps * gate_width }, w_hh, Rows { offset: 0, stride: hidden }, &mut dh_recurrent, Rows { offset: 0, stride: hidden }, Output::Replace);
                 }
             }
         });

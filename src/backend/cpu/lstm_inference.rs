@@ -20,7 +20,7 @@ pub fn forward(x_proj: &[f32], w_hh: &[f32], batch: usize, steps: usize, hidden:
     let (gate_row, state_row) = ((steps * gate_width).max(1), (steps * hidden).max(1));
     // Every element is written below (each row, each step).
     let mut outputs = buffer_pool::for_overwrite(batch * steps * hidden);
-    let w_hh_t = transposed_recurrent_weights(w_hh, hidden);
+    let (w_hh_t, w_hh_t_rows) = transposed_recurrent_weights(w_hh, hidden);
     outputs.par_chunks_mut(ROWS_PER_TASK * state_row).zip(x_proj.par_chunks(ROWS_PER_TASK * gate_row)).for_each(|(task_out, task_x_proj)| {
         let rows = task_out.len() / state_row;
         // One step's pre-activations (then activations) of the task's rows, and c[t−1], c[t].
@@ -36,7 +36,7 @@ pub fn forward(x_proj: &[f32], w_hh: &[f32], batch: usize, steps: usize, hidden:
             }
             if t > 0 && hidden > 0 {
                 // a += h[:, t−1] (rows×H, rows T·H apart) · W_hhᵀ (H×4H).
-                product(rows, hidden, gate_width, task_out, Rows { offset: (t - 1) * hidden, stride: steps * hidden }, &w_hh_t, &mut gates, Rows { offset: 0, stride: gate_width }, Output::Accumulate);
+                product(rows, hidden, gate_width, task_out, Rows { offset: (t - 1) * hidden, stride: steps * hidden }, &w_hh_t, w_hh_t_rows, &mut gates, Rows { offset: 0, stride: gate_width }, Output::Accumulate);
             }
             for row in 0..rows {
                 let a = &mut gates[row * gate_width..][..gate_width];

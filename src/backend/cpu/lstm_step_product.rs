@@ -12,7 +12,7 @@
 /// Rows of a register tile (each row's accumulators are TILE_COLUMNS wide).
 const TILE_ROWS: usize = 4;
 
-/// Where the rows of `a` (or `c`) lie in their slice: row i starts at `offset + i·stride`.
+/// Where the rows of `a`, `b` or `c` lie in their slice: row i starts at `offset + i·stride`.
 #[derive(Clone, Copy, Debug)]
 pub struct Rows {
     pub offset: usize,
@@ -26,9 +26,10 @@ pub enum Output {
     Accumulate,
 }
 
-/// c[i, :] (=|+=) a[i, :]·b for i < rows; a rows hold k values, b is [k, n] row-major, c rows n.
+/// c[i, :] (=|+=) a[i, :]·b for i < rows; a rows hold k values, b is [k, n] (its k rows n values
+/// each), c rows n.
 #[allow(clippy::too_many_arguments)]
-pub fn product(rows: usize, k: usize, n: usize, a: &[f32], a_rows: Rows, b: &[f32], c: &mut [f32], c_rows: Rows, output: Output) {
+pub fn product(rows: usize, k: usize, n: usize, a: &[f32], a_rows: Rows, b: &[f32], b_rows: Rows, c: &mut [f32], c_rows: Rows, output: Output) {
     if rows == 0 || n == 0 {
         return;
     }
@@ -38,37 +39,37 @@ pub fn product(rows: usize, k: usize, n: usize, a: &[f32], a_rows: Rows, b: &[f3
         }
         return;
     }
-    assert!(b.len() >= k * n, "b has {} values, needs {k}×{n}", b.len());
+    assert!(b_rows.offset + (k - 1) * b_rows.stride + n <= b.len(), "b's {k} rows of {n} reach past its {} values", b.len());
     assert!(a_rows.offset + (rows - 1) * a_rows.stride + k <= a.len(), "a's {rows} rows of {k} reach past its {} values", a.len());
     assert!(c_rows.offset + (rows - 1) * c_rows.stride + n <= c.len(), "c's {rows} rows of {n} reach past its {} values", c.len());
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has the instructions the function is compiled for.
-            return unsafe { product_avx512(rows, k, n, a, a_rows, b, c, c_rows, output) };
+            return unsafe { product_avx512(rows, k, n, a, a_rows, b, b_rows, c, c_rows, output) };
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: as above.
-            return unsafe { product_avx2(rows, k, n, a, a_rows, b, c, c_rows, output) };
+            return unsafe { product_avx2(rows, k, n, a, a_rows, b, b_rows, c, c_rows, output) };
         }
     }
-    product_body::<16>(rows, k, n, a, a_rows, b, c, c_rows, output)
+    product_body::<16>(rows, k, n, a, a_rows, b, b_rows, c, c_rows, output)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
-fn product_avx512(rows: usize, k: usize, n: usize, a: &[f32], a_rows: Rows, b: &[f32], c: &mut [f32], c_rows: Rows, output: Output) {
+fn product_avx512(rows: usize, k: usize, n: usize, a: &[f32], a_rows: Rows, b: &[f32], b_rows: Rows, c: &mut [f32], c_rows: Rows, output: Output) {
     // 4 rows × 64 columns: 16 zmm accumulators.
-    product_body::<64>(rows, k, n, a, a_rows, b, c, c_rows, output)
+    product_body::<64>(rows, k, n, a, a_rows, b, b_rows, c, c_rows, output)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-fn product_avx2(rows: usize, k: usize, n: usize, a: &[f32], a_rows: Rows, b: &[f32], c: &mut [f32], c_rows: Rows, output: Output) {
+fn product_avx2(rows: usize, k: usize, n: usize, a: &[f32], a_rows: Rows, b: &[f32], b_rows: Rows, c: &mut [f32], c_rows: Rows, output: Output) {
     // 4 rows × 24 columns: 12 ymm accumulators, room left for b and the broadcasts.
-    product_body::<24>(rows, k, n, a, a_rows, b, c, c_rows, output)
+    product_body::<24>(rows, k, n, a, a_rows, b, b_rows, c, c_rows, output)
 }
 
 #[inline(always)]
@@ -81,7 +82,7 @@ fn store(c: &mut [f32], values: &[f32], output: Output) {
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn product_body<const TILE_COLUMNS: usize>(rows: usize, k: usize, n: usize, a: &[f32], a_rows: Rows, b: &[f32], c: &mut [f32], c_rows: Rows, output: Output) {
+fn product_body<const TILE_COLUMNS: usize>(rows: usize, k: usize, n: usize, a: &[f32], a_rows: Rows, b: &[f32], b_rows: Rows, c: &mut [f32], c_rows: Rows, output: Output) {
     let a_row = |i: usize| &a[a_rows.offset + i * a_rows.stride..][..k];
     let full_columns = n - n % TILE_COLUMNS;
     // Row tiles: the first row of each and how many real rows it has. A short last tile computes
@@ -95,7 +96,7 @@ fn product_body<const TILE_COLUMNS: usize>(rows: usize, k: usize, n: usize, a: &
             let a_tile: [&[f32]; TILE_ROWS] = std::array::from_fn(|r| a_row(first_row + r.min(tile_rows - 1)));
             let mut sums = [[0.0f32; TILE_COLUMNS]; TILE_ROWS];
             for p in 0..k {
-                let b_row: &[f32; TILE_COLUMNS] = b[p * n + first_column..][..TILE_COLUMNS].try_into().expect("tile width");
+                let b_row: &[f32; TILE_COLUMNS] = b[b_rows.offset + p * b_rows.stride + first_column..][..TILE_COLUMNS].try_into().expect("tile width");
                 for (row_sums, a_values) in sums.iter_mut().zip(&a_tile) {
                     let a_value = a_values[p];
                     for (sum, &b_value) in row_sums.iter_mut().zip(b_row) {
@@ -115,7 +116,7 @@ fn product_body<const TILE_COLUMNS: usize>(rows: usize, k: usize, n: usize, a: &
         for j in full_columns..n {
             let mut sum = 0.0f32;
             for (p, &a_value) in a_values.iter().enumerate() {
-                sum = a_value.mul_add(b[p * n + j], sum);
+                sum = a_value.mul_add(b[b_rows.offset + p * b_rows.stride + j], sum);
             }
             let at = c_rows.offset + i * c_rows.stride + j;
             store(&mut c[at..at + 1], &[sum], output);
@@ -128,8 +129,8 @@ mod tests {
     use super::*;
 
     /// Σ_k a·b in f64, to compare with.
-    fn reference(rows: usize, k: usize, n: usize, a: &[f32], a_rows: Rows, b: &[f32]) -> Vec<f64> {
-        (0..rows * n).map(|index| (0..k).map(|p| a[a_rows.offset + (index / n) * a_rows.stride + p] as f64 * b[p * n + index % n] as f64).sum()).collect()
+    fn reference(rows: usize, k: usize, n: usize, a: &[f32], a_rows: Rows, b: &[f32], b_rows: Rows) -> Vec<f64> {
+        (0..rows * n).map(|index| (0..k).map(|p| a[a_rows.offset + (index / n) * a_rows.stride + p] as f64 * b[b_rows.offset + p * b_rows.stride + index % n] as f64).sum()).collect()
     }
 
     #[test]
@@ -139,13 +140,14 @@ mod tests {
         for (rows, k, n) in [(16, 64, 256), (5, 13, 70), (3, 1, 9), (7, 30, 200), (1, 256, 64)] {
             let a_rows = Rows { offset: 3, stride: k + 5 };
             let a: Vec<f32> = (0..3 + rows * (k + 5)).map(|_| rng.uniform_in(-1.0, 1.0)).collect();
-            let b: Vec<f32> = (0..k * n).map(|_| rng.uniform_in(-1.0, 1.0)).collect();
+            let b_rows = Rows { offset: 1, stride: n + 3 };
+            let b: Vec<f32> = (0..1 + k * (n + 3)).map(|_| rng.uniform_in(-1.0, 1.0)).collect();
             let c_rows = Rows { offset: 2, stride: n + 1 };
             let start: Vec<f32> = (0..2 + rows * (n + 1)).map(|_| rng.uniform_in(-1.0, 1.0)).collect();
-            let expected = reference(rows, k, n, &a, a_rows, &b);
+            let expected = reference(rows, k, n, &a, a_rows, &b, b_rows);
             for output in [Output::Replace, Output::Accumulate] {
                 let mut c = start.clone();
-                product(rows, k, n, &a, a_rows, &b, &mut c, c_rows, output);
+                product(rows, k, n, &a, a_rows, &b, b_rows, &mut c, c_rows, output);
                 for i in 0..rows {
                     for j in 0..n {
                         let at = c_rows.offset + i * c_rows.stride + j;
@@ -173,10 +175,10 @@ mod tests {
         let a: Vec<f32> = (0..rows * k).map(|_| rng.uniform_in(-1.0, 1.0)).collect();
         let b: Vec<f32> = (0..k * n).map(|_| rng.uniform_in(-1.0, 1.0)).collect();
         let mut all = vec![0.0f32; rows * n];
-        product(rows, k, n, &a, Rows { offset: 0, stride: k }, &b, &mut all, Rows { offset: 0, stride: n }, Output::Replace);
+        product(rows, k, n, &a, Rows { offset: 0, stride: k }, &b, Rows { offset: 0, stride: n }, &mut all, Rows { offset: 0, stride: n }, Output::Replace);
         for i in 0..rows {
             let mut one = vec![0.0f32; n];
-            product(1, k, n, &a, Rows { offset: i * k, stride: k }, &b, &mut one, Rows { offset: 0, stride: n }, Output::Replace);
+            product(1, k, n, &a, Rows { offset: i * k, stride: k }, &b, Rows { offset: 0, stride: n }, &mut one, Rows { offset: 0, stride: n }, Output::Replace);
             assert_eq!(one, all[i * n..(i + 1) * n], "row {i}");
             // And each column alone equals the sequential fused sum.
             for j in 0..n {
