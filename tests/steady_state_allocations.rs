@@ -150,11 +150,12 @@ fn cpu_training_steps_allocate_no_buffers_in_steady_state() {
 #[test]
 fn vgg16_small_training_step_allocates_no_buffers_in_steady_state() {
     // benches/vgg16.rs's step (dropout in training mode, cross-entropy, backward, Adam) at 64 px
-    // and an odd batch of 3: im2col + GEMM in the narrow first blocks (4 and 8 channels), the
-    // direct kernels from 16 channels on (on AVX-512), max-pool, the classifier's small-batch
-    // products. Then the same step with every convolution on the im2col path, the one a CPU
-    // without AVX-512 takes everywhere.
-    let (batch, side) = (3, 64);
+    // and an odd batch of 17 (the bench's 16 and a ragged one; large enough that dropout's mask
+    // and the convolutions' task lists would pass the size threshold): im2col + GEMM in the narrow
+    // first blocks (4 and 8 channels), the direct kernels from 16 channels on (on AVX-512),
+    // max-pool, the classifier's small-batch products. Then the same step with every convolution
+    // on the im2col path, the one a CPU without AVX-512 takes everywhere.
+    let (batch, side) = (17, 64);
     for im2col_only in [false, true] {
         let model = Vgg16::new(Vgg16Config::small(), &mut Rng::new(1), Device::Cpu).unwrap();
         let parameters = model.parameters();
