@@ -2,12 +2,16 @@
 //! from the CPU buffer pool (backend/cpu/buffer_pool.rs), and no GEMM leaves the gemm crate a
 //! reason to allocate its packing buffer (backend/cpu/matmul.rs).
 //!
-//! Its own test binary, with one test: the pool is process-wide, so a test running alongside would
-//! take and return buffers of the same lengths and make the count depend on the interleaving.
+//! Its own test binary, its tests one at a time (`ONE_AT_A_TIME`): the pool is process-wide, so a
+//! test running alongside would take and return buffers of the same lengths and make the count
+//! depend on the interleaving.
 use std::sync::atomic::Ordering;
 
 use memefuse::models::text_lstm::{SequenceReadout, TextLstm, TextLstmConfig};
-use memefuse::nn::loss::binary_cross_entropy_with_logits;
+use memefuse::backend::cpu::conv::with_im2col;
+use memefuse::models::vgg16::{Vgg16, Vgg16Config};
+use memefuse::ops::Conv2dOptions;
+use memefuse::nn::loss::{binary_cross_entropy_with_logits, cross_entropy};
 use memefuse::optim::{Adam, AdamConfig, Optimizer};
 use memefuse::util::Rng;
 use memefuse::{DType, Device, Tensor};
@@ -24,14 +28,24 @@ mod buffer_count {
     pub static BUFFERS: AtomicUsize = AtomicUsize::new(0);
     pub static BYTES: AtomicUsize = AtomicUsize::new(0);
     thread_local! { pub static COUNTED: Cell<bool> = const { Cell::new(false) }; }
+    /// MEMEFUSE_TRACE_BUFFERS=1: print a backtrace for every counted buffer (to find where a
+    /// steady step still allocates). TRACING stops the hook from tracing its own allocations.
+    pub static TRACE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    thread_local! { static TRACING: Cell<bool> = const { Cell::new(false) }; }
 
     pub struct Counting;
 
     fn note(size: usize) {
         // try_with: no panic while a thread's locals are being torn down.
-        if size >= BUFFER_BYTES && COUNTED.try_with(Cell::get).unwrap_or(false) {
+        let tracing = TRACING.try_with(Cell::get).unwrap_or(true);
+        if size >= BUFFER_BYTES && COUNTED.try_with(Cell::get).unwrap_or(false) && !tracing {
             BUFFERS.fetch_add(1, Ordering::Relaxed);
             BYTES.fetch_add(size, Ordering::Relaxed);
+            if TRACE.load(Ordering::Relaxed) {
+                TRACING.with(|t| t.set(true));
+                eprintln!("buffer of {size} bytes:\n{}", std::backtrace::Backtrace::force_capture());
+                TRACING.with(|t| t.set(false));
+            }
         }
     }
 
@@ -59,23 +73,39 @@ mod buffer_count {
 #[global_allocator]
 static ALLOCATOR: buffer_count::Counting = buffer_count::Counting;
 
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Makes this thread's per-thread workspaces, each made once per thread at a fixed size, but on
+/// whichever step the thread first runs an op that uses it (under another scheduling, as on CI or
+/// under `taskset -c 0`, a worker may first reach one after counting has started):
+/// - the gemm crate's workspace the size of the L2 cache (1 MiB here), by a product too tall for
+///   the small-batch path (small_batch_product.rs takes up to 64 rows without the gemm crate);
+/// - the small-batch dot form's tile accumulators, by an x·Wᵀ of a few rows;
+/// - the im2col convolution's scratch (backend/cpu/conv.rs), by a small convolution on that path.
+fn warm_this_worker() {
+    let a = Tensor::full(&[256, 256], 1.0, DType::F32, Device::Cpu).unwrap();
+    drop(a.matmul(&a).unwrap());
+    let (x, w) = (Tensor::full(&[3, 64], 1.0, DType::F32, Device::Cpu).unwrap(), Tensor::full(&[40, 64], 1.0, DType::F32, Device::Cpu).unwrap());
+    drop(x.matmul(&w.t().unwrap()).unwrap());
+    let (image, weight) = (Tensor::full(&[1, 8, 8, 3], 1.0, DType::F32, Device::Cpu).unwrap(), Tensor::full(&[4, 3, 3, 3], 1.0, DType::F32, Device::Cpu).unwrap());
+    drop(with_im2col(|| image.conv2d(&weight, None, Conv2dOptions::new(1, 1))).unwrap());
+}
+
 /// Runs `step` `steps` times on a counted 2-thread pool; returns (buffers, bytes) per step.
 fn buffers_per_step(steps: usize, mut step: impl FnMut() + Send) -> Vec<(usize, usize)> {
+    // A test that failed while holding the lock leaves nothing behind that this count depends on.
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-    // The gemm crate gives each thread a workspace the size of its L2 cache (1 MiB here) on the
-    // thread's first GEMM: made once per thread, but on whichever step a thread first multiplies.
-    // Each worker makes it before counting starts, with a product too tall for the small-batch
-    // path (small_batch_product.rs takes up to 64 rows without the gemm crate): a 64-row warm-up
-    // left one worker's workspace to whichever step first sent it a tall product.
     pool.broadcast(|_| {
-        let a = Tensor::full(&[256, 256], 1.0, DType::F32, Device::Cpu).unwrap();
-        drop(a.matmul(&a).unwrap());
+        warm_this_worker();
         buffer_count::COUNTED.with(|c| c.set(true));
     });
+    let trace = std::env::var("MEMEFUSE_TRACE_BUFFERS").is_ok_and(|v| v == "1");
     pool.install(|| {
         let mut last = (0, 0);
         (0..steps)
-            .map(|_| {
+            .map(|index| {
+                buffer_count::TRACE.store(trace && index >= 2, Ordering::Relaxed);
                 step();
                 let now = (buffer_count::BUFFERS.load(Ordering::Relaxed), buffer_count::BYTES.load(Ordering::Relaxed));
                 let this_step = (now.0 - last.0, now.1 - last.1);
@@ -115,4 +145,29 @@ fn cpu_training_steps_allocate_no_buffers_in_steady_state() {
         adam.step(&model.parameters(), &grads).unwrap();
     });
     assert_steady_state_allocates_nothing("text LSTM", &per_step);
+}
+
+#[test]
+fn vgg16_small_training_step_allocates_no_buffers_in_steady_state() {
+    // benches/vgg16.rs's step (dropout in training mode, cross-entropy, backward, Adam) at 64 px
+    // and an odd batch of 17 (the bench's 16 and a ragged one; large enough that dropout's mask
+    // and the convolutions' task lists would pass the size threshold): im2col + GEMM in the narrow
+    // first blocks (4 and 8 channels), the direct kernels from 16 channels on (on AVX-512),
+    // max-pool, the classifier's small-batch products. Then the same step with every convolution
+    // on the im2col path, the one a CPU without AVX-512 takes everywhere.
+    let (batch, side) = (17, 64);
+    for im2col_only in [false, true] {
+        let model = Vgg16::new(Vgg16Config::small(), &mut Rng::new(1), Device::Cpu).unwrap();
+        let parameters = model.parameters();
+        let images = Tensor::randn(&[batch, side, side, 3], 1.0, &mut Rng::new(2), Device::Cpu).unwrap();
+        let targets: Vec<u32> = (0..batch as u32).map(|i| i % 2).collect();
+        let (mut adam, mut dropout) = (Adam::new(AdamConfig::default()), Rng::new(3));
+        let mut step = || {
+            let logits = model.forward(&images, true, &mut dropout).unwrap();
+            let grads = cross_entropy(&logits, &targets).unwrap().backward().unwrap();
+            adam.step(&parameters, &grads).unwrap();
+        };
+        let per_step = buffers_per_step(5, || if im2col_only { with_im2col(&mut step) } else { step() });
+        assert_steady_state_allocates_nothing(if im2col_only { "vgg16-small, im2col only" } else { "vgg16-small" }, &per_step);
+    }
 }

@@ -96,11 +96,11 @@ pub fn backward(loss: &Tensor) -> Result<Gradients> {
     if loss.elem_count() != 1 {
         return Err(Error::Autograd(format!("backward needs a scalar loss, got shape {:?}", loss.shape())));
     }
-    let records = TAPE.with(|tape| std::mem::take(&mut *tape.borrow_mut()));
+    let mut records = TAPE.with(|tape| std::mem::take(&mut *tape.borrow_mut()));
     let _no_grad = no_grad();
     let mut grads = Gradients::default();
     grads.0.insert(loss.id(), Tensor::ones(loss.shape(), loss.dtype(), loss.device())?);
-    for record in records.into_iter().rev() {
+    for record in records.drain(..).rev() {
         // Intermediate gradients are released as soon as they have been propagated.
         let Some(output_grad) = grads.0.remove(&record.output) else { continue };
         let input_grads = (record.backward)(&output_grad)?;
@@ -115,6 +115,14 @@ pub fn backward(loss: &Tensor) -> Result<Gradients> {
             grads.accumulate(id, grad)?;
         }
     }
+    // The emptied list goes back (nothing records under no_grad), so the next step's tape reuses
+    // its capacity instead of growing it again.
+    TAPE.with(|tape| {
+        let mut tape = tape.borrow_mut();
+        if tape.is_empty() {
+            *tape = records;
+        }
+    });
     Ok(grads)
 }
 

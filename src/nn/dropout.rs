@@ -11,7 +11,10 @@ pub fn dropout(x: &Tensor, p: f32, training: bool, rng: &mut Rng) -> Result<Tens
         return Ok(x.clone());
     }
     let keep_scale = 1.0 / (1.0 - p);
-    let mask: Vec<f32> = (0..x.elem_count()).map(|_| if rng.uniform() < p { 0.0 } else { keep_scale }).collect();
+    // In a pooled buffer (every element is drawn), as the CPU ops take theirs: a steady training
+    // step allocates none (tests/steady_state_allocations.rs).
+    let mut mask = crate::backend::cpu::buffer_pool::for_overwrite(x.elem_count());
+    mask.iter_mut().for_each(|m| *m = if rng.uniform() < p { 0.0 } else { keep_scale });
     let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
     x.mul(&mask)
 }

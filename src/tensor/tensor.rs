@@ -32,12 +32,14 @@ struct TensorInner {
 }
 
 impl Drop for TensorInner {
-    /// The last tensor viewing a CPU f32 storage hands its buffer to the CPU backend's pool, so the
+    /// The last tensor viewing a CPU f32 (or i32) storage hands its buffer to the CPU backend's pool, so the
     /// next op that needs one of that length reuses it instead of asking the system for fresh pages.
     fn drop(&mut self) {
         if let Some(lock) = Arc::get_mut(&mut self.storage) {
-            if let Ok(Storage::Cpu(CpuStorage::F32(values))) = lock.get_mut() {
-                crate::backend::cpu::buffer_pool::give(std::mem::take(values));
+            match lock.get_mut() {
+                Ok(Storage::Cpu(CpuStorage::F32(values))) => crate::backend::cpu::buffer_pool::give(std::mem::take(values)),
+                Ok(Storage::Cpu(CpuStorage::I32(values))) => crate::backend::cpu::buffer_pool::give_i32(std::mem::take(values)),
+                _ => {}
             }
         }
     }

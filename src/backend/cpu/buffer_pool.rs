@@ -150,6 +150,28 @@ pub fn give(buffer: Vec<f32>) {
     drop(with_pool(|pool| pool.give(buffer)));
 }
 
+/// `len` i32 values for an output the caller overwrites entirely (max-pool's argmax): i32 buffers
+/// share the f32 pool by their bits, so a steady step's index tensors are reused too.
+pub fn i32_for_overwrite(len: usize) -> Vec<i32> {
+    reinterpret(for_overwrite(len))
+}
+
+/// Hands an i32 buffer back for reuse (see `give`).
+pub fn give_i32(buffer: Vec<i32>) {
+    if buffer.len() >= MIN_POOLED_LEN {
+        give(reinterpret(buffer));
+    }
+}
+
+/// The same allocation viewed as another 4-byte plain value type.
+fn reinterpret<From: Copy, To: Copy>(buffer: Vec<From>) -> Vec<To> {
+    const { assert!(size_of::<From>() == 4 && size_of::<To>() == 4 && align_of::<From>() == 4 && align_of::<To>() == 4) };
+    let mut buffer = std::mem::ManuallyDrop::new(buffer);
+    // SAFETY: f32 and i32 have the same size and alignment, so the allocation's layout is the one
+    // a Vec<To> of this capacity would have, and every bit pattern is a valid value of either.
+    unsafe { Vec::from_raw_parts(buffer.as_mut_ptr().cast::<To>(), buffer.len(), buffer.capacity()) }
+}
+
 /// Frees every pooled buffer and forgets the peak (for a program that is done with a large
 /// workload and goes on with a small one).
 pub fn release() {

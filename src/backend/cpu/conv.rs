@@ -59,10 +59,12 @@ const BLOCK_PIXELS: usize = 256;
 
 /// Rows of one image's im2col matrix from `first`, filter rows `filter_rows` only: row = output
 /// pixel (p, q), column = (r, s, c) in KRSC order with r in `filter_rows`; taps in the padding are 0.
-fn im2col(image: &[f32], g: &ConvGeometry, first: usize, rows: usize, filter_rows: std::ops::Range<usize>, col: &mut [f32]) {
+/// Rows are `width` apart; the columns past the taps (a width padded for the GEMM) are set to 0.
+fn im2col(image: &[f32], g: &ConvGeometry, first: usize, rows: usize, filter_rows: std::ops::Range<usize>, width: usize, col: &mut [f32]) {
     let filter_row = g.kernel_w * g.in_c;
-    let width = filter_rows.len() * filter_row;
+    let taps = filter_rows.len() * filter_row;
     for row in 0..rows {
+        col[row * width + taps..][..width - taps].fill(0.0);
         let (p, q) = ((first + row) / g.out_w, (first + row) % g.out_w);
         let first_iw = (q * g.stride_w) as isize - g.pad_w as isize;
         for (slot, r) in filter_rows.clone().enumerate() {
@@ -117,57 +119,115 @@ fn col2im_add(col: &[f32], g: &ConvGeometry, first: usize, rows: usize, image: &
     }
 }
 
-/// Output-pixel blocks of every image: (image, first pixel, pixel count), in output order. Each
-/// image is cut into near-equal blocks of about BLOCK_PIXELS, one more when that makes the total
-/// over the batch even (so that two cores get equal halves even of a single image); a function of
-/// the shape only.
-fn pixel_blocks(g: &ConvGeometry) -> Vec<(usize, usize, usize)> {
+/// Output pixels per block of each image: the image is cut into near-equal blocks of about
+/// BLOCK_PIXELS, one more when that makes the total over the batch even (so that two cores get
+/// equal halves even of a single image); a function of the shape only.
+fn block_pixels(g: &ConvGeometry) -> usize {
     let pixels = g.out_h * g.out_w;
-    if pixels == 0 {
-        return Vec::new();
-    }
     let mut count = pixels.div_ceil(BLOCK_PIXELS);
     if (count * g.batch) % 2 == 1 && pixels >= 64 {
         count += 1;
     }
-    let rows = pixels.div_ceil(count);
-    (0..g.batch).flat_map(|n| (0..pixels).step_by(rows).map(move |first| (n, first, rows.min(pixels - first)))).collect()
+    pixels.div_ceil(count.max(1))
 }
 
 /// y[n, p, q, k] = relu?(Σ x·w + bias[k]) on f32 slices: x NHWC, w KRSC.
 fn forward_f32(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, relu: bool) -> Vec<f32> {
     let (taps, k, image_len) = (g.filter_len(), g.out_c, g.in_h * g.in_w * g.in_c);
+    // The gemm crate packs a transposed or narrow b into a buffer it allocates on every call (see
+    // matmul.rs): wᵀ is copied once per call into a row-major [taps, padded_k] buffer instead, its
+    // width a multiple of the crate's register, and a block whose k is not goes through a padded
+    // scratch block of its own.
+    let padded_k = k.next_multiple_of(GEMM_LANES);
+    let weight = transposed_padded(w, k, taps, padded_k);
     // Every element is written: the bias copy or the GEMM (beta 0 ignores what the buffer held).
     let mut out = buffer_pool::for_overwrite(g.output_pixels() * k);
-    let blocks = pixel_blocks(g);
-    // Split the output into the same blocks as the work, so each task owns its rows.
-    let mut chunks: Vec<&mut [f32]> = Vec::with_capacity(blocks.len());
-    let mut rest = out.as_mut_slice();
-    for &(_, _, rows) in &blocks {
-        let (head, tail) = rest.split_at_mut(rows * k);
-        chunks.push(head);
-        rest = tail;
+    if out.is_empty() {
+        buffer_pool::give(weight);
+        return out;
     }
-    blocks.into_par_iter().zip(chunks).for_each(|((n, first, rows), y)| {
-        // im2col writes every entry (the padding's as zeros).
-        let mut col = buffer_pool::for_overwrite(rows * taps);
-        im2col(&x[n * image_len..][..image_len], g, first, rows, 0..g.kernel_h, &mut col);
-        // y (rows×k) = col (rows×taps) · wᵀ (taps×k) + bias; w is [k, taps] row-major. The bias
-        // goes in first and the GEMM adds onto it: no separate pass over y.
-        let beta = match bias {
-            Some(b) => {
-                y.chunks_mut(k.max(1)).for_each(|pixel| pixel.copy_from_slice(b));
-                1.0
+    // One task per block of an image's output pixels (the last block of an image may be shorter).
+    let (pixels, block) = (g.out_h * g.out_w, block_pixels(g));
+    out.par_chunks_mut(pixels * k).enumerate().for_each(|(n, image_out)| image_out.par_chunks_mut(block * k).enumerate().for_each(|(index, y)| {
+        let (first, rows) = (index * block, y.len() / k);
+        with_scratch([rows * taps, if padded_k == k { 0 } else { rows * padded_k }], |[col, padded]| {
+            // im2col writes every entry (the padding's as zeros).
+            im2col(&x[n * image_len..][..image_len], g, first, rows, 0..g.kernel_h, taps, col);
+            let target = if padded_k == k { &mut *y } else { &mut *padded };
+            // target (rows×padded_k) = col (rows×taps) · wᵀ (taps×padded_k) + bias. The bias goes in
+            // first and the GEMM adds onto it: no separate pass over y.
+            let beta = match bias {
+                Some(b) => {
+                    target.chunks_mut(padded_k.max(1)).for_each(|pixel| {
+                        let (values, padding) = pixel.split_at_mut(k);
+                        values.copy_from_slice(b);
+                        padding.fill(0.0);
+                    });
+                    1.0
+                }
+                None => 0.0,
+            };
+            gemm(rows, taps, padded_k, col, Strided::rows(0, taps), &weight, Strided::rows(0, padded_k), beta, target, Strided::rows(0, padded_k));
+            if padded_k != k {
+                for (pixel, padded_pixel) in y.chunks_mut(k.max(1)).zip(padded.chunks(padded_k)) {
+                    pixel.copy_from_slice(&padded_pixel[..k]);
+                }
             }
-            None => 0.0,
-        };
-        gemm(rows, taps, k, &col, Strided::rows(0, taps), w, Strided::transposed_rows(0, taps), beta, y, Strided::rows(0, k));
-        if relu {
-            y.iter_mut().for_each(|v| *v = v.max(0.0));
-        }
-        buffer_pool::give(col);
-    });
+            if relu {
+                y.iter_mut().for_each(|v| *v = v.max(0.0));
+            }
+        })
+    }));
+    buffer_pool::give(weight);
     out
+}
+
+thread_local! {
+    /// Each thread's scratch for the block it is working on (im2col columns, a padded output block,
+    /// dyᵀ), kept between calls. From the shared pool, scratch made a steady step's allocations
+    /// depend on scheduling: the pool holds as many buffers of a length as were ever out at once,
+    /// and whether both workers were inside one layer's blocks at the same moment varies from step
+    /// to step. Grown on demand only, a thread's scratch still grew on whichever step it first ran
+    /// the layer with the largest blocks; it starts at SCRATCH_FLOOR instead, which every block of
+    /// vgg16-small fits, like the gemm crate's per-thread workspace.
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The least a thread's scratch holds once made: 1 MiB.
+const SCRATCH_FLOOR: usize = 1 << 18;
+
+/// Runs `f` on disjoint slices of `lens` from this thread's scratch, in unspecified contents
+/// (callers write every element they read).
+fn with_scratch<const N: usize, R>(lens: [usize; N], f: impl FnOnce([&mut [f32]; N]) -> R) -> R {
+    // Taken out while in use: a nested call (none today) would get a fresh buffer, not this one.
+    let mut buffer = SCRATCH.with(|scratch| std::mem::take(&mut *scratch.borrow_mut()));
+    let total: usize = lens.iter().sum();
+    if buffer.len() < total {
+        buffer.resize(total.max(SCRATCH_FLOOR), 0.0);
+    }
+    let mut rest = buffer.as_mut_slice();
+    let result = f(lens.map(|len| {
+        let (slice, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        rest = tail;
+        slice
+    }));
+    SCRATCH.with(|scratch| *scratch.borrow_mut() = buffer);
+    result
+}
+
+/// f32 lanes of the gemm crate's widest register: an output width it needs no packing copy for.
+const GEMM_LANES: usize = 16;
+
+/// wᵀ of a row-major [k, taps] weight as a row-major [taps, padded_k] pooled buffer, the columns
+/// past k zero.
+fn transposed_padded(w: &[f32], k: usize, taps: usize, padded_k: usize) -> Vec<f32> {
+    let mut transposed = buffer_pool::for_overwrite(taps * padded_k);
+    for (tap, row) in transposed.chunks_mut(padded_k.max(1)).enumerate() {
+        let (values, padding) = row.split_at_mut(k);
+        values.iter_mut().enumerate().for_each(|(out_k, value)| *value = w[out_k * taps + tap]);
+        padding.fill(0.0);
+    }
+    transposed
 }
 
 /// y[n, p, q, k] = relu?(Σ x·w + bias[k]).
@@ -230,14 +290,14 @@ pub fn conv2d_backward_data(dy: &CpuStorage, dy_layout: &Layout, w: &CpuStorage,
     dx.par_chunks_mut(image_len.max(1)).enumerate().for_each(|(n, image)| {
         let block = BLOCK_PIXELS.min(pixels);
         // Each block's rows are overwritten by the GEMM (beta 0) before col2im reads them.
-        let mut col = buffer_pool::for_overwrite(block * taps);
-        for first in (0..pixels).step_by(block.max(1)) {
-            let rows = block.min(pixels - first);
-            // col (rows×taps) = dy (rows×k) · w (k×taps).
-            gemm(rows, k, taps, &dy, Strided::rows((n * pixels + first) * k, k), &w, Strided::rows(0, taps), 0.0, &mut col, Strided::rows(0, taps));
-            col2im_add(&col, g, first, rows, image);
-        }
-        buffer_pool::give(col);
+        with_scratch([block * taps], |[col]| {
+            for first in (0..pixels).step_by(block.max(1)) {
+                let rows = block.min(pixels - first);
+                // col (rows×taps) = dy (rows×k) · w (k×taps).
+                gemm(rows, k, taps, &dy, Strided::rows((n * pixels + first) * k, k), &w, Strided::rows(0, taps), 0.0, col, Strided::rows(0, taps));
+                col2im_add(col, g, first, rows, image);
+            }
+        });
     });
     CpuStorage::from_f32(dx, dtype)
 }
@@ -264,6 +324,10 @@ pub fn conv2d_backward_weight(x: &CpuStorage, x_layout: &Layout, dy: &CpuStorage
     let (taps, k, image_len, pixels) = (g.filter_len(), g.out_c, g.in_h * g.in_w * g.in_c, g.out_h * g.out_w);
     let total = g.batch * pixels;
     let filter_row = g.kernel_w * g.in_c;
+    // The GEMM's output row is padded to a multiple of the crate's register and its a (dyᵀ) is a
+    // row-major copy per chunk: with a narrow output or a transposed a, the crate would pack into
+    // a buffer it allocates on every call (see forward_f32).
+    let padded_row = filter_row.next_multiple_of(GEMM_LANES);
     let groups = weight_gradient_groups(total);
     // Task (group, r): dw[:, r-th filter row] over the group's pixels, into a buffer of its own.
     let tasks: Vec<(usize, usize)> = (0..groups).flat_map(|group| (0..g.kernel_h).map(move |r| (group, r))).collect();
@@ -271,22 +335,27 @@ pub fn conv2d_backward_weight(x: &CpuStorage, x_layout: &Layout, dy: &CpuStorage
         .into_par_iter()
         .map(|(group, r)| {
             let (start, end) = (group * total / groups, (group + 1) * total / groups);
-            let mut dw = buffer_pool::zeros(k * filter_row);
-            // Room for the longest chunk; each chunk's rows are written by im2col before the GEMM.
-            let mut col = buffer_pool::for_overwrite(WEIGHT_GRADIENT_CHUNK.min(end - start).min(pixels) * filter_row);
-            let mut at = start;
-            let mut beta = 0.0;
-            while at < end {
-                // A chunk stays inside one image.
-                let (n, first) = (at / pixels, at % pixels);
-                let rows = WEIGHT_GRADIENT_CHUNK.min(end - at).min(pixels - first);
-                im2col(&x[n * image_len..][..image_len], g, first, rows, r..r + 1, &mut col[..rows * filter_row]);
-                // dw_r (k×S·C) += dyᵀ (k×rows) · col (rows×S·C).
-                gemm(k, rows, filter_row, &dy, Strided::transposed_rows(at * k, k), &col, Strided::rows(0, filter_row), beta, &mut dw, Strided::rows(0, filter_row));
-                beta = 1.0;
-                at += rows;
-            }
-            buffer_pool::give(col);
+            let mut dw = buffer_pool::zeros(k * padded_row);
+            // Room for the longest chunk; each chunk's rows are written by im2col before the GEMM,
+            // and dyᵀ's columns by the transpose.
+            let longest = WEIGHT_GRADIENT_CHUNK.min(end - start).min(pixels);
+            with_scratch([longest * padded_row, k * longest], |[col, dy_t]| {
+                let mut at = start;
+                let mut beta = 0.0;
+                while at < end {
+                    // A chunk stays inside one image.
+                    let (n, first) = (at / pixels, at % pixels);
+                    let rows = WEIGHT_GRADIENT_CHUNK.min(end - at).min(pixels - first);
+                    im2col(&x[n * image_len..][..image_len], g, first, rows, r..r + 1, padded_row, &mut col[..rows * padded_row]);
+                    for (pixel, gradient) in dy[at * k..][..rows * k].chunks(k.max(1)).enumerate() {
+                        gradient.iter().enumerate().for_each(|(out_k, &v)| dy_t[out_k * rows + pixel] = v);
+                    }
+                    // dw_r (k×padded S·C) += dyᵀ (k×rows) · col (rows×padded S·C).
+                    gemm(k, rows, padded_row, dy_t, Strided::rows(0, rows), col, Strided::rows(0, padded_row), beta, &mut dw, Strided::rows(0, padded_row));
+                    beta = 1.0;
+                    at += rows;
+                }
+            });
             dw
         })
         .collect();
@@ -294,7 +363,7 @@ pub fn conv2d_backward_weight(x: &CpuStorage, x_layout: &Layout, dy: &CpuStorage
     let mut dw = buffer_pool::zeros(k * taps);
     for (task, partial) in partials.into_iter().enumerate() {
         let r = task % g.kernel_h;
-        for (out_k, row) in partial.chunks(filter_row.max(1)).enumerate() {
+        for (out_k, row) in partial.chunks(padded_row.max(1)).enumerate() {
             dw[out_k * taps + r * filter_row..][..filter_row].iter_mut().zip(row).for_each(|(a, b)| *a += b);
         }
         buffer_pool::give(partial);

@@ -301,18 +301,23 @@ fn run_strips(input: &[f32], g: &ConvGeometry, weights: &StripWeights, bias: Opt
     let (depth, out_c, kh, kw) = (g.in_c, g.out_c, g.kernel_h, g.kernel_w);
     let mut out = buffer_pool::for_overwrite(g.output_pixels() * out_c);
     let plan = strip_plan(g);
-    let strips: Vec<(usize, usize, usize)> = if plan.span > 0 {
-        (0..g.batch).flat_map(|n| (0..g.out_h).step_by(plan.rows).map(move |p| (n, p, 0))).collect()
-    } else {
-        (0..g.batch).flat_map(|n| (0..g.out_h).flat_map(move |p| (0..g.out_w).step_by(plan.pixels).map(move |q| (n, p, q)))).collect()
+    // The strips in output order, (image, first row, first column) of strip i: `plan.rows` whole
+    // rows each when they span rows, else `plan.pixels` of one row. (Computed, not listed: a list
+    // was a fresh allocation per call.)
+    let (strips_per_row, strip_rows) = if plan.span > 0 { (1, g.out_h.div_ceil(plan.rows)) } else { (g.out_w.div_ceil(plan.pixels), g.out_h) };
+    let strips_per_image = strips_per_row * strip_rows;
+    let strip_count = g.batch * strips_per_image;
+    let strip = |i: usize| {
+        let (n, row, column) = (i / strips_per_image, i % strips_per_image / strips_per_row, i % strips_per_row);
+        if plan.span > 0 { (n, row * plan.rows, 0) } else { (n, row, column * plan.pixels) }
     };
-    if out.is_empty() || strips.is_empty() {
+    if out.is_empty() || strip_count == 0 {
         return out;
     }
     let kernel = strip_kernel(depth, plan.pixels, plan.span).expect("strip_plan picks an existing kernel");
     let padded = padded_input(input, g, &plan);
     let blocks = out_c.div_ceil(LANES);
-    let groups = TASKS.div_ceil(blocks).min(strips.len());
+    let groups = TASKS.div_ceil(blocks).min(strip_count);
     let row_stride = padded.width * depth;
     // Each tap's input offset from the strip's first input pixel, and its weight offset.
     let taps: Vec<(isize, isize)> = (0..kh * kw).map(|t| (((t / kw * padded.width + t % kw) * depth) as isize, weights.tap_offsets[t] as isize)).collect();
@@ -331,7 +336,7 @@ fn run_strips(input: &[f32], g: &ConvGeometry, weights: &StripWeights, bias: Opt
         let block_weights = &weights.base[block * weights.block_stride..];
         let weight_reach = weights.tap_offsets.iter().max().unwrap_or(&0) + depth.saturating_sub(1) * weights.step + lanes;
         assert!(depth == 0 || weight_reach <= block_weights.len());
-        for &(n, p, q) in &strips[group * strips.len() / groups..(group + 1) * strips.len() / groups] {
+        for (n, p, q) in (group * strip_count / groups..(group + 1) * strip_count / groups).map(strip) {
             // Output (p, q)'s first tap is padded pixel (p, q) of image n.
             let origin = &padded.data[((n * padded.rows + p) * padded.width + q) * depth..];
             assert!(reach <= origin.len());
@@ -366,7 +371,9 @@ pub fn backward_weight(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
         return dw;
     }
     let rows_per_chunk = (WEIGHT_CHUNK_PIXELS / g.out_w.max(1)).clamp(1, g.out_h.max(1));
-    let chunks: Vec<(usize, usize)> = (0..g.batch).flat_map(|n| (0..g.out_h).step_by(rows_per_chunk).map(move |p| (n, p))).collect();
+    // Chunk i: image i / chunks_per_image, its rows from (i % chunks_per_image)·rows_per_chunk.
+    let chunks_per_image = g.out_h.div_ceil(rows_per_chunk);
+    let chunk_count = g.batch * chunks_per_image;
     // Tasks own equal ranges of dy channels (their rows of dw). Each streams all of x and dy, so
     // fewer than the strip passes' TASKS.
     let groups = WEIGHT_TASKS.min(k);
@@ -379,8 +386,8 @@ pub fn backward_weight(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
         let k_blocks = (end_k - first_k).div_ceil(WEIGHT_K);
         let mut segments = Vec::new();
         // With no pixels at all, one pass over no segments still writes dw's zeros.
-        let chunk_list: &[(usize, usize)] = if chunks.is_empty() { &[(0, 0)] } else { &chunks };
-        for (chunk, &(n, first_p)) in chunk_list.iter().enumerate() {
+        for chunk in 0..chunk_count.max(1) {
+            let (n, first_p) = if chunk_count == 0 { (0, 0) } else { (chunk / chunks_per_image, chunk % chunks_per_image * rows_per_chunk) };
             let last_p = (first_p + rows_per_chunk).min(g.out_h);
             for r in 0..kh {
                 for s in 0..kw {

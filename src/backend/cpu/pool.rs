@@ -16,8 +16,8 @@ pub fn max_pool2d_2x2(x: &CpuStorage, layout: &Layout) -> (CpuStorage, CpuStorag
     let (p, q) = (h / 2, w / 2);
     let image_out = p * q * c;
     let mut out = super::buffer_pool::for_overwrite(n * image_out);
-    // (i32: the pool keeps f32 buffers only, and the argmax tensor's storage is not returned to it.)
-    let mut argmax = vec![0i32; n * image_out];
+    // Every index is written below (each output pixel's c channels).
+    let mut argmax = super::buffer_pool::i32_for_overwrite(n * image_out);
     out.par_chunks_mut(image_out.max(1)).zip(argmax.par_chunks_mut(image_out.max(1))).enumerate().for_each(|(image, (out, argmax))| {
         // One output pixel at a time, its c channels a contiguous run in all four window pixels
         // (a loop over channels with no index arithmetic per element).

@@ -216,6 +216,10 @@ unsafe fn dot_strip_body(a_rows: Rows, b_rows: Rows, first_col: usize, n: usize,
     // output's sum depends on its own two rows only, so the repeats change nothing.
     let tile_rows = |tile: usize| -> [usize; DOT_ROWS] { std::array::from_fn(|r| (tile * DOT_ROWS + r).min(m - 1)) };
     let mut sums = DOT_SUMS.with(|kept| std::mem::take(&mut *kept.borrow_mut()));
+    // Made at the most any call needs (a group's column tiles × SMALL rows' row tiles, 128 KB), so
+    // a thread's accumulators never grow on a later step than its first dot-form product.
+    sums.clear();
+    sums.reserve(DOT_GROUP.div_ceil(DOT_COLS) * SMALL.div_ceil(DOT_ROWS));
     for group in (0..b_rows.count).step_by(DOT_GROUP) {
         let group_rows = b_rows.range(group..(group + DOT_GROUP).min(b_rows.count));
         let col_tiles = group_rows.count.div_ceil(DOT_COLS);
