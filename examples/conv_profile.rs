@@ -6,7 +6,7 @@
 //!
 //! Passes: forward, backward_data, backward_weight. Shapes cC_SIDE_nN[_kK] (C in, K out channels,
 //! K = C by default): the bench's c64_56_n1, c128_28_n2, c256_14_n2, or any other (VGG16's layers).
-//! A third argument REPS times the pass REPS more times and prints the fastest (a quick check of a
+//! A third argument REPS times the pass REPS more times and prints the fastest and the mean (a quick check of a
 //! kernel change; the recorded figures come from the criterion bench).
 use memefuse::autograd::no_grad;
 use memefuse::ops::{conv2d_input_gradient, conv2d_weight_gradient, Conv2dOptions, ConvGeometry};
@@ -39,14 +39,18 @@ fn main() {
     let out = run();
     let reps: usize = args.get(3).map_or(0, |s| s.parse().expect("REPS is a count"));
     if reps > 0 {
-        let fastest = (0..reps)
+        let times: Vec<f64> = (0..reps)
             .map(|_| {
                 let start = std::time::Instant::now();
                 drop(run());
                 start.elapsed().as_secs_f64()
             })
-            .fold(f64::INFINITY, f64::min);
-        println!("{pass} {shape}: fastest of {reps} {:.3} ms, {:.0} GFLOP/s", fastest * 1e3, geometry.flops() as f64 / fastest / 1e9);
+            .collect();
+        let fastest = times.iter().copied().fold(f64::INFINITY, f64::min);
+        // The mean as well: what criterion's samples average, wake-ups and stragglers included.
+        let mean = times.iter().sum::<f64>() / reps as f64;
+        let gflops = |seconds: f64| geometry.flops() as f64 / seconds / 1e9;
+        println!("{pass} {shape}: fastest of {reps} {:.3} ms, {:.0} GFLOP/s; mean {:.3} ms, {:.0} GFLOP/s", fastest * 1e3, gflops(fastest), mean * 1e3, gflops(mean));
     }
     println!("{pass} {shape}: {} GFLOP, sum {}", geometry.flops() as f64 / 1e9, out.sum_all().unwrap().to_vec_f32().unwrap()[0]);
 }

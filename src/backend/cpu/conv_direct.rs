@@ -44,9 +44,11 @@ pub(super) const WEIGHT_K: usize = 6;
 /// x channels per weight-gradient call (four zmm).
 pub(super) const WEIGHT_C: usize = 64;
 
-/// Tasks a pass is cut into, at least: enough for the cores to share, a function of the shape only
-/// (the results would not change with it, but the work split is then the same on every run).
-const TASKS: usize = 32;
+/// Tasks a strip pass is cut into, at least: a function of the shape only (the results would not
+/// change with it, but the work split is then the same on every run). Small, so that the thread
+/// that finishes first has little to wait for: a task is 2–4 strips, 8–15 µs at the bench shapes
+/// (at 32 tasks it was 30–60 µs, 5–10 % of a 2-thread C64@56 forward).
+const TASKS: usize = 128;
 
 /// Tasks of the weight gradient.
 #[cfg(target_arch = "x86_64")]
@@ -168,19 +170,21 @@ pub fn strips_fit(g: &ConvGeometry) -> bool {
 
 /// y = relu?(conv(x, w) + bias): x NHWC, w KRSC; `strips_fit(g)` must hold.
 pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, relu: bool) -> Vec<f32> {
-    let packed = packed_forward_weight(w, g);
-    let out = run_strips(x, g, &packed_weights(&packed, g), bias, relu);
-    buffer_pool::give(packed);
-    out
+    on_a_worker(|| run_strips(x, g, || packed_forward_weight(w, g), bias, relu))
 }
 
 /// dx for stride 1 (`g.data_gradient_as_forward()` is Some): dy convolved with the flipped weight.
 pub fn backward_data(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Option<Vec<f32>> {
     let flipped = g.data_gradient_as_forward()?;
-    let packed = packed_data_gradient_weight(w, &flipped);
-    let dx = run_strips(dy, &flipped, &packed_weights(&packed, &flipped), None, false);
-    buffer_pool::give(packed);
-    Some(dx)
+    Some(on_a_worker(|| run_strips(dy, &flipped, || packed_data_gradient_weight(w, &flipped), None, false)))
+}
+
+/// Runs a pass on a thread of rayon's pool (inline when already on one). Each parallel region
+/// started from outside the pool queues its job and puts the caller to sleep until it is done,
+/// and a pass has two or three of them back to back; started from a worker, the regions after the
+/// first run on threads that are already awake, and the caller sleeps once per pass.
+fn on_a_worker<R: Send>(pass: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| pass())
 }
 
 /// A raw output pointer shared by tasks that write disjoint elements.
@@ -296,7 +300,7 @@ fn padded_input(input: &[f32], g: &ConvGeometry, plan: &StripPlan) -> PaddedInpu
 }
 
 #[cfg(target_arch = "x86_64")]
-fn run_strips(input: &[f32], g: &ConvGeometry, weights: &StripWeights, bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
+fn run_strips(input: &[f32], g: &ConvGeometry, pack_weight: impl FnOnce() -> Vec<f32> + Send, bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
     assert!(available() && strips_fit(g));
     let (depth, out_c, kh, kw) = (g.in_c, g.out_c, g.kernel_h, g.kernel_w);
     let mut out = buffer_pool::for_overwrite(g.output_pixels() * out_c);
@@ -315,7 +319,9 @@ fn run_strips(input: &[f32], g: &ConvGeometry, weights: &StripWeights, bias: Opt
         return out;
     }
     let kernel = strip_kernel(depth, plan.pixels, plan.span).expect("strip_plan picks an existing kernel");
-    let padded = padded_input(input, g, &plan);
+    // The weight's packing and the input's padding are independent: one parallel region for both.
+    let (packed, padded) = rayon::join(pack_weight, || padded_input(input, g, &plan));
+    let weights = packed_weights(&packed, g);
     let blocks = out_c.div_ceil(LANES);
     let groups = TASKS.div_ceil(blocks).min(strip_count);
     let row_stride = padded.width * depth;
@@ -325,7 +331,9 @@ fn run_strips(input: &[f32], g: &ConvGeometry, weights: &StripWeights, bias: Opt
     let last_pixel = if plan.span > 0 { (plan.pixels - 1) % plan.span * depth + (plan.pixels - 1) / plan.span * row_stride } else { (plan.pixels - 1) * depth };
     let reach = taps.iter().map(|&(x, _)| x as usize).max().unwrap_or(0) + last_pixel + depth;
     let shared = SharedOut(out.as_mut_ptr());
-    (0..blocks * groups).into_par_iter().for_each(|task| {
+    // One rayon job per task (with_max_len), so that a thread that runs out of work can take any
+    // task not started, not only halves the adaptive split happened to leave.
+    (0..blocks * groups).into_par_iter().with_max_len(1).for_each(|task| {
         let shared = shared;
         let (block, group) = (task / groups, task % groups);
         let lanes = LANES.min(out_c - block * LANES);
@@ -352,17 +360,23 @@ fn run_strips(input: &[f32], g: &ConvGeometry, weights: &StripWeights, bias: Opt
         }
     });
     buffer_pool::give(padded.data);
+    buffer_pool::give(packed);
     out
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn run_strips(_: &[f32], _: &ConvGeometry, _: &StripWeights, _: Option<&[f32]>, _: bool) -> Vec<f32> {
+fn run_strips(_: &[f32], _: &ConvGeometry, _: impl FnOnce() -> Vec<f32> + Send, _: Option<&[f32]>, _: bool) -> Vec<f32> {
     unreachable!("the direct convolution runs only where `available()`")
 }
 
 /// dw = Σ_pixels dyᵀ · (x at each tap): x NHWC, dy NHWC, dw KRSC; any stride and padding.
 #[cfg(target_arch = "x86_64")]
 pub fn backward_weight(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    on_a_worker(|| backward_weight_on_pool(x, dy, g))
+}
+
+#[cfg(target_arch = "x86_64")]
+fn backward_weight_on_pool(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     assert!(available());
     let (k, c, kh, kw) = (g.out_c, g.in_c, g.kernel_h, g.kernel_w);
     let filter = g.filter_len();
@@ -374,12 +388,16 @@ pub fn backward_weight(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     // Chunk i: image i / chunks_per_image, its rows from (i % chunks_per_image)·rows_per_chunk.
     let chunks_per_image = g.out_h.div_ceil(rows_per_chunk);
     let chunk_count = g.batch * chunks_per_image;
-    // Tasks own equal ranges of dy channels (their rows of dw). Each streams all of x and dy, so
-    // fewer than the strip passes' TASKS.
+    // Tasks own equal ranges of dy channels × one filter row r (their part of dw: rows of k,
+    // columns of the taps (r, ·)). Each streams the x rows of its r and all of dy, so fewer than
+    // the strip passes' TASKS; the split by r adds no traffic (each x row is read for each r
+    // either way) and makes 12 tasks of 4 (3 × 3 filters), so a thread that starts late or loses
+    // its core for a while leaves a twelfth of the pass to the other, not a quarter.
     let groups = WEIGHT_TASKS.min(k);
     let shared = SharedOut(dw.as_mut_ptr());
-    (0..groups).into_par_iter().for_each(|group| {
+    (0..groups * kh).into_par_iter().with_max_len(1).for_each(|task| {
         let shared = shared;
+        let (group, r) = (task / kh, task % kh);
         let (first_k, end_k) = (group * k / groups, (group + 1) * k / groups);
         // Near-equal blocks of at most WEIGHT_K (16 → 6, 5, 5: no block of 1 or 2, which would
         // leave the FMA pipes waiting on too few accumulators).
@@ -389,32 +407,30 @@ pub fn backward_weight(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
         for chunk in 0..chunk_count.max(1) {
             let (n, first_p) = if chunk_count == 0 { (0, 0) } else { (chunk / chunks_per_image, chunk % chunks_per_image * rows_per_chunk) };
             let last_p = (first_p + rows_per_chunk).min(g.out_h);
-            for r in 0..kh {
-                for s in 0..kw {
-                    weight_segments(&mut segments, g, n, first_p..last_p, r, s);
-                    for k_block in 0..k_blocks {
-                        let (k0, kb) = (first_k + k_block * (end_k - first_k) / k_blocks, first_k + (k_block + 1) * (end_k - first_k) / k_blocks);
-                        let kb = kb - k0;
-                        for c0 in (0..c).step_by(WEIGHT_C) {
-                            let channels = WEIGHT_C.min(c - c0);
-                            // Every segment's reads lie inside x and dy (weight_segments builds
-                            // them from in-range pixels only).
-                            let target_at = k0 * filter + (r * kw + s) * c + c0;
-                            assert!(target_at + (kb - 1) * filter + channels <= dw.len());
-                            let call = match kb {
-                                6 => kernel::weight_block::<6>,
-                                5 => kernel::weight_block::<5>,
-                                4 => kernel::weight_block::<4>,
-                                3 => kernel::weight_block::<3>,
-                                2 => kernel::weight_block::<2>,
-                                _ => kernel::weight_block::<1>,
-                            };
-                            // SAFETY: AVX-512F was detected; the segments hold in-range pixels and
-                            // the target rows k0..k0+kb, columns of tap (r, s) × c0.., are this
-                            // task's alone.
-                            unsafe {
-                                call(x.as_ptr().add(c0), dy.as_ptr().add(k0), &segments, g.stride_w * c, k, channels, shared.0.add(target_at), filter, chunk > 0);
-                            }
+            for s in 0..kw {
+                weight_segments(&mut segments, g, n, first_p..last_p, r, s);
+                for k_block in 0..k_blocks {
+                    let (k0, kb) = (first_k + k_block * (end_k - first_k) / k_blocks, first_k + (k_block + 1) * (end_k - first_k) / k_blocks);
+                    let kb = kb - k0;
+                    for c0 in (0..c).step_by(WEIGHT_C) {
+                        let channels = WEIGHT_C.min(c - c0);
+                        // Every segment's reads lie inside x and dy (weight_segments builds
+                        // them from in-range pixels only).
+                        let target_at = k0 * filter + (r * kw + s) * c + c0;
+                        assert!(target_at + (kb - 1) * filter + channels <= dw.len());
+                        let call = match kb {
+                            6 => kernel::weight_block::<6>,
+                            5 => kernel::weight_block::<5>,
+                            4 => kernel::weight_block::<4>,
+                            3 => kernel::weight_block::<3>,
+                            2 => kernel::weight_block::<2>,
+                            _ => kernel::weight_block::<1>,
+                        };
+                        // SAFETY: AVX-512F was detected; the segments hold in-range pixels and
+                        // the target rows k0..k0+kb, columns of tap (r, s) × c0.., are this
+                        // task's alone (its dy channels, its filter row).
+                        unsafe {
+                            call(x.as_ptr().add(c0), dy.as_ptr().add(k0), &segments, g.stride_w * c, k, channels, shared.0.add(target_at), filter, chunk > 0);
                         }
                     }
                 }
