@@ -388,16 +388,13 @@ fn backward_weight_on_pool(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> 
     // Chunk i: image i / chunks_per_image, its rows from (i % chunks_per_image)·rows_per_chunk.
     let chunks_per_image = g.out_h.div_ceil(rows_per_chunk);
     let chunk_count = g.batch * chunks_per_image;
-    // Tasks own equal ranges of dy channels × one filter row r (their part of dw: rows of k,
-    // columns of the taps (r, ·)). Each streams the x rows of its r and all of dy, so fewer than
-    // the strip passes' TASKS; the split by r adds no traffic (each x row is read for each r
-    // either way) and makes 12 tasks of 4 (3 × 3 filters), so a thread that starts late or loses
-    // its core for a while leaves a twelfth of the pass to the other, not a quarter.
+    // Tasks own equal ranges of dy channels (their rows of dw). Each streams all of x and dy, so
+    // fewer than the strip passes' TASKS. (Splitting each task by filter row as well, 12 tasks
+    // instead of 4, measured 1–10 % slower at C64@56: each task then re-read its dy once per row.)
     let groups = WEIGHT_TASKS.min(k);
     let shared = SharedOut(dw.as_mut_ptr());
-    (0..groups * kh).into_par_iter().with_max_len(1).for_each(|task| {
+    (0..groups).into_par_iter().with_max_len(1).for_each(|group| {
         let shared = shared;
-        let (group, r) = (task / kh, task % kh);
         let (first_k, end_k) = (group * k / groups, (group + 1) * k / groups);
         // Near-equal blocks of at most WEIGHT_K (16 → 6, 5, 5: no block of 1 or 2, which would
         // leave the FMA pipes waiting on too few accumulators).
@@ -407,30 +404,32 @@ fn backward_weight_on_pool(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> 
         for chunk in 0..chunk_count.max(1) {
             let (n, first_p) = if chunk_count == 0 { (0, 0) } else { (chunk / chunks_per_image, chunk % chunks_per_image * rows_per_chunk) };
             let last_p = (first_p + rows_per_chunk).min(g.out_h);
-            for s in 0..kw {
-                weight_segments(&mut segments, g, n, first_p..last_p, r, s);
-                for k_block in 0..k_blocks {
-                    let (k0, kb) = (first_k + k_block * (end_k - first_k) / k_blocks, first_k + (k_block + 1) * (end_k - first_k) / k_blocks);
-                    let kb = kb - k0;
-                    for c0 in (0..c).step_by(WEIGHT_C) {
-                        let channels = WEIGHT_C.min(c - c0);
-                        // Every segment's reads lie inside x and dy (weight_segments builds
-                        // them from in-range pixels only).
-                        let target_at = k0 * filter + (r * kw + s) * c + c0;
-                        assert!(target_at + (kb - 1) * filter + channels <= dw.len());
-                        let call = match kb {
-                            6 => kernel::weight_block::<6>,
-                            5 => kernel::weight_block::<5>,
-                            4 => kernel::weight_block::<4>,
-                            3 => kernel::weight_block::<3>,
-                            2 => kernel::weight_block::<2>,
-                            _ => kernel::weight_block::<1>,
-                        };
-                        // SAFETY: AVX-512F was detected; the segments hold in-range pixels and
-                        // the target rows k0..k0+kb, columns of tap (r, s) × c0.., are this
-                        // task's alone (its dy channels, its filter row).
-                        unsafe {
-                            call(x.as_ptr().add(c0), dy.as_ptr().add(k0), &segments, g.stride_w * c, k, channels, shared.0.add(target_at), filter, chunk > 0);
+            for r in 0..kh {
+                for s in 0..kw {
+                    weight_segments(&mut segments, g, n, first_p..last_p, r, s);
+                    for k_block in 0..k_blocks {
+                        let (k0, kb) = (first_k + k_block * (end_k - first_k) / k_blocks, first_k + (k_block + 1) * (end_k - first_k) / k_blocks);
+                        let kb = kb - k0;
+                        for c0 in (0..c).step_by(WEIGHT_C) {
+                            let channels = WEIGHT_C.min(c - c0);
+                            // Every segment's reads lie inside x and dy (weight_segments builds
+                            // them from in-range pixels only).
+                            let target_at = k0 * filter + (r * kw + s) * c + c0;
+                            assert!(target_at + (kb - 1) * filter + channels <= dw.len());
+                            let call = match kb {
+                                6 => kernel::weight_block::<6>,
+                                5 => kernel::weight_block::<5>,
+                                4 => kernel::weight_block::<4>,
+                                3 => kernel::weight_block::<3>,
+                                2 => kernel::weight_block::<2>,
+                                _ => kernel::weight_block::<1>,
+                            };
+                            // SAFETY: AVX-512F was detected; the segments hold in-range pixels and
+                            // the target rows k0..k0+kb, columns of tap (r, s) × c0.., are this
+                            // task's alone (its dy channels).
+                            unsafe {
+                                call(x.as_ptr().add(c0), dy.as_ptr().add(k0), &segments, g.stride_w * c, k, channels, shared.0.add(target_at), filter, chunk > 0);
+                            }
                         }
                     }
                 }
