@@ -173,7 +173,9 @@ fn reinterpret<From: Copy, To: Copy>(buffer: Vec<From>) -> Vec<To> {
 }
 
 /// Frees every pooled buffer and forgets the peak (for a program that is done with a large
-/// workload and goes on with a small one).
+/// workload and goes on with a small one). Not the per-thread scratch some ops keep outside the
+/// pool (conv.rs's im2col `SCRATCH`, small_batch_product.rs's `DOT_SUMS`): each thread keeps the
+/// largest it has needed, a few MB at full VGG16, until the thread ends.
 pub fn release() {
     let freed = with_pool(|pool| {
         let freed = std::mem::take(&mut pool.by_len);
