@@ -22,7 +22,7 @@
 use rayon::prelude::*;
 
 use super::{buffer_pool, conv_direct};
-use super::matmul::{gemm, Strided};
+use super::matmul::{gemm, transposed_copy, Strided};
 use super::read_f32;
 use crate::ops::ConvGeometry;
 use crate::tensor::{CpuStorage, Layout};
@@ -139,7 +139,7 @@ fn forward_f32(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &ConvGeometry, rel
     // width a multiple of the crate's register, and a block whose k is not goes through a padded
     // scratch block of its own.
     let padded_k = k.next_multiple_of(GEMM_LANES);
-    let weight = transposed_padded(w, k, taps, padded_k);
+    let weight = transposed_copy(w, k, taps, padded_k);
     // Every element is written: the bias copy or the GEMM (beta 0 ignores what the buffer held).
     let mut out = buffer_pool::for_overwrite(g.output_pixels() * k);
     if out.is_empty() {
@@ -217,18 +217,6 @@ fn with_scratch<const N: usize, R>(lens: [usize; N], f: impl FnOnce([&mut [f32];
 
 /// f32 lanes of the gemm crate's widest register: an output width it needs no packing copy for.
 const GEMM_LANES: usize = 16;
-
-/// wᵀ of a row-major [k, taps] weight as a row-major [taps, padded_k] pooled buffer, the columns
-/// past k zero.
-fn transposed_padded(w: &[f32], k: usize, taps: usize, padded_k: usize) -> Vec<f32> {
-    let mut transposed = buffer_pool::for_overwrite(taps * padded_k);
-    for (tap, row) in transposed.chunks_mut(padded_k.max(1)).enumerate() {
-        let (values, padding) = row.split_at_mut(k);
-        values.iter_mut().enumerate().for_each(|(out_k, value)| *value = w[out_k * taps + tap]);
-        padding.fill(0.0);
-    }
-    transposed
-}
 
 /// y[n, p, q, k] = relu?(Σ x·w + bias[k]).
 pub fn conv2d_forward(x: &CpuStorage, x_layout: &Layout, w: &CpuStorage, w_layout: &Layout, bias: Option<(&CpuStorage, &Layout)>, g: &ConvGeometry, relu: bool) -> CpuStorage {

@@ -141,15 +141,7 @@ pub(super) fn transposed_recurrent_weights(w_hh: &[f32], hidden: usize) -> (Vec<
     // column strip (H rows × 64 columns, 16 KB) would fall in 16 of L1's 64 sets, 16 lines each,
     // more than its 12 ways, and miss on every pass; shifted by a line, the rows spread over all sets.
     let stride = gate_width + 16;
-    let mut w_hh_t = buffer_pool::for_overwrite(hidden * stride);
-    // Written in order, read with a stride: the scatter the other way round touched a new line of
-    // the (cold, pooled) destination with every value. The padding is never read.
-    for (k, row_t) in w_hh_t.chunks_mut(stride).enumerate() {
-        for (r, w) in row_t[..gate_width].iter_mut().enumerate() {
-            *w = w_hh[r * hidden + k];
-        }
-    }
-    (w_hh_t, Rows { offset: 0, stride })
+    (super::matmul::transposed_copy(w_hh, gate_width, hidden, stride), Rows { offset: 0, stride })
 }
 
 /// The gradient with respect to the gate pre-activations, da [B, T, 4H], which is also the gradient

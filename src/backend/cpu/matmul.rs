@@ -110,6 +110,14 @@ fn multiply_into(out: &mut [f32], a_values: &[f32], a_dims: &MatrixStrides, b_va
     });
 }
 
+/// The transpose of a row-major [rows, cols] matrix as a row-major [cols, padded_rows] pooled
+/// buffer, each row zero-padded from `rows` to `padded_rows`: written in order, read with a stride
+/// (the scatter the other way round touches a new line of the cold destination with every value).
+pub(super) fn transposed_copy(values: &[f32], rows: usize, cols: usize, padded_rows: usize) -> Vec<f32> {
+    let transposed = MatrixStrides { offset: 0, batch_stride: 0, row_stride: 1, col_stride: cols, rows: cols, cols: rows };
+    row_major_copy(values, &transposed, 1, padded_rows).0
+}
+
 /// b's elements in row-major [batch, rows, cols] order in a pooled buffer, each row padded with zeros
 /// to `padded_cols`.
 fn row_major_copy(values: &[f32], strides: &MatrixStrides, batches: usize, padded_cols: usize) -> (Vec<f32>, MatrixStrides) {
