@@ -158,9 +158,7 @@ pub fn i32_for_overwrite(len: usize) -> Vec<i32> {
 
 /// Hands an i32 buffer back for reuse (see `give`).
 pub fn give_i32(buffer: Vec<i32>) {
-    if buffer.len() >= MIN_POOLED_LEN {
-        give(reinterpret(buffer));
-    }
+    give(reinterpret(buffer));
 }
 
 /// The same allocation viewed as another 4-byte plain value type.
